@@ -1,0 +1,121 @@
+//! Wires the configuration into running listeners, and drains them on shutdown: readiness turns
+//! 503 at once, listeners close after `server.drain_delay`, in-flight requests get
+//! `server.shutdown_grace`.
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admin;
+use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
+use crate::ingress::{self, Vendors};
+
+/// Whether the gateway takes traffic: false while starting and from the first shutdown signal.
+#[derive(Clone, Default)]
+pub struct Health {
+    ready: Arc<AtomicBool>,
+}
+
+impl Health {
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// Everything `serve` needs, built and checked; `check-config` builds the same and stops.
+pub struct App {
+    pub config: Arc<Config>,
+    vendors: Arc<Vendors>,
+    health: Health,
+}
+
+impl App {
+    /// Resolves every secret and compiles every schema; the errors are the ones `check-config`
+    /// reports, so `serve` refuses to start on exactly those.
+    pub fn build(config: Config) -> Result<App, ConfigErrors> {
+        let secret_errors: Vec<ConfigError> = server_secrets(&config)
+            .into_iter()
+            .filter_map(|secret| secret.and_then(|s| s.resolve(&config.source)).err())
+            .collect();
+        let vendors = match Vendors::build(&config) {
+            Ok(vendors) if secret_errors.is_empty() => vendors,
+            Ok(_) => return Err(ConfigErrors(secret_errors)),
+            Err(ConfigErrors(mut errors)) => {
+                errors.extend(secret_errors);
+                return Err(ConfigErrors(errors));
+            }
+        };
+        Ok(App {
+            config: Arc::new(config),
+            vendors: Arc::new(vendors),
+            health: Health::default(),
+        })
+    }
+
+    /// Serves both listeners until `shutdown` completes, then drains. Tests pass listeners bound
+    /// to port 0 and a shutdown future of their own.
+    pub async fn run(
+        self,
+        public: TcpListener,
+        admin: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let server = &self.config.server;
+        let (close, closed) = watch::channel(false);
+        let public = axum::serve(
+            public.tap_io(|tcp| drop(tcp.set_nodelay(true))),
+            ingress::router(&self.config, self.vendors.clone(), self.health.clone()),
+        )
+        .with_graceful_shutdown(wait_for(closed.clone()));
+        let admin = axum::serve(admin, admin::router(self.health.clone()))
+            .with_graceful_shutdown(wait_for(closed));
+        let mut servers =
+            tokio::spawn(
+                async move { tokio::try_join!(public.into_future(), admin.into_future()) },
+            );
+        self.health.set_ready(true);
+        tracing::info!("flowgate is ready");
+        tokio::select! {
+            () = shutdown => {}
+            result = &mut servers => return result.map_err(std::io::Error::other)?.map(drop),
+        }
+        self.health.set_ready(false);
+        tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
+        tokio::time::sleep(server.drain_delay).await;
+        let _ = close.send(true);
+        match tokio::time::timeout(server.shutdown_grace, &mut servers).await {
+            Ok(result) => result.map_err(std::io::Error::other)?.map(drop)?,
+            Err(_) => {
+                servers.abort();
+                tracing::warn!(grace = ?server.shutdown_grace, "requests still in flight after the grace period were cut");
+            }
+        }
+        tracing::info!("flowgate stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for(mut closed: watch::Receiver<bool>) {
+    let _ = closed.wait_for(|closed| *closed).await;
+}
+
+/// The secrets `serve` needs besides the vendors': each tenant's, and the simulator's.
+fn server_secrets(config: &Config) -> Vec<Result<SecretRef, ConfigError>> {
+    let tenants = config.tenants.iter().map(|(name, tenant)| {
+        tenant
+            .auth
+            .secret(&config.source, &format!("tenants.{name}.auth"))
+    });
+    let simulator = config.simulator_secret().transpose();
+    tenants
+        .chain(simulator.filter(|_| config.simulator.enabled))
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
+//! `healthcheck` needs only the admin address.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http::{Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::app::App;
+use crate::config::{Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowgate",
+    version,
+    about = "A webhook gateway between marketing vendors and Core's Flow API"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, default_value = "config.toml")]
+    pub config: PathBuf,
+    /// Log format; overrides `log.format`.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway until SIGTERM or SIGINT.
+    Serve,
+    /// Load and check everything `serve` would, print a redacted summary.
+    CheckConfig,
+    /// Sign FILE as VENDOR with its configured secret and post it; exit 0 only on 2xx.
+    Send {
+        #[arg(long)]
+        vendor: String,
+        /// Base URL of the gateway; default http://{server.listen}.
+        #[arg(long)]
+        url: Option<String>,
+        file: PathBuf,
+    },
+    /// Exit 0 when the admin listener's /readyz answers 200 (for container health checks).
+    Healthcheck,
+}
+
+/// `serve`: build, bind, run until a signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    warn_about_inline_secrets(&app.config);
+    let server = &app.config.server;
+    let public = tokio::net::TcpListener::bind(server.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {}", server.listen))?;
+    let admin = tokio::net::TcpListener::bind(server.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "server.admin_listen: cannot listen on {}",
+                server.admin_listen
+            )
+        })?;
+    tracing::info!(listen = %server.listen, admin_listen = %server.admin_listen, "listening");
+    app.run(public, admin, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            },
+            Err(_) => drop(interrupt.await),
+        }
+    }
+    #[cfg(not(unix))]
+    drop(interrupt.await);
+}
+
+fn warn_about_inline_secrets(config: &Config) {
+    for key in crate::config::summary::inline_secrets(config) {
+        tracing::warn!(key = %key, "inline secret: for local demos only, use {key}_env or {key}_file");
+    }
+}
+
+/// `check-config`: the summary on stdout and exit 0, or every error on stderr and exit 1.
+pub fn check_config(path: &Path) -> ExitCode {
+    let built = Config::load(path).and_then(App::build);
+    match built {
+        Ok(app) => {
+            print!("{}", crate::config::summary::render(&app.config));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("error: {error}");
+            }
+            eprintln!(
+                "{} error(s); the configuration is not usable",
+                errors.0.len()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `send`: sign FILE as the vendor would and post it.
+pub async fn send(
+    config: &Config,
+    vendor: &str,
+    url: Option<&str>,
+    file: &Path,
+) -> anyhow::Result<ExitCode> {
+    let Some(settings) = config.vendors.get(vendor) else {
+        bail!("no vendor `{vendor}` in {}", config.source.file.display());
+    };
+    let verifier = settings
+        .verify
+        .verifier(&config.source, &format!("vendors.{vendor}.verify"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
+    let base = url.map_or_else(|| format!("http://{}", config.server.listen), str::to_owned);
+    let target = format!("{}/webhooks/{vendor}", base.trim_end_matches('/'));
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(&target)
+        .header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in verifier.sign(&body, &event_id, SystemTime::now()) {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .with_context(|| format!("bad URL {target}"))?;
+    let (status, answer) = fetch(request, Duration::from_secs(30)).await?;
+    println!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or_default()
+    );
+    match serde_json::from_slice::<serde_json::Value>(&answer) {
+        Ok(json) => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        ),
+        Err(_) => println!("{}", String::from_utf8_lossy(&answer)),
+    }
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `healthcheck`: GET /readyz on the admin listener.
+pub async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+    let mut address = config.server.admin_listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(if address.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let request = Request::get(format!("http://{address}/readyz")).body(Full::new(Bytes::new()))?;
+    let (status, _) = fetch(request, Duration::from_secs(5)).await?;
+    println!("readyz: {status}");
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn fetch(
+    request: Request<Full<Bytes>>,
+    timeout: Duration,
+) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .context("cannot load the system's root certificates")?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let uri = request.uri().clone();
+    let exchange = async {
+        let response = client.request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::Ok((status, body))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .with_context(|| format!("{uri} did not answer within {timeout:?}"))?
+        .with_context(|| format!("cannot reach {uri}"))
+}

@@ -1,0 +1,142 @@
+//! Configuration in layers: built-in defaults, then `config.toml`, then `FLOWGATE_<SECTION>__<KEY>`
+//! variables. Loaded and checked once; every error names its key and where the value came from.
+
+mod check;
+mod error;
+mod model;
+mod secret;
+pub mod summary;
+mod value;
+mod verify;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors, Origin};
+pub use model::*;
+pub use secret::SecretRef;
+pub use value::{ByteSize, FieldSource, MetadataMap};
+
+/// The file the configuration came from; relative paths in it resolve against its directory.
+#[derive(Clone, Debug, Default)]
+pub struct Source {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    /// `section.key` → the variable that set it, so errors name the variable, not the file.
+    pub env_keys: HashMap<String, String>,
+}
+
+impl Source {
+    /// Resolves a path written in the file against the file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    /// Where the value of `key` came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        match self.env_keys.get(key) {
+            Some(var) => Origin::Env(var.clone()),
+            None => Origin::File(self.file.clone()),
+        }
+    }
+
+    pub fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        let key = key.into();
+        ConfigError {
+            origin: self.origin(&key),
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// The sections environment variables may set, as `FLOWGATE_<SECTION>__<KEY>`.
+const ENV_SECTIONS: [&str; 8] = [
+    "server",
+    "admin",
+    "store",
+    "delivery",
+    "flow",
+    "limits",
+    "log",
+    "simulator",
+];
+const ENV_PREFIX: &str = "FLOWGATE_";
+
+impl Config {
+    /// Reads `path`, overlays the process environment and checks everything that needs no
+    /// secret and no other file. Secrets and schemas are resolved by those who use them.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    pub fn load_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let file_error = |message: String| ConfigError {
+            key: String::new(),
+            origin: Origin::File(path.to_owned()),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| file_error(format!("cannot read the configuration file: {e}")))?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let mut source = Source {
+            file: path.to_owned(),
+            dir,
+            env_keys: HashMap::new(),
+        };
+        overlay_env(&mut table, env, &mut source.env_keys);
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| source.error(e.path().to_string(), e.inner().message().to_owned()))?;
+        config.source = source;
+        config.check()?;
+        Ok(config)
+    }
+}
+
+/// Sets `[section] key` from every `FLOWGATE_<SECTION>__<KEY>` variable; values are TOML literals,
+/// or plain strings when they do not parse as one. Other variables are not configuration.
+fn overlay_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+    env_keys: &mut HashMap<String, String>,
+) {
+    for (var, raw) in env {
+        let Some((section, key)) = var
+            .strip_prefix(ENV_PREFIX)
+            .and_then(|rest| rest.split_once("__"))
+        else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        if !ENV_SECTIONS.contains(&section.as_str()) || key.is_empty() {
+            continue;
+        }
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(raw));
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(section_table) = entry {
+            section_table.insert(key.clone(), value);
+            env_keys.insert(format!("{section}.{key}"), var);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,482 @@
+//! The typed configuration: one struct per section of `config.toml`, every key with its default
+//! beside it. Deserialising rejects unknown keys; `check.rs` cross-checks what types cannot.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::value::{ByteSize, FieldSource, MetadataMap, duration, duration_list};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default)]
+    pub flow: Flow,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub log: Log,
+    #[serde(default)]
+    pub simulator: Simulator,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, Tenant>,
+    #[serde(default)]
+    pub vendors: BTreeMap<String, Vendor>,
+    /// Where the file came from: relative paths in it resolve against its directory.
+    #[serde(skip)]
+    pub source: super::Source,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub max_body_bytes: u64,
+    pub max_buffered_bytes: u64,
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    pub max_in_flight: usize,
+    #[serde(with = "duration")]
+    pub drain_delay: Duration,
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            max_body_bytes: 256 * 1024,
+            max_buffered_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            max_in_flight: 4096,
+            drain_delay: Duration::ZERO,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The admin bearer token is the one optional secret: unset, `/admin/*` answers 403.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "FLOWGATE_ADMIN_TOKEN";
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            token: None,
+            token_env: Some(DEFAULT_ADMIN_TOKEN_ENV.to_owned()),
+            token_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub url: String,
+    pub schema: String,
+    pub sync: SyncMode,
+    #[serde(with = "duration")]
+    pub dedup_window: Duration,
+    #[serde(with = "duration")]
+    pub retention: Duration,
+    #[serde(with = "duration")]
+    pub order_retention: Duration,
+    #[serde(with = "duration")]
+    pub dead_retention: Duration,
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    pub max_pending: u64,
+    pub min_free_disk: ByteSize,
+}
+
+const DAY: u64 = 24 * 3600;
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/flowgate.db".to_owned(),
+            schema: "public".to_owned(),
+            sync: SyncMode::Full,
+            dedup_window: Duration::from_secs(DAY),
+            retention: Duration::from_secs(7 * DAY),
+            order_retention: Duration::from_secs(90 * DAY),
+            dead_retention: Duration::ZERO,
+            lease: Duration::from_secs(60),
+            max_pending: 1_000_000,
+            min_free_disk: ByteSize(1 << 30),
+        }
+    }
+}
+
+/// SQLite durability: `full` survives power loss, `normal` a process crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    pub mode: DeliveryMode,
+    pub workers: usize,
+    #[serde(with = "duration_list")]
+    pub retry_schedule: Vec<Duration>,
+    pub jitter: f64,
+    #[serde(with = "duration")]
+    pub max_retry_after: Duration,
+    #[serde(with = "duration")]
+    pub max_age: Duration,
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    pub circuit: Circuit,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        let schedule = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200];
+        Self {
+            mode: DeliveryMode::Queued,
+            workers: 32,
+            retry_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
+            jitter: 0.2,
+            max_retry_after: Duration::from_secs(3600),
+            max_age: Duration::from_secs(2 * DAY),
+            request_timeout: Duration::from_secs(20),
+            circuit: Circuit::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    Queued,
+    Sync,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Circuit {
+    pub failures: u32,
+    #[serde(with = "duration")]
+    pub open_for: Duration,
+}
+
+impl Default for Circuit {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flow {
+    #[serde(with = "duration")]
+    pub token_cache_ttl: Duration,
+    #[serde(with = "duration")]
+    pub negative_cache_ttl: Duration,
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Self {
+            token_cache_ttl: Duration::from_secs(600),
+            negative_cache_ttl: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_json_depth: usize,
+    /// Unicode scalar values, the ellipsis included.
+    pub max_field_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_json_depth: 32,
+            max_field_chars: 255,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Simulator {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(with = "duration")]
+    pub token_ttl: Duration,
+}
+
+impl Default for Simulator {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            client_id: "demo-client".to_owned(),
+            client_secret: None,
+            client_secret_env: None,
+            client_secret_file: None,
+            token_ttl: Duration::from_secs(1200),
+        }
+    }
+}
+
+/// One customer's Flow: where it lives, how to authenticate, how fast it may be called.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub base_url: String,
+    pub tenant_id: Option<i64>,
+    pub auth: TenantAuth,
+    #[serde(default = "RateLimit::flow_default")]
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAuth {
+    pub kind: TenantAuthKind,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantAuthKind {
+    ClientCredentials,
+    Bearer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// Keeps Flow's own bucket (40 calls/s sustained) above the level where it starts delaying.
+    pub fn flow_default() -> Self {
+        Self {
+            per_second: 36.0,
+            burst: 80,
+        }
+    }
+}
+
+/// One vendor: how it authenticates, what it posts, where its orders go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vendor {
+    pub schema: Option<PathBuf>,
+    pub verify: Verify,
+    pub tenant: Option<String>,
+    pub tenants: Option<Vec<String>>,
+    #[serde(default)]
+    pub flow_token: FlowTokenPolicy,
+    pub delivery: Option<DeliveryMode>,
+    #[serde(default)]
+    pub dedup: Dedup,
+    pub rate_limit: Option<RateLimit>,
+    pub launch_url: Option<String>,
+    #[serde(default)]
+    pub launch_params: LaunchParams,
+    pub map: Option<VendorMap>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowTokenPolicy {
+    Required,
+    #[default]
+    Optional,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dedup {
+    #[default]
+    EventId,
+    Off,
+}
+
+/// The query parameter names Core's order button uses, per vendor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LaunchParams {
+    pub order_id: String,
+    pub flow_url: String,
+    pub tenant_id: String,
+    pub token: String,
+    pub case_id: String,
+}
+
+impl Default for LaunchParams {
+    fn default() -> Self {
+        Self {
+            order_id: "orderId".to_owned(),
+            flow_url: "flowUrl".to_owned(),
+            tenant_id: "tenantId".to_owned(),
+            token: "token".to_owned(),
+            case_id: "caseId".to_owned(),
+        }
+    }
+}
+
+/// `verify = {...}`: one flat table; `check.rs` rejects keys the chosen scheme does not use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    pub scheme: Scheme,
+    pub preset: Option<Preset>,
+    pub header: Option<String>,
+    pub algorithm: Option<Algorithm>,
+    pub encoding: Option<Encoding>,
+    pub prefix: Option<String>,
+    pub timestamp_header: Option<String>,
+    pub signed: Option<String>,
+    #[serde(default, with = "duration::option")]
+    pub tolerance: Option<Duration>,
+    pub secrets: Option<Vec<String>>,
+    pub secrets_env: Option<String>,
+    pub secrets_file: Option<PathBuf>,
+    pub tokens: Option<Vec<String>>,
+    pub tokens_env: Option<String>,
+    pub tokens_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    StandardWebhooks,
+    Hmac,
+    Bearer,
+    Basic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Github,
+    Stripe,
+    Flow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    Hex,
+    Base64,
+}
+
+/// `[vendors.X.map]`: where each canonical field comes from in the vendor's payload.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorMap {
+    pub event_id: Option<FieldSource>,
+    pub order_id: Option<FieldSource>,
+    pub flow_url: Option<FieldSource>,
+    pub tenant_id: Option<FieldSource>,
+    pub flow_token: Option<FieldSource>,
+    pub state: Option<FieldSource>,
+    pub status: Option<FieldSource>,
+    pub title: Option<FieldSource>,
+    pub action_text: Option<FieldSource>,
+    pub metadata: Option<MetadataMap>,
+}
+
+impl VendorMap {
+    /// Every single-valued field with its key, in the order they are written above.
+    pub fn fields(&self) -> [(&'static str, Option<&FieldSource>); 9] {
+        [
+            ("event_id", self.event_id.as_ref()),
+            ("order_id", self.order_id.as_ref()),
+            ("flow_url", self.flow_url.as_ref()),
+            ("tenant_id", self.tenant_id.as_ref()),
+            ("flow_token", self.flow_token.as_ref()),
+            ("state", self.state.as_ref()),
+            ("status", self.status.as_ref()),
+            ("title", self.title.as_ref()),
+            ("action_text", self.action_text.as_ref()),
+        ]
+    }
+}

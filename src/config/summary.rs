@@ -1,0 +1,139 @@
+//! The redacted summary `check-config` prints: what will run, where each secret comes from,
+//! never a secret's value.
+
+use std::fmt::Write;
+
+use super::{Config, DeliveryMode, SecretRef};
+
+pub fn render(config: &Config) -> String {
+    let mut out = String::new();
+    let (server, store, delivery) = (&config.server, &config.store, &config.delivery);
+    let _ = writeln!(out, "config: {}", config.source.file.display());
+    let _ = writeln!(
+        out,
+        "server: listen {}, admin {}, max_body_bytes {}, request_timeout {}, max_in_flight {}",
+        server.listen,
+        server.admin_listen,
+        server.max_body_bytes,
+        humantime::format_duration(server.request_timeout),
+        server.max_in_flight
+    );
+    let _ = writeln!(
+        out,
+        "store: {} (sync {:?})",
+        redact_url(&store.url),
+        store.sync
+    );
+    let _ = writeln!(
+        out,
+        "delivery: {} by default, {} workers",
+        mode(delivery.mode),
+        delivery.workers
+    );
+    match config.admin_token() {
+        Ok(Some(token)) if token_available(config, &token) => {
+            let _ = writeln!(out, "admin token: {}", token.describe());
+        }
+        Ok(Some(token)) => {
+            let _ = writeln!(
+                out,
+                "notice: admin token {} is not set, so /admin/* answers 403",
+                token.describe()
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "notice: no admin token is configured, so /admin/* answers 403"
+            );
+        }
+    }
+    let _ = writeln!(out, "tenants: {}", config.tenants.len());
+    for (name, tenant) in &config.tenants {
+        let secret = tenant
+            .auth
+            .secret(&config.source, "")
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {name}: {} auth {:?} (secret {secret}), {}/s burst {}",
+            tenant.base_url,
+            tenant.auth.kind,
+            tenant.rate_limit.per_second,
+            tenant.rate_limit.burst
+        );
+    }
+    let _ = writeln!(out, "vendors: {}", config.vendors.len());
+    for (name, vendor) in &config.vendors {
+        let secret = vendor
+            .verify
+            .secret(&config.source, "")
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        let schema = vendor
+            .schema
+            .as_ref()
+            .map_or("canonical envelope".into(), |p| p.display().to_string());
+        let _ = writeln!(
+            out,
+            "  {name}: {} (secret {secret}), schema {schema}{}, flow_token {:?}, delivery {}",
+            vendor.verify.scheme_name(),
+            if vendor.map.is_some() { ", mapped" } else { "" },
+            vendor.flow_token,
+            mode(vendor.delivery.unwrap_or(delivery.mode)),
+        );
+    }
+    for key in inline_secrets(config) {
+        let _ = writeln!(
+            out,
+            "warning: `{key}` is an inline secret: for local demos only"
+        );
+    }
+    out.push_str("configuration OK\n");
+    out
+}
+
+/// Keys whose secret is written in the file itself.
+pub fn inline_secrets(config: &Config) -> Vec<String> {
+    let source = &config.source;
+    let vendors = config.vendors.iter().map(|(name, v)| {
+        v.verify
+            .secret(source, &format!("vendors.{name}.verify"))
+            .ok()
+    });
+    let tenants = config
+        .tenants
+        .iter()
+        .map(|(name, t)| t.auth.secret(source, &format!("tenants.{name}.auth")).ok());
+    let others = [
+        config.admin_token().ok().flatten(),
+        config.simulator_secret().ok().flatten(),
+    ];
+    vendors
+        .chain(tenants)
+        .chain(others)
+        .flatten()
+        .filter(SecretRef::is_inline)
+        .map(|s| s.key)
+        .collect()
+}
+
+fn token_available(config: &Config, token: &SecretRef) -> bool {
+    token.resolve(&config.source).is_ok()
+}
+
+fn mode(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::Queued => "queued",
+        DeliveryMode::Sync => "sync",
+    }
+}
+
+/// A PostgreSQL URL may carry a password.
+fn redact_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://…{}", &url[at..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,90 @@
+//! THE layer order of the public listener, outer → inner, written once. The first check that
+//! fails answers, so this order is also the precedence between errors (contract section 2).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::Request;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use super::body::ReadBodyLayer;
+use super::guard::{DeadlineLayer, InFlightLayer};
+use super::request_id::{RequestId, RequestIdLayer};
+use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
+use super::{Pipeline, StageLayer, Vendors, accept};
+use crate::config::Config;
+use crate::problem::Problem;
+use crate::verify::Authenticate;
+
+/// Wraps every route of the public listener.
+pub fn around_routes(router: Router, config: &Config) -> Router {
+    let server = &config.server;
+    let layers = ServiceBuilder::new()
+        // First, so every answer (even a panic's or a timeout's) carries the id and is rendered.
+        .layer(RequestIdLayer)
+        // Inside the id, so the span names it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(span)
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        // A bug answers 500 `internal` instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(panicked))
+        // The deadline covers the slow parts (reading the body) of everything inside it.
+        .layer(DeadlineLayer::new(server.request_timeout))
+        // Shed before any work is done for a request we cannot afford.
+        .layer(InFlightLayer::new(server.max_in_flight));
+    router.layer(layers)
+}
+
+/// The stages of one webhook, in the contract's order.
+pub fn webhook_pipeline(vendors: Arc<Vendors>, config: &Config) -> Pipeline {
+    let server = &config.server;
+    let stages = ServiceBuilder::new()
+        // 404: the vendor decides everything that follows (secrets, schema, limits).
+        .layer(StageLayer::new(LookupVendor::new(vendors)))
+        // 415: refuse before reading a body we could not parse anyway.
+        .layer(StageLayer::new(RequireJson))
+        // 413 / 503: read the body with a hard cap; nothing later sees a partial body.
+        .layer(ReadBodyLayer::new(
+            server.max_body_bytes,
+            server.max_buffered_bytes,
+        ))
+        // 401: authenticate on the raw bytes, before anything interprets them.
+        .layer(StageLayer::new(Authenticate))
+        // 429: only authenticated requests spend the vendor's budget.
+        .layer(StageLayer::new(VendorRateLimit))
+        // 400: parse with a nesting limit.
+        .layer(StageLayer::new(ParseJson::new(
+            config.limits.max_json_depth,
+        )))
+        // 422: the vendor's schemas, every violation listed.
+        .layer(StageLayer::new(ValidateSchema))
+        .service_fn(accept);
+    BoxCloneSyncService::new(stages)
+}
+
+fn span(request: &Request<Body>) -> tracing::Span {
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(RequestId::as_str)
+        .unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+}
+
+fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
+    let message = cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "request handler panicked");
+    Problem::internal().into_response()
+}

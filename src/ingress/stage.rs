@@ -1,0 +1,72 @@
+//! A pipeline stage that either turns one typed webhook into the next (`Routed` → `Received` →
+//! `Verified` → …) or answers with a [`Problem`]. Typed hand-offs mean a later stage cannot be
+//! reached with input an earlier one did not check.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, Ready, ready};
+use tower::{Layer, Service};
+
+use crate::problem::Problem;
+
+/// One synchronous check of the webhook pipeline. Its error says what is wrong; `problem.rs`
+/// decides how that is answered.
+pub trait Stage<In>: Clone {
+    type Out;
+    type Error: Into<Problem>;
+    fn run(&self, input: In) -> Result<Self::Out, Self::Error>;
+}
+
+/// Wraps a [`Stage`] as a tower layer.
+#[derive(Clone)]
+pub struct StageLayer<T> {
+    stage: T,
+}
+
+impl<T> StageLayer<T> {
+    pub fn new(stage: T) -> Self {
+        Self { stage }
+    }
+}
+
+impl<T: Clone, S> Layer<S> for StageLayer<T> {
+    type Service = StageService<T, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StageService {
+            stage: self.stage.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct StageService<T, S> {
+    stage: T,
+    inner: S,
+}
+
+// === impl StageService ===
+
+impl<T, S, In> Service<In> for StageService<T, S>
+where
+    T: Stage<In>,
+    S: Service<T::Out, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, input: In) -> Self::Future {
+        match self.stage.run(input) {
+            Ok(next) => Either::Left(self.inner.call(next)),
+            Err(error) => Either::Right(ready(Ok(error.into().into_response()))),
+        }
+    }
+}

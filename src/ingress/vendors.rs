@@ -1,0 +1,91 @@
+//! The configured vendors as the pipeline uses them: verifier, compiled schemas and rate limiter,
+//! built once at start-up from the configuration.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jsonschema::Validator;
+
+use crate::config::{self, Config, ConfigError, ConfigErrors, RateLimit};
+use crate::validate::{self, VendorSchemas};
+use crate::verify::signature::Verifier;
+
+/// One vendor, ready to take webhooks.
+pub struct Vendor {
+    pub name: String,
+    pub verifier: Verifier,
+    pub schemas: VendorSchemas,
+    pub rate_limit: Option<DefaultDirectRateLimiter>,
+}
+
+pub struct Vendors {
+    by_name: HashMap<String, Arc<Vendor>>,
+}
+
+impl Vendors {
+    /// Resolves every vendor's secrets and compiles every schema; reports all failures.
+    pub fn build(config: &Config) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let canonical = validate::compile_canonical()
+            .map(Arc::new)
+            .map_err(|e| errors.push(config.source.error("vendors", e)))
+            .ok();
+        let mut by_name = HashMap::new();
+        for (name, vendor) in &config.vendors {
+            match build_vendor(config, name, vendor, canonical.as_ref()) {
+                Ok(built) => {
+                    by_name.insert(name.clone(), Arc::new(built));
+                }
+                Err(mut found) => errors.append(&mut found),
+            }
+        }
+        ConfigErrors(errors).into_result()?;
+        Ok(Self { by_name })
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Vendor>> {
+        self.by_name.get(name).cloned()
+    }
+}
+
+fn build_vendor(
+    config: &Config,
+    name: &str,
+    vendor: &config::Vendor,
+    canonical: Option<&Arc<Validator>>,
+) -> Result<Vendor, Vec<ConfigError>> {
+    let source = &config.source;
+    let key = format!("vendors.{name}");
+    let verifier = vendor.verify.verifier(source, &format!("{key}.verify"));
+    let own_schema = vendor.schema.as_ref().map(|path| {
+        validate::compile_file(&source.resolve(path))
+            .map(Arc::new)
+            .map_err(|e| source.error(format!("{key}.schema"), e))
+    });
+    // A canonical vendor (no map) posts the envelope, checked after its own schema if it has one.
+    let envelope = vendor.map.is_none().then(|| canonical.cloned()).flatten();
+    match (verifier, own_schema.transpose()) {
+        (Ok(verifier), Ok(own_schema)) => Ok(Vendor {
+            name: name.to_owned(),
+            verifier,
+            schemas: VendorSchemas::new(own_schema, envelope),
+            rate_limit: vendor.rate_limit.as_ref().map(limiter),
+        }),
+        (verifier, own_schema) => Err([verifier.err(), own_schema.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
+    }
+}
+
+/// A token bucket of `burst` refilled at `per_second` (checked at load to be positive).
+fn limiter(limit: &RateLimit) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / limit.per_second).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+    let quota =
+        Quota::with_period(period).map_or(Quota::per_second(burst), |q| q.allow_burst(burst));
+    RateLimiter::direct(quota)
+}

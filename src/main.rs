@@ -1,0 +1,40 @@
+//! The `flowgate` binary: parse the command line, load the configuration, run one verb.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flowgate::cli::{self, Cli, Command};
+use flowgate::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::CheckConfig = cli.command {
+        return cli::check_config(&cli.config);
+    }
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("error: {error}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    flowgate::telemetry::init(
+        cli.log_format.unwrap_or(config.log.format),
+        &config.log.level,
+    );
+    let outcome = match &cli.command {
+        Command::Serve => cli::serve(config).await.map(|()| ExitCode::SUCCESS),
+        Command::Send { vendor, url, file } => {
+            cli::send(&config, vendor, url.as_deref(), file).await
+        }
+        Command::Healthcheck => cli::healthcheck(&config).await,
+        Command::CheckConfig => Ok(cli::check_config(&cli.config)),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}

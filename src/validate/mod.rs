@@ -1,0 +1,165 @@
+//! JSON Schema validation: every vendor's schemas compiled once at start-up (a broken schema
+//! stops start-up naming its file), then each payload checked with every violation reported.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jsonschema::Validator;
+use serde_json::Value;
+
+/// The canonical envelope, built into the binary so a canonical vendor works from any directory.
+pub const CANONICAL_SCHEMA: &str = include_str!("../../schemas/flow-order-update.schema.json");
+const CANONICAL_NAME: &str = "schemas/flow-order-update.schema.json";
+
+/// At most this many violations are listed; a document that breaks more is broken enough.
+const MAX_VIOLATIONS: usize = 100;
+/// Violation messages quote the offending value; a long one is cut.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// One broken rule: where in the posted payload, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// A vendor's schemas in the order they apply: its own (if any), then the canonical envelope
+/// when the vendor has no map.
+pub struct VendorSchemas {
+    validators: Vec<Arc<Validator>>,
+}
+
+impl VendorSchemas {
+    pub fn new(vendor_schema: Option<Arc<Validator>>, canonical: Option<Arc<Validator>>) -> Self {
+        Self {
+            validators: vendor_schema.into_iter().chain(canonical).collect(),
+        }
+    }
+
+    /// Every violation of the first schema the document breaks; empty when it is valid.
+    pub fn violations(&self, document: &Value) -> Vec<Violation> {
+        for validator in &self.validators {
+            if validator.is_valid(document) {
+                continue;
+            }
+            return validator
+                .iter_errors(document)
+                .take(MAX_VIOLATIONS)
+                .map(|error| Violation {
+                    pointer: error.instance_path().to_string(),
+                    message: truncate(error.to_string()),
+                })
+                .collect();
+        }
+        Vec::new()
+    }
+}
+
+fn truncate(mut message: String) -> String {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
+/// Compiles the built-in canonical schema.
+pub fn compile_canonical() -> Result<Validator, String> {
+    compile_text(CANONICAL_SCHEMA).map_err(|e| format!("{CANONICAL_NAME}: {e}"))
+}
+
+/// Reads and compiles a schema file; the error names the file.
+pub fn compile_file(path: &Path) -> Result<Validator, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    compile_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn compile_text(text: &str) -> Result<Validator, String> {
+    let schema: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|e| format!("not a valid JSON Schema: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn canonical() -> VendorSchemas {
+        VendorSchemas::new(
+            None,
+            Some(Arc::new(
+                compile_canonical().expect("canonical schema compiles"),
+            )),
+        )
+    }
+
+    #[test]
+    fn canonical_envelope_accepts_a_full_update() {
+        let update = json!({
+            "id": "evt-1", "orderId": "9F0C8F0E-3C1B-4D59-A7B5-2B0B6C1D2E3F",
+            "flowUrl": "https://em1.webtopsolutions.com/flow", "tenantId": "14",
+            "flowToken": "tok", "state": "Completed", "status": "Delivered",
+            "title": "Photos", "actionText": "Open", "metadata": [{"key": "Photographer", "value": "Ann"}]
+        });
+        assert_eq!(canonical().violations(&update), vec![]);
+        let object_metadata =
+            json!({"orderId": "9f0c8f0e3c1b4d59a7b52b0b6c1d2e3f", "metadata": {"a": "b"}});
+        assert_eq!(canonical().violations(&object_metadata), vec![]);
+    }
+
+    #[test]
+    fn canonical_envelope_lists_every_violation_with_its_pointer() {
+        let update = json!({"orderId": "not-a-guid", "state": "CreatedNotSent", "colour": "red"});
+        let pointers: Vec<String> = canonical()
+            .violations(&update)
+            .into_iter()
+            .map(|v| v.pointer)
+            .collect();
+        assert!(pointers.contains(&"/orderId".to_owned()), "{pointers:?}");
+        assert!(pointers.contains(&"/state".to_owned()), "{pointers:?}");
+        assert!(
+            pointers.contains(&String::new()),
+            "additionalProperties is reported at the root: {pointers:?}"
+        );
+    }
+
+    #[test]
+    fn canonical_envelope_needs_something_to_say() {
+        let violations =
+            canonical().violations(&json!({"orderId": "9f0c8f0e-3c1b-4d59-a7b5-2b0b6c1d2e3f"}));
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].pointer, "");
+    }
+
+    #[test]
+    fn unknown_and_unset_states_are_rejected() {
+        for state in ["Unknown", "CreatedNotSent", "completed"] {
+            let update = json!({"orderId": "9f0c8f0e-3c1b-4d59-a7b5-2b0b6c1d2e3f", "state": state});
+            assert_eq!(
+                canonical().violations(&update)[0].pointer,
+                "/state",
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn broken_schemas_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("broken.schema.json");
+        std::fs::write(&path, r#"{"type": "no-such-type"}"#).expect("write");
+        let error = compile_file(&path).err().expect("does not compile");
+        assert!(error.contains("broken.schema.json"), "{error}");
+        std::fs::write(&path, "{not json").expect("write");
+        assert!(
+            compile_file(&path)
+                .err()
+                .expect("not json")
+                .contains("not valid JSON")
+        );
+    }
+}

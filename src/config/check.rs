@@ -146,13 +146,13 @@ impl Config {
                 ));
             }
         }
-        if let (Some(fallback), Some(allowed)) = (&vendor.tenant, &vendor.tenants) {
-            if !allowed.contains(fallback) {
-                errors.push(s.error(
-                    format!("{key}.tenant"),
-                    format!("`{fallback}` is not in {key}.tenants"),
-                ));
-            }
+        if let (Some(fallback), Some(allowed)) = (&vendor.tenant, &vendor.tenants)
+            && !allowed.contains(fallback)
+        {
+            errors.push(s.error(
+                format!("{key}.tenant"),
+                format!("`{fallback}` is not in {key}.tenants"),
+            ));
         }
         if let Some(limit) = &vendor.rate_limit {
             check_rate_limit(s, &format!("{key}.rate_limit"), limit)

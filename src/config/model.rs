@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::verify::signature::{Algorithm, Encoding};
+
 use super::value::{ByteSize, FieldSource, MetadataMap, duration, duration_list};
 
 /// The whole file.
@@ -432,20 +434,6 @@ pub enum Preset {
     Github,
     Stripe,
     Flow,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    Sha256,
-    Sha512,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    Hex,
-    Base64,
 }
 
 /// `[vendors.X.map]`: where each canonical field comes from in the vendor's payload.

@@ -2,7 +2,9 @@
 //! secrets into the verifier's spec.
 
 use super::{Algorithm, ConfigError, Encoding, Preset, Scheme, SecretRef, Source, Verify};
-use crate::verify::signature::{self, DEFAULT_TOLERANCE, HmacSpec, VerifierSpec};
+use crate::verify::signature::{
+    self, DEFAULT_SIGNED_TEMPLATE, DEFAULT_TOLERANCE, HmacSpec, VerifierSpec,
+};
 
 impl Verify {
     /// Every key given in the table, with its name, for the "not used by this scheme" check.
@@ -153,18 +155,15 @@ impl Verify {
             (Scheme::Hmac, Some(Preset::Flow)) => VerifierSpec::Hmac(HmacSpec::flow(secrets)),
             (Scheme::Hmac, None) => VerifierSpec::Hmac(HmacSpec {
                 header: self.header.clone().unwrap_or_default(),
-                algorithm: match self.algorithm.unwrap_or(Algorithm::Sha256) {
-                    Algorithm::Sha256 => signature::Algorithm::Sha256,
-                    Algorithm::Sha512 => signature::Algorithm::Sha512,
-                },
-                encoding: match self.encoding.unwrap_or(Encoding::Hex) {
-                    Encoding::Hex => signature::Encoding::Hex,
-                    Encoding::Base64 => signature::Encoding::Base64,
-                },
+                algorithm: self.algorithm.unwrap_or(Algorithm::Sha256),
+                encoding: self.encoding.unwrap_or(Encoding::Hex),
                 prefix: self.prefix.clone(),
                 timestamp_header: self.timestamp_header.clone(),
                 tolerance,
-                signed: self.signed.clone().unwrap_or_else(|| "{body}".to_owned()),
+                signed: self
+                    .signed
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SIGNED_TEMPLATE.to_owned()),
                 secrets,
             }),
             (Scheme::Bearer, _) => VerifierSpec::Bearer { tokens: secrets },

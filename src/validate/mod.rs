@@ -152,13 +152,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("broken.schema.json");
         std::fs::write(&path, r#"{"type": "no-such-type"}"#).expect("write");
-        let error = compile_file(&path).err().expect("does not compile");
+        let error = compile_file(&path).expect_err("does not compile");
         assert!(error.contains("broken.schema.json"), "{error}");
         std::fs::write(&path, "{not json").expect("write");
         assert!(
             compile_file(&path)
-                .err()
-                .expect("not json")
+                .expect_err("not json")
                 .contains("not valid JSON")
         );
     }

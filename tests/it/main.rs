@@ -1,1 +1,2 @@
 //! Integration tests: the real gateway on loopback ports.
+mod check_config;

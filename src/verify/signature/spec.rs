@@ -12,14 +12,16 @@ use super::{
 };
 
 /// The hash under an HMAC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     Sha256,
     Sha512,
 }
 
 /// How a MAC is written in a header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// Hex; read in either case, written lowercase.
     Hex,

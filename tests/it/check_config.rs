@@ -1,0 +1,136 @@
+//! `flowgate check-config` names every error with its key and file, and `serve` refuses to start
+//! on the same errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .args(args);
+    command.env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("runs the binary")
+}
+
+fn dir_with(config: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("config.toml"), config).expect("write config");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write file");
+    }
+    dir
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const GOOD: &str = r#"
+[vendors.acme]
+verify = { scheme = "standard-webhooks", secrets_env = "FLOWGATE_IT_ACME_SECRETS" }
+schema = "schemas/acme.json"
+"#;
+const SCHEMA: &str = r#"{"type": "object"}"#;
+const SECRET: &str = "whsec_c2VjcmV0LXZhbHVlLW5vdC10by1iZS1wcmludGVk";
+
+#[test]
+fn a_good_configuration_prints_a_redacted_summary() {
+    let dir = dir_with(GOOD, &[("schemas/acme.json", SCHEMA)]);
+    let output = run(
+        dir.path(),
+        &["check-config"],
+        &[("FLOWGATE_IT_ACME_SECRETS", SECRET)],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert!(stdout.contains("acme: standard-webhooks"), "{stdout}");
+    assert!(
+        stdout.contains("$FLOWGATE_IT_ACME_SECRETS"),
+        "names where the secret lives: {stdout}"
+    );
+    assert!(
+        !stdout.contains(SECRET) && !stdout.contains("c2VjcmV0"),
+        "never the secret: {stdout}"
+    );
+    assert!(
+        stdout.contains("notice: admin token"),
+        "the optional admin token is noticed: {stdout}"
+    );
+}
+
+#[test]
+fn a_missing_secret_variable_is_named() {
+    let dir = dir_with(GOOD, &[("schemas/acme.json", SCHEMA)]);
+    for verb in ["check-config", "serve"] {
+        let output = run(dir.path(), &[verb], &[]);
+        let text = stderr(&output);
+        assert!(!output.status.success(), "{verb} must fail");
+        assert!(
+            text.contains("vendors.acme.verify.secrets_env"),
+            "{verb}: {text}"
+        );
+        assert!(text.contains("FLOWGATE_IT_ACME_SECRETS"), "{verb}: {text}");
+    }
+}
+
+#[test]
+fn a_missing_tenant_secret_is_named() {
+    let config = r#"
+[tenants.acme-flow]
+base_url = "https://flow.example/flow"
+auth = { kind = "client_credentials", client_id = "c", client_secret_env = "FLOWGATE_IT_TENANT_SECRET" }
+"#;
+    let dir = dir_with(config, &[]);
+    let output = run(dir.path(), &["check-config"], &[]);
+    let text = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        text.contains("tenants.acme-flow.auth.client_secret_env"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_file() {
+    let dir = dir_with("[server]\nlisten = \"127.0.0.1:0\"\nlistens = 1\n", &[]);
+    for verb in ["check-config", "serve"] {
+        let output = run(dir.path(), &[verb], &[]);
+        let text = stderr(&output);
+        assert!(!output.status.success(), "{verb} must fail");
+        assert!(text.contains("`server.listens`"), "{verb}: {text}");
+        assert!(text.contains("config.toml"), "{verb}: {text}");
+    }
+}
+
+#[test]
+fn a_broken_schema_is_named() {
+    let dir = dir_with(GOOD, &[("schemas/acme.json", r#"{"type": 12}"#)]);
+    for verb in ["check-config", "serve"] {
+        let output = run(dir.path(), &[verb], &[("FLOWGATE_IT_ACME_SECRETS", SECRET)]);
+        let text = stderr(&output);
+        assert!(!output.status.success(), "{verb} must fail");
+        assert!(text.contains("vendors.acme.schema"), "{verb}: {text}");
+        assert!(text.contains("acme.json"), "{verb}: {text}");
+    }
+}
+
+#[test]
+fn every_error_is_listed_in_one_run() {
+    let config = "[server]\nmax_in_flight = 0\n[vendors.acme]\nverify = { scheme = \"bearer\" }\n";
+    let dir = dir_with(config, &[]);
+    let output = run(dir.path(), &["check-config"], &[]);
+    let text = stderr(&output);
+    assert!(text.contains("server.max_in_flight"), "{text}");
+    assert!(text.contains("vendors.acme.verify.tokens_env"), "{text}");
+    assert!(text.contains("2 error(s)"), "{text}");
+}

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Config, DeliveryMode, SecretRef};
+use super::{Config, DeliveryMode, FlowTokenPolicy, SecretRef, SyncMode, TenantAuthKind};
 
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
@@ -20,9 +20,12 @@ pub fn render(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "store: {} (sync {:?})",
+        "store: {} (sync {})",
         redact_url(&store.url),
-        store.sync
+        match store.sync {
+            SyncMode::Full => "full",
+            SyncMode::Normal => "normal",
+        }
     );
     let _ = writeln!(
         out,
@@ -57,9 +60,12 @@ pub fn render(config: &Config) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {name}: {} auth {:?} (secret {secret}), {}/s burst {}",
+            "  {name}: {} auth {} (secret {secret}), {}/s burst {}",
             tenant.base_url,
-            tenant.auth.kind,
+            match tenant.auth.kind {
+                TenantAuthKind::ClientCredentials => "client_credentials",
+                TenantAuthKind::Bearer => "bearer",
+            },
             tenant.rate_limit.per_second,
             tenant.rate_limit.burst
         );
@@ -77,10 +83,14 @@ pub fn render(config: &Config) -> String {
             .map_or("canonical envelope".into(), |p| p.display().to_string());
         let _ = writeln!(
             out,
-            "  {name}: {} (secret {secret}), schema {schema}{}, flow_token {:?}, delivery {}",
+            "  {name}: {} (secret {secret}), schema {schema}{}, flow_token {}, delivery {}",
             vendor.verify.scheme_name(),
             if vendor.map.is_some() { ", mapped" } else { "" },
-            vendor.flow_token,
+            match vendor.flow_token {
+                FlowTokenPolicy::Required => "required",
+                FlowTokenPolicy::Optional => "optional",
+                FlowTokenPolicy::Off => "off",
+            },
             mode(vendor.delivery.unwrap_or(delivery.mode)),
         );
     }

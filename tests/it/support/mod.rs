@@ -1,0 +1,162 @@
+//! The real gateway on loopback port 0, and what tests need to talk to it: an HTTP client
+//! (`client`), raw TCP for requests a client would not send (`raw`), and vendor signing (`sign`).
+
+pub mod client;
+pub mod fixtures;
+pub mod raw;
+pub mod sign;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use flowgate::app::App;
+use flowgate::config::Config;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use client::{Reply, assert_problem};
+
+/// The longest any single exchange with the gateway may take before a test fails instead of
+/// hanging.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `future`, failing the test if it takes longer than `limit`.
+pub async fn within<F: Future>(limit: Duration, what: &str, future: F) -> F::Output {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
+}
+
+/// A gateway serving its public and admin listeners on loopback, from a config file in its own
+/// temporary directory. Dropping it stops the server task.
+pub struct Gateway {
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    /// Kept so the directory lives as long as the gateway.
+    dir: TempDir,
+    config_path: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    run: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Gateway {
+    /// Writes `toml` as `config.toml` into a fresh directory and serves it.
+    pub async fn start(toml: &str) -> Gateway {
+        Self::start_with_files(toml, &[]).await
+    }
+
+    /// Like [`Gateway::start`], first writing `files` (paths relative to the config's directory,
+    /// e.g. schemas) next to the config.
+    pub async fn start_with_files(toml: &str, files: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, contents) in files {
+            write_file(dir.path(), name, contents);
+        }
+        let config_path = write_file(dir.path(), "config.toml", toml);
+        Self::serve(dir, config_path).await
+    }
+
+    async fn serve(dir: TempDir, config_path: PathBuf) -> Gateway {
+        // No process environment: tests must not depend on the variables of whoever runs them.
+        let config = Config::load_with_env(&config_path, Vec::new())
+            .unwrap_or_else(|errors| panic!("the test config does not load: {errors}"));
+        let app = App::build(config)
+            .unwrap_or_else(|errors| panic!("the test config does not build: {errors}"));
+        let public = TcpListener::bind("127.0.0.1:0").await.expect("bind public");
+        let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        let (public_addr, admin_addr) = (
+            public.local_addr().expect("public address"),
+            admin.local_addr().expect("admin address"),
+        );
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let run = tokio::spawn(app.run(public, admin, async {
+            let _ = signal.await;
+        }));
+        Gateway {
+            public: public_addr,
+            admin: admin_addr,
+            dir,
+            config_path,
+            shutdown: Some(shutdown),
+            run: Some(run),
+        }
+    }
+
+    /// `http://<public>{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.public)
+    }
+
+    /// `http://<admin>{path}`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Writes another file next to the config (a payload, a second config for a client);
+    /// relative paths in it resolve like the config's.
+    pub fn write_file(&self, name: &str, contents: &str) -> PathBuf {
+        write_file(self.dir.path(), name, contents)
+    }
+
+    /// Completes the shutdown future `run` was given, as SIGTERM would.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits for `run` to return, failing the test if it takes longer than `limit`.
+    pub async fn stopped(mut self, limit: Duration) -> io::Result<()> {
+        let run = self.run.take().expect("the gateway is running");
+        within(limit, "the gateway's run future", run)
+            .await
+            .expect("the run task does not panic")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.abort();
+        }
+    }
+}
+
+fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create the file's directory");
+    }
+    std::fs::write(&path, contents).expect("write a test file");
+    path
+}
+
+/// Repeats `attempt` until `done` holds for its reply, for conditions a test cannot observe
+/// directly (e.g. that a held request has reached the server). Fails after [`TIMEOUT`].
+pub async fn eventually(
+    what: &str,
+    mut attempt: impl AsyncFnMut() -> Reply,
+    done: impl Fn(&Reply) -> bool,
+) -> Reply {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let reply = attempt().await;
+        if done(&reply) {
+            return reply;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: never happened; last reply {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

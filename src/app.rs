@@ -5,10 +5,12 @@
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::{JoinError, JoinHandle};
 
 use crate::admin;
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
@@ -68,13 +70,16 @@ impl App {
         admin: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let server = &self.config.server;
         let (close, closed) = watch::channel(false);
-        let public = axum::serve(
-            public.tap_io(|tcp| drop(tcp.set_nodelay(true))),
-            ingress::router(&self.config, self.vendors.clone(), self.health.clone()),
-        )
-        .with_graceful_shutdown(wait_for(closed.clone()));
+        let (cut, cut_requests) = watch::channel(false);
+        let ingress = ingress::router(
+            &self.config,
+            self.vendors.clone(),
+            self.health.clone(),
+            cut_requests,
+        );
+        let public = axum::serve(public.tap_io(|tcp| drop(tcp.set_nodelay(true))), ingress)
+            .with_graceful_shutdown(wait_for(closed.clone()));
         let admin = axum::serve(admin, admin::router(self.health.clone()))
             .with_graceful_shutdown(wait_for(closed));
         let mut servers =
@@ -85,22 +90,46 @@ impl App {
         tracing::info!("flowgate is ready");
         tokio::select! {
             () = shutdown => {}
-            result = &mut servers => return result.map_err(std::io::Error::other)?.map(drop),
+            result = &mut servers => return joined(result),
         }
+        self.drain(&mut servers, close, cut).await?;
+        tracing::info!("flowgate stopped");
+        Ok(())
+    }
+
+    /// Not ready at once; listeners closed after the drain delay; in-flight requests given the
+    /// grace period, then answered 503 and dropped.
+    async fn drain(
+        &self,
+        servers: &mut Servers,
+        close: watch::Sender<bool>,
+        cut: watch::Sender<bool>,
+    ) -> std::io::Result<()> {
+        let server = &self.config.server;
         self.health.set_ready(false);
         tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
         tokio::time::sleep(server.drain_delay).await;
         let _ = close.send(true);
-        match tokio::time::timeout(server.shutdown_grace, &mut servers).await {
-            Ok(result) => result.map_err(std::io::Error::other)?.map(drop)?,
-            Err(_) => {
-                servers.abort();
-                tracing::warn!(grace = ?server.shutdown_grace, "requests still in flight after the grace period were cut");
-            }
+        if let Ok(result) = tokio::time::timeout(server.shutdown_grace, &mut *servers).await {
+            return joined(result);
         }
-        tracing::info!("flowgate stopped");
+        tracing::warn!(grace = ?server.shutdown_grace, "requests still in flight after the grace period are cut");
+        let _ = cut.send(true);
+        // A cut request answers at once; its connection closes with it.
+        if tokio::time::timeout(CUT_WAIT, &mut *servers).await.is_err() {
+            servers.abort();
+        }
         Ok(())
     }
+}
+
+/// How long cut requests get to send their 503 before their connections are dropped.
+const CUT_WAIT: Duration = Duration::from_secs(1);
+
+type Servers = JoinHandle<std::io::Result<((), ())>>;
+
+fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Result<()> {
+    result.map_err(std::io::Error::other)?.map(drop)
 }
 
 async fn wait_for(mut closed: watch::Receiver<bool>) {

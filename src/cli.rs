@@ -189,16 +189,22 @@ async fn fetch(
     request: Request<Full<Bytes>>,
     timeout: Duration,
 ) -> anyhow::Result<(http::StatusCode, Bytes)> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .context("cannot load the system's root certificates")?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     let uri = request.uri().clone();
     let exchange = async {
-        let response = client.request(request).await?;
+        let builder = Client::builder(TokioExecutor::new());
+        // Root certificates are loaded only for https, so plain-http verbs (healthcheck) work in
+        // an image without a CA bundle.
+        let response = if uri.scheme_str() == Some("https") {
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .context("cannot load the system's root certificates")?
+                .https_only()
+                .enable_http1()
+                .build();
+            builder.build(https).request(request).await?
+        } else {
+            builder.build_http().request(request).await?
+        };
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         anyhow::Ok((status, body))

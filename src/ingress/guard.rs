@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tower::{Layer, Service};
 
 use crate::problem::{Code, Problem};
@@ -78,17 +78,21 @@ where
     }
 }
 
-/// Answers 503 `overloaded` at once, rather than queueing, when `max` requests are in flight:
-/// a vendor retrying later is better than every request getting slow.
+/// Tracks the requests in flight: answers 503 `overloaded` at once, rather than queueing, when
+/// `max` are in flight (a vendor retrying later is better than every request getting slow), and
+/// answers 503 `unavailable` for those still running when shutdown's grace period ends, so none
+/// outlives the gateway.
 #[derive(Clone)]
 pub struct InFlightLayer {
     permits: Arc<Semaphore>,
+    cut: watch::Receiver<bool>,
 }
 
 impl InFlightLayer {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, cut: watch::Receiver<bool>) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max)),
+            cut,
         }
     }
 }
@@ -100,6 +104,7 @@ impl<S> Layer<S> for InFlightLayer {
         InFlight {
             inner,
             permits: self.permits.clone(),
+            cut: self.cut.clone(),
         }
     }
 }
@@ -108,6 +113,7 @@ impl<S> Layer<S> for InFlightLayer {
 pub struct InFlight<S> {
     inner: S,
     permits: Arc<Semaphore>,
+    cut: watch::Receiver<bool>,
 }
 
 // === impl InFlight ===
@@ -134,11 +140,19 @@ where
             .with_retry_after(RETRY_AFTER_OVERLOAD);
             return Box::pin(std::future::ready(Ok(problem.into_response())));
         };
-        let response = self.inner.call(request);
+        let (response, mut cut) = (self.inner.call(request), self.cut.clone());
         Box::pin(async move {
-            let response = response.await;
-            drop(permit);
-            response
+            tokio::select! {
+                response = response => {
+                    drop(permit);
+                    response
+                }
+                Ok(_) = cut.wait_for(|cut| *cut) => {
+                    let problem = Problem::new(Code::Unavailable, "The gateway is shutting down; retry shortly.")
+                        .with_retry_after(RETRY_AFTER_OVERLOAD);
+                    Ok(problem.into_response())
+                }
+            }
         })
     }
 }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
 use serde_json::json;
+use tokio::sync::watch;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
@@ -41,8 +42,14 @@ struct Ingress {
     health: Health,
 }
 
-/// The public listener's routes inside the layers of `stack.rs`.
-pub fn router(config: &Config, vendors: Arc<Vendors>, health: Health) -> Router {
+/// The public listener's routes inside the layers of `stack.rs`; requests still running when
+/// `cut` turns true are answered 503 and dropped.
+pub fn router(
+    config: &Config,
+    vendors: Arc<Vendors>,
+    health: Health,
+    cut: watch::Receiver<bool>,
+) -> Router {
     let state = Ingress {
         pipeline: stack::webhook_pipeline(vendors, config),
         health,
@@ -53,7 +60,7 @@ pub fn router(config: &Config, vendors: Arc<Vendors>, health: Health) -> Router 
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    stack::around_routes(routes, config)
+    stack::around_routes(routes, config, cut)
 }
 
 async fn webhook(

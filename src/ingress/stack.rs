@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::Request;
+use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,7 +24,7 @@ use crate::problem::Problem;
 use crate::verify::Authenticate;
 
 /// Wraps every route of the public listener.
-pub fn around_routes(router: Router, config: &Config) -> Router {
+pub fn around_routes(router: Router, config: &Config, cut: watch::Receiver<bool>) -> Router {
     let server = &config.server;
     let layers = ServiceBuilder::new()
         // First, so every answer (even a panic's or a timeout's) carries the id and is rendered.
@@ -39,7 +40,7 @@ pub fn around_routes(router: Router, config: &Config) -> Router {
         // The deadline covers the slow parts (reading the body) of everything inside it.
         .layer(DeadlineLayer::new(server.request_timeout))
         // Shed before any work is done for a request we cannot afford.
-        .layer(InFlightLayer::new(server.max_in_flight));
+        .layer(InFlightLayer::new(server.max_in_flight, cut));
     router.layer(layers)
 }
 

@@ -78,7 +78,8 @@ async fn idle_keep_alive_connections_are_closed_after_the_drain_delay() {
 }
 
 #[tokio::test]
-async fn a_request_still_in_flight_after_shutdown_grace_is_cut_with_503_and_does_not_keep_the_gateway_running() {
+async fn a_request_still_in_flight_after_shutdown_grace_is_cut_with_503_and_does_not_keep_the_gateway_running()
+ {
     let server = "max_in_flight = 1\nrequest_timeout = \"60s\"\nshutdown_grace = \"1s\"";
     let mut gw = fixtures::gateway(server, "").await;
     let stuck = gw

@@ -1,6 +1,7 @@
 //! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
 //! `healthcheck` needs only the admin address.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -133,7 +134,10 @@ pub async fn send(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-    let base = url.map_or_else(|| format!("http://{}", config.server.listen), str::to_owned);
+    let base = url.map_or_else(
+        || format!("http://{}", dialable(config.server.listen)),
+        str::to_owned,
+    );
     let target = format!("{}/webhooks/{vendor}", base.trim_end_matches('/'));
     let mut request = Request::builder()
         .method(Method::POST)
@@ -167,14 +171,7 @@ pub async fn send(
 
 /// `healthcheck`: GET /readyz on the admin listener.
 pub async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut address = config.server.admin_listen;
-    if address.ip().is_unspecified() {
-        address.set_ip(if address.is_ipv4() {
-            [127, 0, 0, 1].into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
-    }
+    let address = dialable(config.server.admin_listen);
     let request = Request::get(format!("http://{address}/readyz")).body(Full::new(Bytes::new()))?;
     let (status, _) = fetch(request, Duration::from_secs(5)).await?;
     println!("readyz: {status}");
@@ -183,6 +180,19 @@ pub async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A listen address as a client dials it: `0.0.0.0` / `::` mean this machine.
+fn dialable(mut address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        let loopback: IpAddr = if address.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        };
+        address.set_ip(loopback);
+    }
+    address
 }
 
 async fn fetch(

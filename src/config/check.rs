@@ -2,8 +2,8 @@
 //! syntax. Every problem is collected so one run names them all.
 
 use super::{
-    Config, ConfigError, ConfigErrors, FieldSource, RateLimit, SecretRef, Source, TenantAuth,
-    TenantAuthKind, Vendor,
+    Config, ConfigError, ConfigErrors, DEFAULT_ADMIN_TOKEN_ENV, FieldSource, RateLimit, SecretRef,
+    Source, TenantAuth, TenantAuthKind, Vendor,
 };
 use crate::order::is_settable_state;
 
@@ -185,22 +185,32 @@ impl Config {
                     );
                 }
             }
-            for (display, pointer) in map.metadata.iter().flat_map(|m| &m.0) {
-                check_pointer(s, &format!("{key}.map.metadata.{display}"), pointer, errors);
+            for (field, pointer) in map.pointers() {
+                check_pointer(s, &format!("{key}.map.{field}"), pointer, errors);
             }
         }
     }
 
-    /// The admin bearer token's location, if one is configured.
-    pub fn admin_token(&self) -> Result<Option<SecretRef>, ConfigError> {
+    /// The admin bearer token's location: the configured form, else `FLOWGATE_ADMIN_TOKEN`.
+    pub fn admin_token(&self) -> Result<SecretRef, ConfigError> {
         let admin = &self.admin;
-        SecretRef::from_forms(
+        let default_env = DEFAULT_ADMIN_TOKEN_ENV.to_owned();
+        let nothing_given = admin.token.is_none() && admin.token_file.is_none();
+        let env = admin
+            .token_env
+            .as_ref()
+            .or(nothing_given.then_some(&default_env));
+        let token = SecretRef::from_forms(
             &self.source,
             ("admin", "token", false),
             admin.token.clone().map(|t| vec![t]),
-            admin.token_env.as_ref(),
+            env,
             admin.token_file.as_ref(),
-        )
+        )?;
+        token.ok_or_else(|| {
+            self.source
+                .error("admin.token_env", "no admin token form is given")
+        })
     }
 
     pub fn simulator_secret(&self) -> Result<Option<SecretRef>, ConfigError> {
@@ -305,14 +315,11 @@ fn check_field_source(
         }
     };
     match source {
-        FieldSource::Pointer(pointer) => check_pointer(s, key, pointer, errors),
+        FieldSource::Pointer(_) => {}
         FieldSource::Literal(value) => check_state(value, format!("{key}.value"), errors),
         FieldSource::Table {
-            from,
-            values,
-            default,
+            values, default, ..
         } => {
-            check_pointer(s, &format!("{key}.from"), from, errors);
             if values.is_empty() {
                 errors.push(s.error(format!("{key}.values"), "a value table must not be empty"));
             }

@@ -27,19 +27,24 @@ pub struct Source {
 }
 
 impl Source {
-    /// Resolves a path written in the file against the file's directory.
-    pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
+    /// Resolves the path `key` holds: against the file's directory when the file set it, as it
+    /// is (against the working directory) when a variable did.
+    pub fn resolve(&self, key: &str, path: &Path) -> PathBuf {
+        if path.is_absolute() || self.env_keys.contains_key(key) {
             path.to_owned()
         } else {
             self.dir.join(path)
         }
     }
 
-    /// Where the value of `key` came from.
+    /// Where the value of `key` (or the key that holds it) came from.
     pub fn origin(&self, key: &str) -> Origin {
-        match self.env_keys.get(key) {
-            Some(var) => Origin::Env(var.clone()),
+        let set_by_env = self.env_keys.iter().find(|(env_key, _)| {
+            key.strip_prefix(env_key.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        });
+        match set_by_env {
+            Some((_, var)) => Origin::Env(var.clone()),
             None => Origin::File(self.file.clone()),
         }
     }
@@ -106,8 +111,8 @@ impl Config {
     }
 }
 
-/// Sets `[section] key` from every `FLOWGATE_<SECTION>__<KEY>` variable; values are TOML literals,
-/// or plain strings when they do not parse as one. Other variables are not configuration.
+/// Sets `[section] key` from every `FLOWGATE_<SECTION>__<KEY>` variable; values are scalar TOML
+/// literals, or plain strings when they do not parse as one. Other variables are not configuration.
 fn overlay_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
@@ -127,6 +132,7 @@ fn overlay_env(
         let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
+            .filter(|v| !matches!(v, toml::Value::Table(_) | toml::Value::Array(_)))
             .unwrap_or(toml::Value::String(raw));
         let entry = table
             .entry(section.clone())

@@ -72,8 +72,9 @@ impl Default for Server {
     }
 }
 
-/// The admin bearer token is the one optional secret: unset, `/admin/*` answers 403.
-#[derive(Debug, Deserialize)]
+/// The admin bearer token is the one optional secret: unset, `/admin/*` answers 403. With none
+/// of the three forms given, the variable `FLOWGATE_ADMIN_TOKEN` is read.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     pub token: Option<String>,
@@ -82,16 +83,6 @@ pub struct Admin {
 }
 
 pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "FLOWGATE_ADMIN_TOKEN";
-
-impl Default for Admin {
-    fn default() -> Self {
-        Self {
-            token: None,
-            token_env: Some(DEFAULT_ADMIN_TOKEN_ENV.to_owned()),
-            token_file: None,
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -466,5 +457,24 @@ impl VendorMap {
             ("title", self.title.as_ref()),
             ("action_text", self.action_text.as_ref()),
         ]
+    }
+
+    /// Every JSON pointer the map reads, with its key under `map.`, e.g. `state.from`.
+    pub fn pointers(&self) -> Vec<(String, &str)> {
+        let fields = self
+            .fields()
+            .into_iter()
+            .filter_map(|(field, source)| match source? {
+                FieldSource::Pointer(pointer) => Some((field.to_owned(), pointer.as_str())),
+                FieldSource::Table { from, .. } => Some((format!("{field}.from"), from.as_str())),
+                FieldSource::Literal(_) => None,
+            });
+        let metadata = self.metadata.iter().flat_map(|m| &m.0);
+        fields
+            .chain(
+                metadata
+                    .map(|(display, pointer)| (format!("metadata.{display}"), pointer.as_str())),
+            )
+            .collect()
     }
 }

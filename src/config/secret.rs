@@ -46,10 +46,11 @@ impl SecretRef {
                 format!("{prefix}.{name}_env"),
                 SecretLocation::Env(var.clone()),
             ),
-            (_, _, Some(path)) => (
-                format!("{prefix}.{name}_file"),
-                SecretLocation::File(source.resolve(path)),
-            ),
+            (_, _, Some(path)) => {
+                let key = format!("{prefix}.{name}_file");
+                let path = source.resolve(&key, path);
+                (key, SecretLocation::File(path))
+            }
         };
         Ok(Some(SecretRef {
             key,

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::secret::SecretLocation;
 use super::*;
 
 /// Writes `text` as `config.toml` in a fresh directory and loads it with `env`.
@@ -243,11 +244,15 @@ fn relative_paths_resolve_against_the_config_directory() {
     let (dir, config) = load(VENDOR, &[]);
     let config = config.expect("loads");
     assert_eq!(
-        config.source.resolve(Path::new("schemas/x.json")),
+        config
+            .source
+            .resolve("vendors.acme.schema", Path::new("schemas/x.json")),
         dir.path().join("schemas/x.json")
     );
     assert_eq!(
-        config.source.resolve(Path::new("/abs/x.json")),
+        config
+            .source
+            .resolve("vendors.acme.schema", Path::new("/abs/x.json")),
         PathBuf::from("/abs/x.json")
     );
 }
@@ -288,4 +293,51 @@ fn secrets_resolve_from_files_and_name_what_is_missing() {
 fn all_errors_are_reported_at_once() {
     let text = "[server]\nmax_in_flight = 0\n[delivery]\nworkers = 0\n";
     assert_eq!(errors(text, &[]).len(), 2);
+}
+
+#[test]
+fn the_admin_token_takes_any_one_form_and_defaults_to_its_variable() {
+    let (_dir, config) = load("", &[]);
+    let token = config.expect("loads").admin_token().expect("default");
+    assert_eq!(
+        token.location,
+        SecretLocation::Env(DEFAULT_ADMIN_TOKEN_ENV.into())
+    );
+    let (dir, config) = load("[admin]\ntoken_file = \"admin.token\"\n", &[]);
+    let token = config
+        .expect("a file alone is enough")
+        .admin_token()
+        .expect("file");
+    assert_eq!(
+        token.location,
+        SecretLocation::File(dir.path().join("admin.token"))
+    );
+    let all = errors("[admin]\ntoken = \"t\"\ntoken_env = \"V\"\n", &[]);
+    assert_eq!(all[0].key, "admin.token");
+}
+
+#[test]
+fn paths_set_by_variables_resolve_against_the_working_directory() {
+    let env = [("FLOWGATE_ADMIN__TOKEN_FILE", "secrets/admin.token")];
+    let (_dir, config) = load("", &env);
+    let token = config.expect("loads").admin_token().expect("file");
+    assert_eq!(
+        token.location,
+        SecretLocation::File(PathBuf::from("secrets/admin.token"))
+    );
+}
+
+#[test]
+fn variables_set_scalars_only() {
+    let all = errors("", &[("FLOWGATE_DELIVERY__RETRY_SCHEDULE", "[\"1s\"]")]);
+    assert_eq!(all[0].key, "delivery.retry_schedule");
+    assert_eq!(
+        all[0].origin,
+        Origin::Env("FLOWGATE_DELIVERY__RETRY_SCHEDULE".into())
+    );
+    let all = errors("", &[("FLOWGATE_DELIVERY__CIRCUIT", "{ failures = 0 }")]);
+    assert_eq!(
+        all[0].origin,
+        Origin::Env("FLOWGATE_DELIVERY__CIRCUIT".into())
+    );
 }

@@ -60,14 +60,32 @@ fn build_vendor(
     let source = &config.source;
     let key = format!("vendors.{name}");
     let verifier = vendor.verify.verifier(source, &format!("{key}.verify"));
+    let schema_key = format!("{key}.schema");
     let own_schema = vendor.schema.as_ref().map(|path| {
-        validate::compile_file(&source.resolve(path))
-            .map(Arc::new)
-            .map_err(|e| source.error(format!("{key}.schema"), e))
+        let (document, validator) = validate::compile_file(&source.resolve(&schema_key, path))
+            .map_err(|e| vec![source.error(&schema_key, e)])?;
+        let unreachable: Vec<ConfigError> = vendor
+            .map
+            .iter()
+            .flat_map(|map| map.pointers())
+            .filter(|(_, pointer)| !validate::reachable(&document, pointer))
+            .map(|(field, pointer)| {
+                let message = format!(
+                    "`{pointer}` cannot be in a payload that {} accepts",
+                    path.display()
+                );
+                source.error(format!("{key}.map.{field}"), message)
+            })
+            .collect();
+        if unreachable.is_empty() {
+            Ok(Arc::new(validator))
+        } else {
+            Err(unreachable)
+        }
     });
     // A canonical vendor (no map) posts the envelope, checked after its own schema if it has one.
     let envelope = vendor.map.is_none().then(|| canonical.cloned()).flatten();
-    match (verifier, own_schema.transpose()) {
+    match (verifier.map_err(|e| vec![e]), own_schema.transpose()) {
         (Ok(verifier), Ok(own_schema)) => Ok(Vendor {
             name: name.to_owned(),
             verifier,
@@ -76,6 +94,7 @@ fn build_vendor(
         }),
         (verifier, own_schema) => Err([verifier.err(), own_schema.err()]
             .into_iter()
+            .flatten()
             .flatten()
             .collect()),
     }

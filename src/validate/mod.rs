@@ -65,22 +65,81 @@ fn truncate(mut message: String) -> String {
 
 /// Compiles the built-in canonical schema.
 pub fn compile_canonical() -> Result<Validator, String> {
-    compile_text(CANONICAL_SCHEMA).map_err(|e| format!("{CANONICAL_NAME}: {e}"))
+    let schema =
+        serde_json::from_str(CANONICAL_SCHEMA).map_err(|e| format!("{CANONICAL_NAME}: {e}"))?;
+    compile(&schema).map_err(|e| format!("{CANONICAL_NAME}: {e}"))
 }
 
-/// Reads and compiles a schema file; the error names the file.
-pub fn compile_file(path: &Path) -> Result<Validator, String> {
+/// Reads and compiles a schema file; the error names the file. The schema document comes back
+/// too, for the mapping checks.
+pub fn compile_file(path: &Path) -> Result<(Value, Validator), String> {
+    let named = |e: String| format!("{}: {e}", path.display());
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    compile_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let schema: Value =
+        serde_json::from_str(&text).map_err(|e| named(format!("not valid JSON: {e}")))?;
+    let validator = compile(&schema).map_err(named)?;
+    Ok((schema, validator))
 }
 
-fn compile_text(text: &str) -> Result<Validator, String> {
-    let schema: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+fn compile(schema: &Value) -> Result<Validator, String> {
     jsonschema::options()
         .should_validate_formats(true)
-        .build(&schema)
+        .build(schema)
         .map_err(|e| format!("not a valid JSON Schema: {e}"))
+}
+
+/// Whether `pointer` can find a value in some document `schema` accepts. Only what the schema
+/// declares can rule a pointer out: a step into an object whose `properties` are listed (with no
+/// `additionalProperties` or `patternProperties` to let others in), or into a non-array.
+pub fn reachable(schema: &Value, pointer: &str) -> bool {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    reachable_from(schema, schema, &tokens, 0)
+}
+
+/// Deep enough for any real schema; a `$ref` cycle stops here rather than looping.
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+fn reachable_from(root: &Value, node: &Value, tokens: &[String], depth: usize) -> bool {
+    let Some((token, rest)) = tokens.split_first() else {
+        return true;
+    };
+    let Value::Object(node) = node else {
+        return node != &Value::Bool(false);
+    };
+    if depth > MAX_SCHEMA_DEPTH {
+        return true;
+    }
+    if let Some(Value::String(reference)) = node.get("$ref") {
+        let target = reference.strip_prefix('#').and_then(|p| root.pointer(p));
+        return target.is_none_or(|target| reachable_from(root, target, tokens, depth + 1));
+    }
+    let branches = ["allOf", "anyOf", "oneOf"]
+        .iter()
+        .filter_map(|k| node.get(*k)?.as_array());
+    let mut branches = branches.flatten().peekable();
+    if branches.peek().is_some() && !branches.any(|b| reachable_from(root, b, tokens, depth + 1)) {
+        return false;
+    }
+    if let Some(next) = node.get("properties").and_then(|p| p.get(token.as_str())) {
+        return reachable_from(root, next, rest, depth + 1);
+    }
+    let is_index = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if let Some(items) = node.get("items").filter(|_| is_index) {
+        return reachable_from(root, items, rest, depth + 1);
+    }
+    let declares_properties = node.contains_key("properties");
+    let others_allowed = node.contains_key("patternProperties")
+        || node
+            .get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false));
+    let only_arrays = node.get("type").is_some_and(|t| t == "array") && !is_index;
+    let closed_object = declares_properties && !others_allowed;
+    !closed_object && !only_arrays
 }
 
 #[cfg(test)]
@@ -152,13 +211,64 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("broken.schema.json");
         std::fs::write(&path, r#"{"type": "no-such-type"}"#).expect("write");
-        let error = compile_file(&path).expect_err("does not compile");
+        let error = compile_file(&path).err().unwrap_or_default();
         assert!(error.contains("broken.schema.json"), "{error}");
         std::fs::write(&path, "{not json").expect("write");
         assert!(
             compile_file(&path)
-                .expect_err("not json")
+                .err()
+                .unwrap_or_default()
                 .contains("not valid JSON")
         );
+    }
+
+    #[test]
+    fn pointers_are_reachable_only_where_the_schema_allows() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "data": {"$ref": "#/$defs/data"},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {}}}},
+                "open": {"type": "object"},
+                "either": {"anyOf": [{"properties": {"a": {}}}, {"properties": {"b": {}}}]}
+            },
+            "$defs": {"data": {"type": "object", "properties": {"orderId": {}}, "additionalProperties": false}}
+        });
+        for pointer in [
+            "",
+            "/data/orderId",
+            "/items/0/sku",
+            "/open/anything/deeper",
+            "/either/b",
+        ] {
+            assert!(reachable(&schema, pointer), "{pointer} is reachable");
+        }
+        for pointer in [
+            "/nope",
+            "/data/orderid",
+            "/items/first",
+            "/items/0/colour",
+            "/either/c",
+        ] {
+            assert!(!reachable(&schema, pointer), "{pointer} is not reachable");
+        }
+    }
+
+    #[test]
+    fn the_example_vendor_schema_reaches_every_mapped_field() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/vendors/example-photo.schema.json"
+        );
+        let (schema, _) = compile_file(Path::new(path)).expect("compiles");
+        for pointer in [
+            "/id",
+            "/type",
+            "/data/orderId",
+            "/data/flowToken",
+            "/data/shootDate",
+        ] {
+            assert!(reachable(&schema, pointer), "{pointer}");
+        }
     }
 }

@@ -134,3 +134,27 @@ fn every_error_is_listed_in_one_run() {
     assert!(text.contains("vendors.acme.verify.tokens_env"), "{text}");
     assert!(text.contains("2 error(s)"), "{text}");
 }
+
+#[test]
+fn a_mapping_pointer_the_schema_cannot_reach_is_named() {
+    let config = r#"
+[vendors.acme]
+verify = { scheme = "bearer", tokens = ["t"] }
+schema = "schemas/acme.json"
+[vendors.acme.map]
+order_id = "/data/orderId"
+status = "/data/mesage"
+"#;
+    let schema = r#"{"type": "object", "properties": {"data": {"type": "object",
+        "properties": {"orderId": {"type": "string"}, "message": {"type": "string"}}}}}"#;
+    let dir = dir_with(config, &[("schemas/acme.json", schema)]);
+    let output = run(dir.path(), &["check-config"], &[]);
+    let text = stderr(&output);
+    assert!(!output.status.success());
+    assert!(text.contains("vendors.acme.map.status"), "{text}");
+    assert!(text.contains("/data/mesage"), "{text}");
+    assert!(
+        !text.contains("map.order_id"),
+        "a reachable pointer is fine: {text}"
+    );
+}

@@ -224,7 +224,11 @@ fn the_readme_example_payloads_are_valid_for_a_demo_vendor() {
     let vendor_schemas = std::fs::read_dir(repo().join("schemas/vendors")).expect("schemas");
     for entry in vendor_schemas {
         let path: PathBuf = entry.expect("schema entry").path();
-        validators.push(flowgate::validate::compile_file(&path).expect("vendor schema"));
+        validators.push(
+            flowgate::validate::compile_file(&path)
+                .expect("vendor schema")
+                .1,
+        );
     }
     let payloads = readme_payloads();
     assert!(payloads.len() >= 3, "found only {payloads:?}");

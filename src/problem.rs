@@ -238,10 +238,22 @@ impl Problem {
         serde_json::to_vec(&body).unwrap_or_default()
     }
 
+    /// One line per problem answered: the code says what, the detail why (it never holds a
+    /// secret). Our own failures are warnings; the caller's are routine.
+    fn log(&self) {
+        let (code, status) = (self.code.as_str(), self.code.status().as_u16());
+        if self.code.status().is_server_error() {
+            tracing::warn!(code, status, detail = %self.detail, "answered with a problem");
+        } else {
+            tracing::info!(code, status, detail = %self.detail, "answered with a problem");
+        }
+    }
+
     /// Fills in the body of a response made by [`IntoResponse`], now that the request id is known.
     /// Responses that carry no problem pass unchanged.
     pub fn render(mut response: Response, request_id: &str) -> Response {
         if let Some(problem) = response.extensions_mut().remove::<Problem>() {
+            problem.log();
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,

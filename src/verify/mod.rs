@@ -57,21 +57,15 @@ impl Stage<Received> for Authenticate {
             body,
             budget,
         } = received;
-        match vendor
+        let authenticated = vendor
             .verifier
-            .verify(&parts.headers, &body, SystemTime::now())
-        {
-            Ok(authenticated) => Ok(Verified {
-                vendor,
-                parts,
-                body,
-                event_id: authenticated.event_id,
-                _budget: budget,
-            }),
-            Err(error) => {
-                tracing::info!(vendor = %vendor.name, reason = error.reason(), "webhook rejected: authentication failed");
-                Err(error)
-            }
-        }
+            .verify(&parts.headers, &body, SystemTime::now())?;
+        Ok(Verified {
+            vendor,
+            parts,
+            body,
+            event_id: authenticated.event_id,
+            _budget: budget,
+        })
     }
 }

@@ -1,0 +1,47 @@
+//! The public and admin listeners as vendors and orchestrators see them: each answer of the
+//! inbound edge, the precedence between errors, request ids and health (DESIGN sections 2, 4, 9).
+
+mod accepted;
+mod body_limits;
+mod errors;
+mod health;
+mod precedence;
+mod request_id;
+
+use serde_json::Value;
+
+use crate::support::fixtures::{self, CANONICAL_SECRET};
+use crate::support::{Gateway, Reply};
+
+async fn gateway() -> Gateway {
+    fixtures::gateway("", "").await
+}
+
+/// A standard-webhooks vendor named `name` with `rate_limit`, for tests of the limit.
+fn limited_vendor(name: &str, rate_limit: &str) -> String {
+    format!(
+        "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\nrate_limit = {rate_limit}\n"
+    )
+}
+
+fn assert_accepted(reply: &Reply) {
+    let text = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 202, "{text}");
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let body = reply.json();
+    let id = body["id"].as_str().expect("`id` is a string");
+    uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("`id` {id:?} is not a UUID: {e}"));
+    assert_eq!(body["state"], "pending", "{body}");
+    assert_eq!(body["duplicate"], false, "{body}");
+}
+
+fn pointers(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("`errors` is a list")
+        .iter()
+        .map(|error| error["pointer"].as_str().expect("a string pointer"))
+        .collect()
+}
+
+const SMALL_BODIES: &str = "max_body_bytes = 512";

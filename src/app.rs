@@ -2,19 +2,18 @@
 //! 503 at once, listeners close after `server.drain_delay`, in-flight requests get
 //! `server.shutdown_grace`.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::admin;
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
 use crate::ingress::{self, Vendors};
+use crate::{admin, server};
 
 /// Whether the gateway takes traffic: false while starting and from the first shutdown signal.
 #[derive(Clone, Default)]
@@ -78,14 +77,15 @@ impl App {
             self.health.clone(),
             cut_requests,
         );
-        let public = axum::serve(public.tap_io(|tcp| drop(tcp.set_nodelay(true))), ingress)
-            .with_graceful_shutdown(wait_for(closed.clone()));
-        let admin = axum::serve(admin, admin::router(self.health.clone()))
-            .with_graceful_shutdown(wait_for(closed));
-        let mut servers =
-            tokio::spawn(
-                async move { tokio::try_join!(public.into_future(), admin.into_future()) },
-            );
+        let header_timeout = self.config.server.request_timeout;
+        let public = server::serve(public, ingress, header_timeout, closed.clone());
+        let admin = server::serve(
+            admin,
+            admin::router(self.health.clone()),
+            header_timeout,
+            closed,
+        );
+        let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
         self.health.set_ready(true);
         tracing::info!("flowgate is ready");
         tokio::select! {
@@ -130,10 +130,6 @@ type Servers = JoinHandle<std::io::Result<((), ())>>;
 
 fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Result<()> {
     result.map_err(std::io::Error::other)?.map(drop)
-}
-
-async fn wait_for(mut closed: watch::Receiver<bool>) {
-    let _ = closed.wait_for(|closed| *closed).await;
 }
 
 /// The secrets `serve` needs besides the vendors': each tenant's, and the simulator's.

@@ -21,6 +21,7 @@ pub mod config;
 pub mod ingress;
 pub mod order;
 pub mod problem;
+pub mod server;
 pub mod telemetry;
 pub mod validate;
 pub mod verify;

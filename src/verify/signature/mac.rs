@@ -117,3 +117,23 @@ impl Candidate {
         &self.bytes[..self.len]
     }
 }
+
+/// Whether any encoded candidate equals any expected tag. Every pair is compared, without
+/// stopping at a match, so the time taken says nothing about which candidate or secret matched.
+/// A candidate that does not decode matches nothing.
+pub(super) fn any_matches<'a>(
+    expected: &[Tag],
+    encoding: Encoding,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> bool {
+    let mut matched = Choice::from(0);
+    for candidate in candidates
+        .into_iter()
+        .filter_map(|c| Candidate::decode(encoding, c))
+    {
+        for tag in expected {
+            matched |= tag.matches(candidate.as_bytes());
+        }
+    }
+    bool::from(matched)
+}

@@ -240,12 +240,12 @@ impl Problem {
 
     /// One line per problem answered: the code says what, the detail why (it never holds a
     /// secret). Our own failures are warnings; the caller's are routine.
-    fn log(&self) {
+    fn log(&self, request_id: &str) {
         let (code, status) = (self.code.as_str(), self.code.status().as_u16());
         if self.code.status().is_server_error() {
-            tracing::warn!(code, status, detail = %self.detail, "answered with a problem");
+            tracing::warn!(request_id, code, status, detail = %self.detail, "answered with a problem");
         } else {
-            tracing::info!(code, status, detail = %self.detail, "answered with a problem");
+            tracing::info!(request_id, code, status, detail = %self.detail, "answered with a problem");
         }
     }
 
@@ -253,7 +253,7 @@ impl Problem {
     /// Responses that carry no problem pass unchanged.
     pub fn render(mut response: Response, request_id: &str) -> Response {
         if let Some(problem) = response.extensions_mut().remove::<Problem>() {
-            problem.log();
+            problem.log(request_id);
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,

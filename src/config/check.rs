@@ -200,17 +200,13 @@ impl Config {
             .token_env
             .as_ref()
             .or(nothing_given.then_some(&default_env));
-        let token = SecretRef::from_forms(
+        SecretRef::required(
             &self.source,
             ("admin", "token", false),
             admin.token.clone().map(|t| vec![t]),
             env,
             admin.token_file.as_ref(),
-        )?;
-        token.ok_or_else(|| {
-            self.source
-                .error("admin.token_env", "no admin token form is given")
-        })
+        )
     }
 
     pub fn simulator_secret(&self) -> Result<Option<SecretRef>, ConfigError> {
@@ -245,19 +241,13 @@ impl TenantAuth {
             TenantAuthKind::Bearer => ("token", &self.token, &self.token_env, &self.token_file),
         };
         let inline = inline.clone().map(|v| vec![v]);
-        SecretRef::from_forms(
+        SecretRef::required(
             source,
             (key, name, false),
             inline,
             env.as_ref(),
             file.as_ref(),
-        )?
-        .ok_or_else(|| {
-            source.error(
-                format!("{key}.{name}_env"),
-                format!("{name}, {name}_env or {name}_file is required"),
-            )
-        })
+        )
     }
 }
 

@@ -59,6 +59,22 @@ impl SecretRef {
         }))
     }
 
+    /// [`SecretRef::from_forms`] for a key that must be given in one of its forms.
+    pub fn required(
+        source: &Source,
+        (prefix, name, multi): (&str, &str, bool),
+        inline: Option<Vec<String>>,
+        env: Option<&String>,
+        file: Option<&PathBuf>,
+    ) -> Result<SecretRef, ConfigError> {
+        Self::from_forms(source, (prefix, name, multi), inline, env, file)?.ok_or_else(|| {
+            source.error(
+                format!("{prefix}.{name}_env"),
+                format!("{name}, {name}_env or {name}_file is required"),
+            )
+        })
+    }
+
     pub fn is_inline(&self) -> bool {
         matches!(self.location, SecretLocation::Inline(_))
     }

@@ -62,40 +62,36 @@ impl Verify {
 
     /// Where the scheme's secret lives: `secrets`, `tokens` or `password`.
     pub fn secret(&self, source: &Source, key: &str) -> Result<SecretRef, ConfigError> {
-        let found = match self.scheme {
-            Scheme::StandardWebhooks | Scheme::Hmac => SecretRef::from_forms(
-                source,
-                (key, "secrets", true),
+        let (name, multi, inline, env, file) = match self.scheme {
+            Scheme::StandardWebhooks | Scheme::Hmac => (
+                "secrets",
+                true,
                 self.secrets.clone(),
-                self.secrets_env.as_ref(),
-                self.secrets_file.as_ref(),
+                &self.secrets_env,
+                &self.secrets_file,
             ),
-            Scheme::Bearer => SecretRef::from_forms(
-                source,
-                (key, "tokens", true),
+            Scheme::Bearer => (
+                "tokens",
+                true,
                 self.tokens.clone(),
-                self.tokens_env.as_ref(),
-                self.tokens_file.as_ref(),
+                &self.tokens_env,
+                &self.tokens_file,
             ),
-            Scheme::Basic => SecretRef::from_forms(
-                source,
-                (key, "password", false),
+            Scheme::Basic => (
+                "password",
+                false,
                 self.password.clone().map(|p| vec![p]),
-                self.password_env.as_ref(),
-                self.password_file.as_ref(),
+                &self.password_env,
+                &self.password_file,
             ),
-        }?;
-        let name = match self.scheme {
-            Scheme::Bearer => "tokens",
-            Scheme::Basic => "password",
-            _ => "secrets",
         };
-        found.ok_or_else(|| {
-            source.error(
-                format!("{key}.{name}_env"),
-                format!("{name}, {name}_env or {name}_file is required"),
-            )
-        })
+        SecretRef::required(
+            source,
+            (key, name, multi),
+            inline,
+            env.as_ref(),
+            file.as_ref(),
+        )
     }
 
     /// Structural checks at load: keys fit the scheme, the secret is named, required keys exist.

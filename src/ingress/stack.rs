@@ -89,3 +89,38 @@ fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
     tracing::error!(panic = %message, "request handler panicked");
     Problem::internal().into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("secret detail /etc/flowgate")
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_500_internal_without_its_message() {
+        let panicking = Router::new().route("/boom", get(boom));
+        let (_cut, cut) = watch::channel(false);
+        let router = around_routes(panicking, &Config::default(), cut);
+        let request = Request::get("/boom").body(Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("answered");
+        assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key("x-request-id"));
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains(r#""code":"internal""#), "{text}");
+        assert!(
+            !text.contains("secret detail") && !text.contains("/etc/flowgate"),
+            "{text}"
+        );
+    }
+}

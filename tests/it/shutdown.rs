@@ -28,11 +28,7 @@ async fn during_the_drain_delay_readiness_is_503_while_webhooks_are_still_served
     assert_eq!(not_ready.json(), json!({"ready": false}));
     assert_eq!(get(&gw.url("/ping")).await.status, 503);
     assert_eq!(head(&gw.url("/ping")).await.status, 503);
-    let new_webhook = gw
-        .webhook("canonical", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let new_webhook = gw.send_signed("canonical", canonical_update()).await;
     assert_eq!(new_webhook.status, 202);
     assert!(
         shutdown.elapsed() < Duration::from_secs(1),

@@ -10,11 +10,7 @@ use crate::support::sign::{self, as_svix};
 #[tokio::test]
 async fn a_canonical_webhook_signed_with_standard_webhooks_is_202_pending() {
     let gw = gateway().await;
-    let reply = gw
-        .webhook("canonical", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", canonical_update()).await;
     assert_accepted(&reply);
 }
 

@@ -59,11 +59,7 @@ async fn json_media_types_with_parameters_or_a_json_suffix_are_accepted() {
 async fn a_body_of_exactly_max_body_bytes_is_accepted() {
     let gw = fixtures::gateway(SMALL_BODIES, "").await;
     let body = canonical_update_of_length(512);
-    let reply = gw
-        .webhook("canonical", body)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", body).await;
     assert_accepted(&reply);
 }
 
@@ -71,11 +67,7 @@ async fn a_body_of_exactly_max_body_bytes_is_accepted() {
 async fn a_content_length_above_max_body_bytes_is_413() {
     let gw = fixtures::gateway(SMALL_BODIES, "").await;
     let body = canonical_update_of_length(513);
-    let reply = gw
-        .webhook("canonical", body)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", body).await;
     assert_problem(&reply, 413, "payload-too-large");
 }
 
@@ -122,12 +114,7 @@ async fn a_request_beyond_max_in_flight_is_503_overloaded_with_retry_after() {
         .signed(&canonical())
         .hold(10)
         .await;
-    let send = async || {
-        gw.webhook("canonical", canonical_update())
-            .signed(&canonical())
-            .send()
-            .await
-    };
+    let send = async || gw.send_signed("canonical", canonical_update()).await;
     let reply = eventually("a second request is shed", send, |r| r.status == 503).await;
     assert_problem(&reply, 503, "overloaded");
     assert!(reply.retry_after() >= 1, "{reply:?}");
@@ -146,9 +133,7 @@ async fn a_body_that_does_not_fit_max_buffered_bytes_is_503_overloaded() {
         .hold(700)
         .await;
     let send = async || {
-        gw.webhook("canonical", canonical_update_of_length(600))
-            .signed(&canonical())
-            .send()
+        gw.send_signed("canonical", canonical_update_of_length(600))
             .await
     };
     let reply = eventually("a body beyond the budget is shed", send, |r| {

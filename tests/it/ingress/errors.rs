@@ -16,11 +16,7 @@ use crate::support::sign::{self, sign_ago};
 #[tokio::test]
 async fn an_unknown_vendor_is_404_unknown_vendor() {
     let gw = gateway().await;
-    let reply = gw
-        .webhook("nobody", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("nobody", canonical_update()).await;
     assert_problem(&reply, 404, "unknown-vendor");
 }
 
@@ -155,26 +151,14 @@ async fn a_vendor_over_its_rate_limit_is_429_with_retry_after_and_others_are_una
     let limited = limited_vendor("limited", "{ per_second = 1, burst = 2 }");
     let gw = fixtures::gateway("", &limited).await;
     for _ in 0..2 {
-        let reply = gw
-            .webhook("limited", canonical_update())
-            .signed(&canonical())
-            .send()
-            .await;
+        let reply = gw.send_signed("limited", canonical_update()).await;
         assert_accepted(&reply);
     }
-    let reply = gw
-        .webhook("limited", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("limited", canonical_update()).await;
     assert_problem(&reply, 429, "rate-limited");
     assert!(reply.retry_after() >= 1, "{reply:?}");
 
-    let other = gw
-        .webhook("canonical", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let other = gw.send_signed("canonical", canonical_update()).await;
     assert_accepted(&other);
 }
 
@@ -191,11 +175,7 @@ async fn a_body_that_is_not_json_is_400_invalid_json() {
         "",
         r#"{"a": 1} trailing"#,
     ] {
-        let reply = gw
-            .webhook("canonical", body)
-            .signed(&canonical())
-            .send()
-            .await;
+        let reply = gw.send_signed("canonical", body).await;
         assert_problem(&reply, 400, "invalid-json");
     }
 }
@@ -207,11 +187,7 @@ async fn a_body_that_is_not_utf8_is_400_invalid_json() {
     let mut bytes = body.into_bytes();
     let at = bytes.iter().position(|b| *b == 0).expect("the marker");
     bytes[at] = 0xff;
-    let reply = gw
-        .webhook("canonical", bytes)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", bytes).await;
     assert_problem(&reply, 400, "invalid-json");
 }
 
@@ -219,20 +195,12 @@ async fn a_body_that_is_not_utf8_is_400_invalid_json() {
 async fn nesting_deeper_than_max_json_depth_is_400_and_nesting_at_the_limit_is_parsed() {
     let gw = fixtures::gateway("", SHALLOW_JSON).await;
     let too_deep = format!(r#"{{"orderId":"{ORDER_ID}","metadata":{{"a":[[["x"]]]}}}}"#);
-    let reply = gw
-        .webhook("canonical", too_deep)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", too_deep).await;
     assert_problem(&reply, 400, "invalid-json");
 
     // Depth 4 is parsed; it fails the schema instead (metadata values are strings).
     let at_limit = format!(r#"{{"orderId":"{ORDER_ID}","metadata":{{"a":[["x"]]}}}}"#);
-    let reply = gw
-        .webhook("canonical", at_limit)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", at_limit).await;
     assert_problem(&reply, 422, "schema-violation");
 }
 
@@ -242,11 +210,7 @@ async fn nesting_deeper_than_max_json_depth_is_400_and_nesting_at_the_limit_is_p
 async fn every_schema_violation_is_listed_with_its_json_pointer() {
     let gw = gateway().await;
     let body = r#"{"orderId":"not-a-guid","state":"CreatedNotSent","colour":"red"}"#;
-    let reply = gw
-        .webhook("canonical", body)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", body).await;
     let problem = assert_problem(&reply, 422, "schema-violation");
     let pointers = pointers(&problem);
     for expected in ["/orderId", "/state", ""] {
@@ -258,11 +222,7 @@ async fn every_schema_violation_is_listed_with_its_json_pointer() {
 async fn a_canonical_update_with_nothing_to_say_is_422_at_the_root() {
     let gw = gateway().await;
     let body = format!(r#"{{"orderId":"{ORDER_ID}"}}"#);
-    let reply = gw
-        .webhook("canonical", body)
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("canonical", body).await;
     let problem = assert_problem(&reply, 422, "schema-violation");
     assert_eq!(pointers(&problem), [""]);
 }

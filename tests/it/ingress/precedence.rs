@@ -2,9 +2,7 @@
 
 use super::{SMALL_BODIES, assert_accepted, gateway, limited_vendor};
 use crate::support::assert_problem;
-use crate::support::fixtures::{
-    self, OTHER_SECRET, canonical, canonical_update, canonical_update_of_length,
-};
+use crate::support::fixtures::{self, OTHER_SECRET, canonical_update, canonical_update_of_length};
 use crate::support::sign;
 
 #[tokio::test]
@@ -64,12 +62,7 @@ async fn failed_authentications_do_not_spend_the_vendor_rate_limit() {
             .await;
         assert_problem(&reply, 401, "signature-invalid");
     }
-    let signed = async || {
-        gw.webhook("once", canonical_update())
-            .signed(&canonical())
-            .send()
-            .await
-    };
+    let signed = async || gw.send_signed("once", canonical_update()).await;
     assert_accepted(&signed().await);
     assert_problem(&signed().await, 429, "rate-limited");
 }
@@ -78,16 +71,8 @@ async fn failed_authentications_do_not_spend_the_vendor_rate_limit() {
 async fn a_rate_limited_webhook_is_429_before_its_body_is_parsed() {
     let once = limited_vendor("once", "{ per_second = 0.01, burst = 1 }");
     let gw = fixtures::gateway("", &once).await;
-    let first = gw
-        .webhook("once", canonical_update())
-        .signed(&canonical())
-        .send()
-        .await;
+    let first = gw.send_signed("once", canonical_update()).await;
     assert_accepted(&first);
-    let reply = gw
-        .webhook("once", "not json")
-        .signed(&canonical())
-        .send()
-        .await;
+    let reply = gw.send_signed("once", "not json").await;
     assert_problem(&reply, 429, "rate-limited");
 }

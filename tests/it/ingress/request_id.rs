@@ -57,10 +57,7 @@ async fn a_missing_request_id_is_generated_fresh_for_each_request() {
 async fn every_kind_of_answer_carries_a_request_id() {
     let gw = gateway().await;
     let answers = [
-        gw.webhook("canonical", canonical_update())
-            .signed(&canonical())
-            .send()
-            .await,
+        gw.send_signed("canonical", canonical_update()).await,
         gw.webhook("canonical", canonical_update()).send().await,
         get(&gw.url("/ping")).await,
         head(&gw.url("/ping")).await,

@@ -171,6 +171,12 @@ impl Gateway {
         self.post(&format!("/webhooks/{vendor}"), body)
     }
 
+    /// `POST /webhooks/{vendor}` signed with the canonical vendors' secret, sent as it is.
+    pub async fn send_signed(&self, vendor: &str, body: impl Into<Bytes>) -> Reply {
+        let canonical = super::fixtures::canonical();
+        self.webhook(vendor, body).signed(&canonical).send().await
+    }
+
     pub fn post(&self, path: &str, body: impl Into<Bytes>) -> Post {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

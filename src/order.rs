@@ -15,3 +15,28 @@ pub const SETTABLE_STATES: [&str; 7] = [
 pub fn is_settable_state(name: &str) -> bool {
     SETTABLE_STATES.contains(&name)
 }
+
+/// One update of one order, as every vendor's payload becomes it: the canonical fields, each
+/// absent when the webhook does not set it. Strings are already cut to `limits.max_field_chars`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderUpdate {
+    /// A settable state name (see [`SETTABLE_STATES`]).
+    pub state: Option<String>,
+    pub status: Option<String>,
+    pub title: Option<String>,
+    pub action_text: Option<String>,
+    /// Display key → value lines, in the order given.
+    pub metadata: Option<Vec<(String, String)>>,
+}
+
+impl OrderUpdate {
+    /// Whether the update needs a `patch` call (title, action text or metadata given).
+    pub fn patches(&self) -> bool {
+        self.title.is_some() || self.action_text.is_some() || self.metadata.is_some()
+    }
+
+    /// Whether the update needs an `updatestate` call (state or status given).
+    pub fn updates_state(&self) -> bool {
+        self.state.is_some() || self.status.is_some()
+    }
+}

@@ -1,0 +1,1 @@
+//! Vendor payload → canonical `OrderUpdate`.

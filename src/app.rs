@@ -12,7 +12,13 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
-use crate::ingress::{self, Vendors};
+use crate::deliver::Deliverer;
+use crate::flow::FlowClient;
+use crate::ingress::{self, FlowPath, Vendors};
+use crate::order::MemoryOrderBook;
+use crate::route::Tenants;
+use crate::simulator::{Simulator, SimulatorSettings};
+use crate::verify::flow_token::FlowTokens;
 use crate::{admin, server};
 
 /// Whether the gateway takes traffic: false while starting and from the first shutdown signal.
@@ -35,36 +41,55 @@ impl Health {
 pub struct App {
     pub config: Arc<Config>,
     vendors: Arc<Vendors>,
+    flow: FlowPath,
     health: Health,
+    simulator: Option<(TcpListener, Simulator)>,
 }
 
 impl App {
     /// Resolves every secret and compiles every schema; the errors are the ones `check-config`
     /// reports, so `serve` refuses to start on exactly those.
     pub fn build(config: Config) -> Result<App, ConfigErrors> {
-        let secret_errors: Vec<ConfigError> = server_secrets(&config)
+        let mut errors: Vec<ConfigError> = simulator_secret(&config)
             .into_iter()
             .filter_map(|secret| secret.and_then(|s| s.resolve(&config.source)).err())
             .collect();
-        let vendors = match Vendors::build(&config) {
-            Ok(vendors) if secret_errors.is_empty() => vendors,
-            Ok(_) => return Err(ConfigErrors(secret_errors)),
-            Err(ConfigErrors(mut errors)) => {
-                errors.extend(secret_errors);
-                return Err(ConfigErrors(errors));
-            }
+        let vendors = Vendors::build(&config).map_err(|e| errors.extend(e.0));
+        let tenants = Tenants::build(&config).map_err(|e| errors.extend(e.0));
+        let (Ok(vendors), Ok(tenants)) = (vendors, tenants) else {
+            return Err(ConfigErrors(errors));
+        };
+        ConfigErrors(errors).into_result()?;
+        let client = FlowClient::new(config.flow.connect_timeout);
+        let flow = FlowPath {
+            tenants: Arc::new(tenants),
+            tokens: Arc::new(FlowTokens::new(
+                client.clone(),
+                config.flow.token_cache_ttl,
+                config.flow.negative_cache_ttl,
+            )),
+            deliverer: Arc::new(Deliverer::new(client, Arc::new(MemoryOrderBook::default()))),
         };
         Ok(App {
             config: Arc::new(config),
             vendors: Arc::new(vendors),
+            flow,
             health: Health::default(),
+            simulator: None,
         })
+    }
+
+    /// The in-process Flow simulator of `[simulator]`, served on `listener` beside the gateway.
+    pub fn with_simulator(mut self, listener: TcpListener) -> Result<App, ConfigErrors> {
+        let settings = simulator_settings(&self.config)?;
+        self.simulator = Some((listener, Simulator::new(settings)));
+        Ok(self)
     }
 
     /// Serves both listeners until `shutdown` completes, then drains. Tests pass listeners bound
     /// to port 0 and a shutdown future of their own.
     pub async fn run(
-        self,
+        mut self,
         public: TcpListener,
         admin: TcpListener,
         shutdown: impl Future<Output = ()>,
@@ -74,9 +99,21 @@ impl App {
         let ingress = ingress::router(
             &self.config,
             self.vendors.clone(),
+            self.flow.clone(),
             self.health.clone(),
             cut_requests,
         );
+        // The simulator outlives the drain: requests still in flight may need it.
+        let (_simulator_close, simulator_closed) = watch::channel(false);
+        if let Some((listener, simulator)) = self.simulator.take() {
+            let timeout = self.config.server.request_timeout;
+            let serving = server::serve(listener, simulator.router(), timeout, simulator_closed);
+            tokio::spawn(async move {
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "the Flow simulator stopped");
+                }
+            });
+        }
         let header_timeout = self.config.server.request_timeout;
         let public = server::serve(public, ingress, header_timeout, closed.clone());
         let admin = server::serve(
@@ -132,15 +169,31 @@ fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Resu
     result.map_err(std::io::Error::other)?.map(drop)
 }
 
-/// The secrets `serve` needs besides the vendors': each tenant's, and the simulator's.
-fn server_secrets(config: &Config) -> Vec<Result<SecretRef, ConfigError>> {
-    let tenants = config.tenants.iter().map(|(name, tenant)| {
-        tenant
-            .auth
-            .secret(&config.source, &format!("tenants.{name}.auth"))
-    });
-    let simulator = config.simulator_secret().transpose();
-    tenants
-        .chain(simulator.filter(|_| config.simulator.enabled))
-        .collect()
+/// The simulator's secret, when the simulator is on (the tenants' are resolved with them).
+fn simulator_secret(config: &Config) -> Option<Result<SecretRef, ConfigError>> {
+    let secret = config.simulator_secret().transpose();
+    secret.filter(|_| config.simulator.enabled)
+}
+
+/// `[simulator]` resolved, for the in-process simulator and `flowgate simulate`.
+pub fn simulator_settings(config: &Config) -> Result<SimulatorSettings, ConfigErrors> {
+    let sim = &config.simulator;
+    let missing = || {
+        let error = config.source.error(
+            "simulator.client_secret",
+            "the simulator needs a client secret",
+        );
+        ConfigErrors(vec![error])
+    };
+    let secret = config
+        .simulator_secret()
+        .map_err(|e| ConfigErrors(vec![e]))?
+        .ok_or_else(missing)?
+        .resolve(&config.source)
+        .map_err(|e| ConfigErrors(vec![e]))?;
+    Ok(SimulatorSettings {
+        client_id: sim.client_id.clone(),
+        client_secret: secret.into_iter().next().ok_or_else(missing)?,
+        token_ttl: sim.token_ttl,
+    })
 }

@@ -31,6 +31,8 @@ async fn main() -> ExitCode {
             cli::send(&config, vendor, url.as_deref(), file).await
         }
         Command::Healthcheck => cli::healthcheck(&config).await,
+        Command::Simulate { listen } => cli::simulate(&config, *listen).await,
+        Command::Map { vendor, file } => cli::map(&config, vendor, file),
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };
     outcome.unwrap_or_else(|error| {

@@ -9,7 +9,14 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+use crate::deliver::DeliveryError;
+use crate::deliver::retry::RetryReason;
 use crate::ingress::BodyError;
+use crate::ingress::update::{AddressError, PolicyError};
+use crate::map::MappingError;
+use crate::order::StoreError;
+use crate::route::RouteError;
+use crate::verify::flow_token::TokenError;
 use crate::ingress::webhook::{
     MediaTypeError, ParseError, RateLimited, SchemaViolations, UnknownVendor,
 };
@@ -182,6 +189,8 @@ pub struct Problem {
     pub detail: String,
     pub errors: Vec<Violation>,
     pub retry_after: Option<Duration>,
+    /// `flow-rejected`: Flow's status and the first 4 KiB of its body.
+    pub flow: Option<(u16, String)>,
 }
 
 impl Problem {
@@ -191,6 +200,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            flow: None,
         }
     }
 
@@ -212,6 +222,11 @@ impl Problem {
         self
     }
 
+    pub fn with_flow_answer(mut self, status: u16, body: String) -> Self {
+        self.flow = Some((status, body));
+        self
+    }
+
     /// The JSON body, for the request `request_id`.
     fn body(&self, request_id: &str) -> Vec<u8> {
         #[derive(Serialize)]
@@ -225,6 +240,10 @@ impl Problem {
             request_id: &'a str,
             #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
             errors: &'a [Violation],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            flow_status: Option<u16>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            flow_body: Option<&'a str>,
         }
         let body = Body {
             kind: format!("urn:flowgate:problem:{}", self.code.as_str()),
@@ -234,6 +253,8 @@ impl Problem {
             code: self.code.as_str(),
             request_id,
             errors: &self.errors,
+            flow_status: self.flow.as_ref().map(|(status, _)| *status),
+            flow_body: self.flow.as_ref().map(|(_, body)| body.as_str()),
         };
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -335,6 +356,123 @@ impl From<SchemaViolations> for Problem {
         Problem::new(Code::SchemaViolation, detail).with_errors(error.0)
     }
 }
+
+impl From<MappingError> for Problem {
+    fn from(error: MappingError) -> Self {
+        Problem::new(Code::MappingFailed, error.to_string())
+    }
+}
+
+impl From<RouteError> for Problem {
+    fn from(error: RouteError) -> Self {
+        let code = match error {
+            RouteError::OtherVendor => Code::OrderNotAllowed,
+            RouteError::Unresolved => Code::TenantUnresolved,
+            RouteError::UnknownFlowUrl
+            | RouteError::TenantIdMismatch { .. }
+            | RouteError::NotAllowed(_)
+            | RouteError::BoundElsewhere => Code::TenantNotAllowed,
+        };
+        Problem::new(code, error.to_string())
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "order store failed");
+        Problem::new(Code::Unavailable, "The gateway cannot record the update now.")
+            .with_retry_after(RETRY_AFTER_UNAVAILABLE)
+    }
+}
+
+impl From<AddressError> for Problem {
+    fn from(error: AddressError) -> Self {
+        match error {
+            AddressError::Route(e) => e.into(),
+            AddressError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TokenError> for Problem {
+    fn from(error: TokenError) -> Self {
+        let problem = |code| Problem::new(code, error.to_string());
+        match error {
+            TokenError::Invalid => problem(Code::FlowTokenInvalid),
+            TokenError::Mismatch => problem(Code::FlowTokenMismatch),
+            TokenError::Unavailable { retry_after } => {
+                problem(Code::Unavailable).with_retry_after(retry_after)
+            }
+        }
+    }
+}
+
+impl From<PolicyError> for Problem {
+    fn from(error: PolicyError) -> Self {
+        match error {
+            PolicyError::Missing => Problem::new(Code::FlowTokenMissing, error.to_string()),
+            PolicyError::Token(e) => e.into(),
+            PolicyError::Route(e) => e.into(),
+            PolicyError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Sync delivery's answers (contract section 8): Flow's 429 is passed on, a refusal is 502 with
+/// Flow's words, the deadline is 504, anything else that may pass later is 503.
+impl From<DeliveryError> for Problem {
+    fn from(error: DeliveryError) -> Self {
+        let (operation, reason) = match error {
+            DeliveryError::NoState(_) | DeliveryError::Empty => {
+                return Problem::new(Code::MappingFailed, error.to_string());
+            }
+            DeliveryError::Store(e) => return e.into(),
+            DeliveryError::Rejected {
+                operation,
+                rejection,
+            } => {
+                let status = rejection.status.as_u16();
+                let detail = format!("Flow answered {status} to {}.", operation.as_str());
+                return Problem::new(Code::FlowRejected, detail)
+                    .with_flow_answer(status, rejection.body_text());
+            }
+            DeliveryError::Retry { operation, reason } => (operation.as_str(), reason),
+        };
+        let unavailable = |detail: String, wait: Option<Duration>| {
+            Problem::new(Code::Unavailable, detail)
+                .with_retry_after(wait.unwrap_or(RETRY_AFTER_UNAVAILABLE))
+        };
+        match reason {
+            RetryReason::FlowThrottled(wait) => {
+                Problem::new(Code::RateLimited, format!("Flow is rate-limiting {operation}."))
+                    .with_retry_after(wait.unwrap_or(RETRY_AFTER_UNAVAILABLE))
+            }
+            RetryReason::BucketThrottled(wait) => Problem::new(
+                Code::RateLimited,
+                "The tenant's Flow budget is spent for now.",
+            )
+            .with_retry_after(wait),
+            RetryReason::Timeout => Problem::new(
+                Code::FlowTimeout,
+                format!("Flow did not answer {operation} in time."),
+            ),
+            RetryReason::Status(status, wait) => unavailable(
+                format!("Flow answered {} to {operation}.", status.as_u16()),
+                wait,
+            ),
+            RetryReason::Unreachable(_) => {
+                unavailable(format!("Flow could not be reached for {operation}."), None)
+            }
+            RetryReason::Credentials(_) => unavailable(
+                "Flow did not accept the gateway's credentials for the tenant.".into(),
+                None,
+            ),
+        }
+    }
+}
+
+/// What a caller is told to wait when Flow or the store is unavailable and nobody said how long.
+const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

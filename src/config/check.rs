@@ -32,6 +32,7 @@ impl Config {
             )
             .unwrap_or_else(|e| errors.push(e));
         }
+        self.check_distinct_base_urls(&mut errors);
         for (name, vendor) in &self.vendors {
             self.check_vendor(name, vendor, &mut errors);
         }
@@ -187,6 +188,32 @@ impl Config {
             }
             for (field, pointer) in map.pointers() {
                 check_pointer(s, &format!("{key}.map.{field}"), pointer, errors);
+            }
+        }
+    }
+
+    /// A flowUrl must name one tenant, so no two tenants may share a base URL; and a base URL
+    /// must be comparable (no credentials, query or fragment).
+    fn check_distinct_base_urls(&self, errors: &mut Vec<ConfigError>) {
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for (name, tenant) in &self.tenants {
+            let key = format!("tenants.{name}.base_url");
+            if check_base_url(&self.source, &key, &tenant.base_url).is_err() {
+                continue; // reported already
+            }
+            let Some(normal) = crate::route::normalise(&tenant.base_url) else {
+                errors.push(self.source.error(
+                    key,
+                    "a Flow base URL has no credentials, query or fragment",
+                ));
+                continue;
+            };
+            match seen.iter().find(|(url, _)| *url == normal) {
+                Some((_, first)) => errors.push(self.source.error(
+                    key,
+                    format!("is the same Flow as tenants.{first}.base_url"),
+                )),
+                None => seen.push((normal, name)),
             }
         }
     }

@@ -362,7 +362,7 @@ pub enum Dedup {
 }
 
 /// The query parameter names Core's order button uses, per vendor.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LaunchParams {
     pub order_id: String,

@@ -47,9 +47,14 @@ pub struct Deadline<S> {
 
 // === impl Deadline ===
 
-impl<S, R> Service<R> for Deadline<S>
+/// When the request must be answered by; stages that wait on Flow stop in time to answer
+/// themselves (504) rather than be cut off by this layer's 408.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestDeadline(pub tokio::time::Instant);
+
+impl<S, B> Service<http::Request<B>> for Deadline<S>
 where
-    S: Service<R, Response = Response, Error = Infallible>,
+    S: Service<http::Request<B>, Response = Response, Error = Infallible>,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -60,7 +65,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        request.extensions_mut().insert(RequestDeadline(deadline));
         let (timeout, response) = (self.timeout, self.inner.call(request));
         Box::pin(async move {
             match tokio::time::timeout(timeout, response).await {

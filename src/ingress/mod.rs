@@ -1,11 +1,14 @@
-//! The public listener: `POST /webhooks/{vendor}` through the pipeline of `stack.rs`, and
-//! `GET`/`HEAD /ping` for Core. Everything else is a 404 or 405 problem.
+//! The public listener: `POST /webhooks/{vendor}` through the pipeline of `stack.rs`,
+//! `GET /launch/{vendor}` for Core's order button, and `GET`/`HEAD /ping` for Core. Everything
+//! else is a 404 or 405 problem.
 
 mod body;
 mod guard;
+mod launch;
 pub mod request_id;
 mod stack;
 mod stage;
+pub mod update;
 mod vendors;
 pub mod webhook;
 
@@ -19,26 +22,39 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
-use serde_json::json;
 use tokio::sync::watch;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 pub use body::BodyError;
-pub use stage::{Stage, StageLayer};
+pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
 pub use vendors::{Vendor, Vendors};
-use webhook::{Inbound, Valid};
+use webhook::Inbound;
 
 use crate::app::Health;
 use crate::config::Config;
+use crate::deliver::Deliverer;
 use crate::problem::{Code, Problem};
+use crate::route::Tenants;
+use crate::verify::flow_token::FlowTokens;
 
 /// The webhook stages as one service.
 pub type Pipeline = BoxCloneSyncService<Inbound, Response, Infallible>;
 
+/// What stands between a valid webhook and Flow: the tenants, the FlowToken verifier and the
+/// deliverer (which holds the order book), built once at start-up.
+#[derive(Clone)]
+pub struct FlowPath {
+    pub tenants: Arc<Tenants>,
+    pub tokens: Arc<FlowTokens>,
+    pub deliverer: Arc<Deliverer>,
+}
+
 #[derive(Clone)]
 struct Ingress {
     pipeline: Pipeline,
+    vendors: Arc<Vendors>,
+    flow: FlowPath,
     health: Health,
 }
 
@@ -47,15 +63,19 @@ struct Ingress {
 pub fn router(
     config: &Config,
     vendors: Arc<Vendors>,
+    flow: FlowPath,
     health: Health,
     cut: watch::Receiver<bool>,
 ) -> Router {
     let state = Ingress {
-        pipeline: stack::webhook_pipeline(vendors, config),
+        pipeline: stack::webhook_pipeline(vendors.clone(), &flow, config),
+        vendors,
+        flow,
         health,
     };
     let routes = Router::new()
         .route("/webhooks/{vendor}", post(webhook))
+        .route("/launch/{vendor}", get(launch::launch))
         .route("/ping", get(ping))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -99,20 +119,4 @@ pub async fn method_not_allowed() -> Problem {
         Code::MethodNotAllowed,
         "This route does not take that method.",
     )
-}
-
-/// The end of the inbound edge: a valid webhook is accepted. Until deliveries exist it is only
-/// logged; the id is the one its delivery will carry.
-async fn accept(valid: Valid) -> Result<Response, Infallible> {
-    let id = uuid::Uuid::now_v7();
-    let webhook = &valid.webhook;
-    tracing::info!(
-        vendor = %webhook.vendor().name,
-        delivery_id = %id,
-        event_id = webhook.event_id().unwrap_or_default(),
-        bytes = webhook.body().len(),
-        "webhook accepted"
-    );
-    let body = json!({"id": id, "state": "pending", "duplicate": false});
-    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }

@@ -1,6 +1,7 @@
 //! THE layer order of the public listener, outer → inner, written once. The first check that
 //! fails answers, so this order is also the precedence between errors (contract section 2).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,8 +18,9 @@ use tracing::Level;
 use super::body::ReadBodyLayer;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::request_id::{RequestId, RequestIdLayer};
+use super::update::{CheckFlowToken, MapUpdate, ResolveTenant, dispatch};
 use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
-use super::{Pipeline, StageLayer, Vendors, accept};
+use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
 use crate::problem::Problem;
 use crate::verify::Authenticate;
@@ -45,8 +47,10 @@ pub fn around_routes(router: Router, config: &Config, cut: watch::Receiver<bool>
 }
 
 /// The stages of one webhook, in the contract's order.
-pub fn webhook_pipeline(vendors: Arc<Vendors>, config: &Config) -> Pipeline {
+pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config) -> Pipeline {
     let server = &config.server;
+    let book = flow.deliverer.book().clone();
+    let deliverer = flow.deliverer.clone();
     let stages = ServiceBuilder::new()
         // 404: the vendor decides everything that follows (secrets, schema, limits).
         .layer(StageLayer::new(LookupVendor::new(vendors)))
@@ -67,7 +71,23 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, config: &Config) -> Pipeline {
         )))
         // 422: the vendor's schemas, every violation listed.
         .layer(StageLayer::new(ValidateSchema))
-        .service_fn(accept);
+        // 422: only now is the payload known to have the shape the map reads.
+        .layer(StageLayer::new(MapUpdate))
+        // 403 / 422: the order's tenant, from configured tenants only (the SSRF guard).
+        .layer(AsyncStageLayer::new(ResolveTenant::new(
+            flow.tenants.clone(),
+            book.clone(),
+        )))
+        // 401 / 403 / 503: asks the resolved tenant's Flow, so it comes after routing.
+        .layer(AsyncStageLayer::new(CheckFlowToken::new(
+            flow.tokens.clone(),
+            book,
+        )))
+        // 200 / 502 / 503 / 504: deliver and answer.
+        .service_fn(move |authorized| {
+            let deliverer = deliverer.clone();
+            async move { Ok::<_, Infallible>(dispatch(deliverer, authorized).await) }
+        });
     BoxCloneSyncService::new(stages)
 }
 

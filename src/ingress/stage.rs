@@ -3,10 +3,11 @@
 //! reached with input an earlier one did not check.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use futures_util::future::{Either, Ready, ready};
+use futures_util::future::{BoxFuture, Either, Ready, ready};
 use tower::{Layer, Service};
 
 use crate::problem::Problem;
@@ -68,5 +69,73 @@ where
             Ok(next) => Either::Left(self.inner.call(next)),
             Err(error) => Either::Right(ready(Ok(error.into().into_response()))),
         }
+    }
+}
+
+/// A stage that waits on something outside the process (the order book, Flow) before it can
+/// hand the webhook on or answer.
+pub trait AsyncStage<In>: Clone + Send + Sync + 'static {
+    type Out: Send;
+    type Error: Into<Problem> + Send;
+    fn run(&self, input: In) -> impl Future<Output = Result<Self::Out, Self::Error>> + Send;
+}
+
+/// Wraps an [`AsyncStage`] as a tower layer.
+#[derive(Clone)]
+pub struct AsyncStageLayer<T> {
+    stage: T,
+}
+
+impl<T> AsyncStageLayer<T> {
+    pub fn new(stage: T) -> Self {
+        Self { stage }
+    }
+}
+
+impl<T: Clone, S> Layer<S> for AsyncStageLayer<T> {
+    type Service = AsyncStageService<T, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AsyncStageService {
+            stage: self.stage.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AsyncStageService<T, S> {
+    stage: T,
+    inner: S,
+}
+
+// === impl AsyncStageService ===
+
+impl<T, S, In> Service<In> for AsyncStageService<T, S>
+where
+    In: Send + 'static,
+    T: AsyncStage<In>,
+    S: Service<T::Out, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, input: In) -> Self::Future {
+        let stage = self.stage.clone();
+        // The clone is not ready yet; the readied service goes with this call (tower's pattern).
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        Box::pin(async move {
+            match stage.run(input).await {
+                Ok(next) => inner.call(next).await,
+                Err(error) => Ok(error.into().into_response()),
+            }
+        })
     }
 }

@@ -9,7 +9,12 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jsonschema::Validator;
 
-use crate::config::{self, Config, ConfigError, ConfigErrors, RateLimit};
+use crate::config::{
+    self, Config, ConfigError, ConfigErrors, Dedup, DeliveryMode, FlowTokenPolicy, LaunchParams,
+    RateLimit,
+};
+use crate::map::Mapper;
+use crate::route::VendorRouting;
 use crate::validate::{self, VendorSchemas};
 use crate::verify::signature::Verifier;
 
@@ -19,6 +24,29 @@ pub struct Vendor {
     pub verifier: Verifier,
     pub schemas: VendorSchemas,
     pub rate_limit: Option<DefaultDirectRateLimiter>,
+    pub mapper: Mapper,
+    pub flow_token: FlowTokenPolicy,
+    pub mode: DeliveryMode,
+    pub dedup: Dedup,
+    /// The fallback tenant and the allow-list.
+    pub tenant: Option<String>,
+    pub tenants: Option<Vec<String>>,
+    pub launch: Option<Launch>,
+}
+
+/// Where `/launch/{vendor}` sends the broker, and the query names Core's button uses.
+pub struct Launch {
+    pub url: String,
+    pub params: LaunchParams,
+}
+
+impl Vendor {
+    pub fn routing(&self) -> VendorRouting<'_> {
+        VendorRouting {
+            fallback: self.tenant.as_deref(),
+            allowed: self.tenants.as_deref(),
+        }
+    }
 }
 
 pub struct Vendors {
@@ -91,12 +119,29 @@ fn build_vendor(
             verifier,
             schemas: VendorSchemas::new(own_schema, envelope),
             rate_limit: vendor.rate_limit.as_ref().map(limiter),
+            mapper: mapper(vendor, config.limits.max_field_chars),
+            flow_token: vendor.flow_token,
+            mode: vendor.delivery.unwrap_or(config.delivery.mode),
+            dedup: vendor.dedup,
+            tenant: vendor.tenant.clone(),
+            tenants: vendor.tenants.clone(),
+            launch: vendor.launch_url.clone().map(|url| Launch {
+                url,
+                params: vendor.launch_params.clone(),
+            }),
         }),
         (verifier, own_schema) => Err([verifier.err(), own_schema.err()]
             .into_iter()
             .flatten()
             .flatten()
             .collect()),
+    }
+}
+
+fn mapper(vendor: &config::Vendor, max_field_chars: usize) -> Mapper {
+    match &vendor.map {
+        Some(map) => Mapper::from_map(map, max_field_chars),
+        None => Mapper::canonical(max_field_chars),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Authentication of vendors on the raw body bytes (`signature`), and the pipeline stage that
 //! turns a received webhook into a [`Verified`] one. Only this module can make a `Verified`.
 
+pub mod flow_token;
 pub mod signature;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Integration tests: the real gateway on loopback ports.
 mod check_config;
 mod cli_send;
+mod flow;
 mod ingress;
 mod packaging;
 mod shutdown;

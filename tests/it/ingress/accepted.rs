@@ -1,4 +1,4 @@
-//! Webhooks the public listener accepts: 202 pending under each verification scheme.
+//! Webhooks the public listener accepts under each verification scheme, delivered to Flow.
 
 use super::{assert_accepted, gateway, pointers};
 use crate::support::assert_problem;
@@ -8,7 +8,7 @@ use crate::support::fixtures::{
 use crate::support::sign::{self, as_svix};
 
 #[tokio::test]
-async fn a_canonical_webhook_signed_with_standard_webhooks_is_202_pending() {
+async fn a_canonical_webhook_signed_with_standard_webhooks_is_delivered() {
     let gw = gateway().await;
     let reply = gw.send_signed("canonical", canonical_update()).await;
     assert_accepted(&reply);

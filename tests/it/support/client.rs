@@ -116,9 +116,14 @@ pub fn assert_problem(reply: &Reply, status: u16, code: &str) -> Value {
     body
 }
 
-/// Sends one request on a fresh connection (no pooling, so no test sees another's connection
-/// state) and reads the answer whole.
+/// Sends one request to the gateway; see [`exchange`].
 pub async fn send(request: Request<Full<Bytes>>) -> Reply {
+    exchange(request).await.checked()
+}
+
+/// Sends one request on a fresh connection (no pooling, so no test sees another's connection
+/// state) and reads the answer whole, checking nothing (the simulator sets no request id).
+pub async fn exchange(request: Request<Full<Bytes>>) -> Reply {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http();
@@ -135,9 +140,19 @@ pub async fn send(request: Request<Full<Bytes>>) -> Reply {
             headers: parts.headers,
             body,
         }
-        .checked()
     })
     .await
+}
+
+/// `method url` with an optional JSON body, unchecked (for the simulator's `/sim` routes).
+pub async fn request(method: &str, url: &str, json: Option<String>) -> Reply {
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut builder = Request::builder().method(method).uri(url);
+    if json.is_some() {
+        builder = builder.header(CONTENT_TYPE, "application/json");
+    }
+    let body = Full::new(Bytes::from(json.unwrap_or_default()));
+    exchange(builder.body(body).expect("a request")).await
 }
 
 pub async fn get(url: &str) -> Reply {

@@ -3,7 +3,11 @@
 
 use flowgate::verify::signature::VerifierSpec;
 
+use super::flow::FlowSim;
 use super::sign;
+
+/// The tenant id of the fixtures' tenant `sim`.
+pub const SIM_TENANT_ID: i64 = 14;
 
 /// `whsec_` + base64("flowgate-it-canonical-key").
 pub const CANONICAL_SECRET: &str = "whsec_Zmxvd2dhdGUtaXQtY2Fub25pY2FsLWtleQ==";
@@ -34,20 +38,25 @@ pub const PHOTO_SCHEMA: &str = r#"{
 }"#;
 
 /// A config with one vendor per scheme: `canonical` (standard-webhooks), `photo` (hmac github,
-/// mapped, own schema), `bearer`, `basic`. `server` is the body of the `[server]` table,
-/// `extra` is appended (more vendors, `[limits]`).
-pub fn config(server: &str, extra: &str) -> String {
+/// mapped, own schema), `bearer`, `basic`, all delivering to the tenant `sim` (the Flow `sim`).
+/// `server` is the body of the `[server]` table, `extra` is appended (more vendors, `[limits]`).
+pub fn config(server: &str, sim: &FlowSim, extra: &str) -> String {
+    let tenant = sim.tenant("sim", Some(SIM_TENANT_ID));
     format!(
         r#"
 [server]
 {server}
 
+{tenant}
+
 [vendors.canonical]
 verify = {{ scheme = "standard-webhooks", secrets = ["{CANONICAL_SECRET}"] }}
+tenant = "sim"
 
 [vendors.photo]
 schema = "{PHOTO_SCHEMA_PATH}"
 verify = {{ scheme = "hmac", preset = "github", secrets = ["{GITHUB_SECRET}"] }}
+tenant = "sim"
 
 [vendors.photo.map]
 event_id = "/id"
@@ -56,9 +65,11 @@ state = {{ from = "/type", values = {{ "order.accepted" = "InProcess", "order.de
 
 [vendors.bearer]
 verify = {{ scheme = "bearer", tokens = ["{BEARER_TOKEN}"] }}
+tenant = "sim"
 
 [vendors.basic]
 verify = {{ scheme = "basic", username = "{BASIC_USER}", password = "{BASIC_PASSWORD}" }}
+tenant = "sim"
 
 {extra}
 "#
@@ -85,12 +96,12 @@ pub fn canonical_update() -> String {
 
 /// A valid canonical update of exactly `length` bytes (the status is padded).
 pub fn canonical_update_of_length(length: usize) -> String {
-    let empty = format!(r#"{{"orderId":"{ORDER_ID}","status":""}}"#);
+    let empty = format!(r#"{{"orderId":"{ORDER_ID}","state":"InProcess","status":""}}"#);
     let padding = length
         .checked_sub(empty.len())
         .expect("long enough for the envelope");
     format!(
-        r#"{{"orderId":"{ORDER_ID}","status":"{}"}}"#,
+        r#"{{"orderId":"{ORDER_ID}","state":"InProcess","status":"{}"}}"#,
         "x".repeat(padding)
     )
 }
@@ -100,7 +111,11 @@ pub fn photo_event() -> String {
     format!(r#"{{"id":"ph-1","type":"order.delivered","data":{{"orderId":"{ORDER_ID}"}}}}"#)
 }
 
-/// A gateway serving [`config`].
+/// A gateway serving [`config`], with its simulated Flow.
 pub async fn gateway(server: &str, extra: &str) -> super::Gateway {
-    super::Gateway::start_with_files(&config(server, extra), CONFIG_FILES).await
+    let sim = FlowSim::start().await;
+    let config = config(server, &sim, extra);
+    super::Gateway::start_with_files(&config, CONFIG_FILES)
+        .await
+        .with_sim(sim)
 }

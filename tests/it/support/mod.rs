@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fixtures;
+pub mod flow;
 pub mod raw;
 pub mod sign;
 
@@ -42,6 +43,7 @@ pub struct Gateway {
     config_path: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     run: Option<JoinHandle<io::Result<()>>>,
+    sim: Option<flow::FlowSim>,
 }
 
 impl Gateway {
@@ -84,7 +86,19 @@ impl Gateway {
             config_path,
             shutdown: Some(shutdown),
             run: Some(run),
+            sim: None,
         }
+    }
+
+    /// Keeps `sim` (the Flow this gateway's tenants point at) alive as long as the gateway.
+    pub fn with_sim(mut self, sim: flow::FlowSim) -> Gateway {
+        self.sim = Some(sim);
+        self
+    }
+
+    /// The simulated Flow the gateway delivers to.
+    pub fn sim(&self) -> &flow::FlowSim {
+        self.sim.as_ref().expect("this gateway was started with a simulated Flow")
     }
 
     /// `http://<public>{path}`.

@@ -1,4 +1,9 @@
-//! The vocabulary of a Flow order that every stage shares.
+//! The vocabulary of a Flow order that every stage shares, and the order book (`book.rs`): what
+//! flowgate remembers per order (its binding to a tenant, the values Flow last accepted).
+
+mod book;
+
+pub use book::{Binding, Broker, LastSent, MemoryOrderBook, OrderBook, StoreError};
 
 /// The `MarketingIntegratorOrderState` names a vendor may set (exact case). `CreatedNotSent` is
 /// Core's own default and `Unknown` is not a state, so neither is here.

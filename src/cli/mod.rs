@@ -1,5 +1,11 @@
 //! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
-//! `healthcheck` needs only the admin address.
+//! `map` compiles one vendor's schema, `healthcheck` needs only the admin address.
+
+mod map;
+mod simulate;
+
+pub use map::map;
+pub use simulate::simulate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -51,12 +57,32 @@ pub enum Command {
     },
     /// Exit 0 when the admin listener's /readyz answers 200 (for container health checks).
     Healthcheck,
+    /// Run the Flow simulator alone (`[simulator]` settings; it need not be enabled).
+    Simulate {
+        /// Address to listen on; default `simulator.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Print the OrderUpdate and the Flow calls FILE would cause as VENDOR, without sending.
+    Map {
+        #[arg(long)]
+        vendor: String,
+        file: PathBuf,
+    },
 }
 
 /// `serve`: build, bind, run until a signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let app = App::build(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut app = App::build(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     warn_about_inline_secrets(&app.config);
+    if app.config.simulator.enabled {
+        let address = app.config.simulator.listen;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("simulator.listen: cannot listen on {address}"))?;
+        app = app.with_simulator(listener).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(listen = %address, "Flow simulator listening (in process)");
+    }
     let server = &app.config.server;
     let public = tokio::net::TcpListener::bind(server.listen)
         .await
@@ -74,7 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,230 @@
+//! One tenant's Flow: base URL, credentials with a cached access token, and the bucket every
+//! call to it spends. A 401 is answered by one token refresh and one retry (section 6), except
+//! for verify_token under a young token, where it means the FlowToken is invalid (section 7).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode, Uri};
+use tokio::time::Instant;
+
+use super::auth::{Credentials, IssuedToken, TokenCache};
+use super::limit::Bucket;
+use super::{FlowClient, FlowError, FlowRequest, FlowResponse, Operation};
+use crate::config::{Config, ConfigError, ConfigErrors, Tenant, TenantAuthKind};
+
+/// A verify_token 401 under an access token younger than this is the FlowToken's fault.
+const VERIFY_REFRESH_AGE: Duration = Duration::from_secs(60);
+
+/// One tenant's Flow: base URL, credentials with a cached access token, and the bucket every
+/// call to it spends.
+pub struct TenantFlow {
+    name: String,
+    base_url: String,
+    tokens: TokenCache,
+    bucket: Arc<Bucket>,
+    verify_refresh_age: Duration,
+}
+
+impl TenantFlow {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// As configured.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends one call; `deadline` bounds everything (bucket wait, access token, the request, a
+    /// 401 retry).
+    pub async fn call(
+        &self,
+        client: &FlowClient,
+        request: &FlowRequest,
+        deadline: Instant,
+    ) -> Result<FlowResponse, FlowError> {
+        let token = self.token(client, None, deadline).await?;
+        let response = self
+            .send(client, request, Some(&token.header), deadline)
+            .await?;
+        if response.status != StatusCode::UNAUTHORIZED || !self.refresh_on_401(request, &token) {
+            return Ok(response);
+        }
+        let token = self.token(client, Some(&token), deadline).await?;
+        self.send(client, request, Some(&token.header), deadline)
+            .await
+    }
+
+    fn refresh_on_401(&self, request: &FlowRequest, token: &IssuedToken) -> bool {
+        self.tokens.refreshes()
+            && (request.operation() != Operation::VerifyToken
+                || token.obtained.elapsed() >= self.verify_refresh_age)
+    }
+
+    async fn token(
+        &self,
+        client: &FlowClient,
+        stale: Option<&Arc<IssuedToken>>,
+        deadline: Instant,
+    ) -> Result<Arc<IssuedToken>, FlowError> {
+        let fetch = async |request: &FlowRequest| self.send(client, request, None, deadline).await;
+        self.tokens.obtain(stale, deadline, fetch).await
+    }
+
+    /// One HTTP exchange: spends a cell of the bucket, then asks Flow; logged as one line.
+    async fn send(
+        &self,
+        client: &FlowClient,
+        request: &FlowRequest,
+        bearer: Option<&HeaderValue>,
+        deadline: Instant,
+    ) -> Result<FlowResponse, FlowError> {
+        self.bucket.spend(deadline).await?;
+        let started = Instant::now();
+        let http = request.to_http(&self.base_url, bearer)?;
+        let result = client.exchange(http, deadline).await;
+        let (tenant, operation) = (self.name.as_str(), request.operation().as_str());
+        let elapsed_ms = started.elapsed().as_millis();
+        match &result {
+            Ok(answer) => {
+                let status = answer.status.as_u16();
+                tracing::debug!(tenant, operation, status, elapsed_ms, "Flow answered");
+            }
+            Err(error) => {
+                tracing::debug!(tenant, operation, %error, elapsed_ms, "Flow call failed")
+            }
+        }
+        result
+    }
+}
+
+impl std::fmt::Debug for TenantFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantFlow")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every configured tenant's Flow, by tenant name; tenants with the same client_id share one
+/// bucket (Flow counts per client id), the first tenant's `rate_limit` setting it.
+pub fn tenants(config: &Config) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
+    let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();
+    let mut flows = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, tenant) in &config.tenants {
+        match tenant_flow(config, name, tenant, &mut buckets) {
+            Ok(flow) => {
+                flows.insert(name.clone(), Arc::new(flow));
+            }
+            Err(found) => errors.extend(found),
+        }
+    }
+    ConfigErrors(errors).into_result()?;
+    Ok(flows)
+}
+
+fn tenant_flow(
+    config: &Config,
+    name: &str,
+    tenant: &Tenant,
+    buckets: &mut HashMap<String, Arc<Bucket>>,
+) -> Result<TenantFlow, Vec<ConfigError>> {
+    let source = &config.source;
+    let key = |field: &str| format!("tenants.{name}.{field}");
+    let base_url = check_base_url(&tenant.base_url).map_err(|m| source.error(key("base_url"), m));
+    let credentials = credentials(config, name, tenant);
+    let bucket_key = match (&tenant.auth.kind, &tenant.auth.client_id) {
+        (TenantAuthKind::ClientCredentials, Some(client_id)) => format!("client:{client_id}"),
+        _ => format!("tenant:{name}"),
+    };
+    let bucket = match buckets.get(&bucket_key) {
+        Some(bucket) => Ok(bucket.clone()),
+        None => Bucket::new(tenant.rate_limit)
+            .map(Arc::new)
+            .map_err(|e| source.error(key("rate_limit"), e.to_string())),
+    };
+    match (base_url, credentials, bucket) {
+        (Ok(()), Ok(credentials), Ok(bucket)) => {
+            buckets.insert(bucket_key, bucket.clone());
+            Ok(TenantFlow::new(name, &tenant.base_url, credentials, bucket))
+        }
+        (base_url, credentials, bucket) => Err([base_url.err(), credentials.err(), bucket.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
+    }
+}
+
+impl TenantFlow {
+    fn new(name: &str, base_url: &str, credentials: Credentials, bucket: Arc<Bucket>) -> Self {
+        TenantFlow {
+            name: name.to_owned(),
+            base_url: base_url.to_owned(),
+            tokens: TokenCache::new(credentials),
+            bucket,
+            verify_refresh_age: VERIFY_REFRESH_AGE,
+        }
+    }
+}
+
+/// The credentials with their secret resolved (the first, when a file or variable holds several).
+fn credentials(config: &Config, name: &str, tenant: &Tenant) -> Result<Credentials, ConfigError> {
+    let source = &config.source;
+    let key = format!("tenants.{name}.auth");
+    let secret_ref = tenant.auth.secret(source, &key)?;
+    let secret = secret_ref
+        .resolve(source)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    match tenant.auth.kind {
+        TenantAuthKind::ClientCredentials => {
+            let client_id = tenant.auth.client_id.clone().ok_or_else(|| {
+                source.error(
+                    format!("{key}.client_id"),
+                    "client_credentials needs a client_id",
+                )
+            })?;
+            Ok(Credentials::ClientCredentials {
+                client_id,
+                client_secret: secret,
+            })
+        }
+        TenantAuthKind::Bearer => IssuedToken::bearer(&secret, Instant::now())
+            .map(|token| Credentials::Bearer(Arc::new(token)))
+            .ok_or_else(|| {
+                source.error(
+                    secret_ref.key,
+                    "the token holds characters a header cannot carry",
+                )
+            }),
+    }
+}
+
+/// An absolute http(s) URL with a host: the only kind of base a call can be joined to.
+fn check_base_url(base_url: &str) -> Result<(), String> {
+    let uri: Uri = base_url
+        .parse()
+        .map_err(|e| format!("`{base_url}` is not a URL: {e}"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{base_url}` is not an absolute http or https URL"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("`{base_url}` must not carry a query"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+impl TenantFlow {
+    /// Lets a test treat every access token as old enough for a verify_token refresh.
+    pub(super) fn with_verify_refresh_age(mut self, age: Duration) -> Self {
+        self.verify_refresh_age = age;
+        self
+    }
+}

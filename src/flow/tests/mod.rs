@@ -1,0 +1,84 @@
+//! The Flow client against a recording upstream: exact requests, the token cache, 401 handling,
+//! the bucket, deadlines and unreachable hosts.
+
+mod answers;
+mod calls;
+mod tokens;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{FlowClient, TenantFlow, tenants};
+use crate::config::{Config, RateLimit, Tenant, TenantAuth, TenantAuthKind};
+
+const SECRET: &str = "s&c=t +secret";
+
+fn auth(kind: TenantAuthKind) -> TenantAuth {
+    TenantAuth {
+        kind,
+        client_id: None,
+        client_secret: None,
+        client_secret_env: None,
+        client_secret_file: None,
+        token: None,
+        token_env: None,
+        token_file: None,
+    }
+}
+
+/// A client-credentials tenant at `base`.
+fn client_tenant(base: &str, client_id: &str, rate_limit: RateLimit) -> Tenant {
+    let mut auth = auth(TenantAuthKind::ClientCredentials);
+    auth.client_id = Some(client_id.to_owned());
+    auth.client_secret = Some(SECRET.to_owned());
+    Tenant {
+        base_url: base.to_owned(),
+        tenant_id: None,
+        auth,
+        rate_limit,
+    }
+}
+
+fn bearer_tenant(base: &str, token: &str) -> Tenant {
+    let mut auth = auth(TenantAuthKind::Bearer);
+    auth.token = Some(token.to_owned());
+    Tenant {
+        base_url: base.to_owned(),
+        tenant_id: None,
+        auth,
+        rate_limit: RateLimit::flow_default(),
+    }
+}
+
+/// A bucket that never makes a test wait.
+fn unlimited() -> RateLimit {
+    RateLimit {
+        per_second: 1e6,
+        burst: 10_000,
+    }
+}
+
+fn config(tenants: Vec<(&str, Tenant)>) -> Config {
+    let mut config = Config::default();
+    for (name, tenant) in tenants {
+        config.tenants.insert(name.to_owned(), tenant);
+    }
+    config
+}
+
+/// The one tenant of a config holding only `tenant`, named `demo`.
+fn flow_of(tenant: Tenant) -> Arc<TenantFlow> {
+    let mut flows = tenants(&config(vec![("demo", tenant)])).expect("tenants");
+    flows.remove("demo").expect("demo")
+}
+
+fn client() -> FlowClient {
+    FlowClient::new(Duration::from_secs(2))
+}
+
+fn in_secs(seconds: u64) -> Instant {
+    Instant::now() + Duration::from_secs(seconds)
+}

@@ -1,0 +1,146 @@
+//! Which customer's Flow an order goes to (contract section 6). The SSRF guard lives here and
+//! only here: a URL from a payload is only ever compared with configured base URLs, never dialled.
+
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use url::normalise;
+
+use crate::config::{Config, ConfigErrors};
+use crate::flow::TenantFlow;
+use crate::order::Binding;
+
+/// One configured tenant as routing sees it.
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    tenant_id: Option<i64>,
+    /// The base URL normalised, for comparison only.
+    base: String,
+}
+
+/// The tenant registry: every configured tenant, and its Flow.
+pub struct Tenants {
+    entries: Vec<Entry>,
+    flows: BTreeMap<String, Arc<TenantFlow>>,
+}
+
+/// What a webhook or a launch says about where its order belongs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Claim<'a> {
+    pub vendor: &'a str,
+    pub flow_url: Option<&'a str>,
+    pub tenant_id: Option<i64>,
+}
+
+/// The vendor's own routing settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VendorRouting<'a> {
+    pub fallback: Option<&'a str>,
+    pub allowed: Option<&'a [String]>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("The flowUrl is not the Flow of any configured tenant.")]
+    UnknownFlowUrl,
+    #[error("tenantId {given} does not match tenant `{tenant}`.")]
+    TenantIdMismatch { tenant: String, given: i64 },
+    #[error("Tenant `{0}` is not allowed for this vendor.")]
+    NotAllowed(String),
+    #[error("The order is bound to another tenant.")]
+    BoundElsewhere,
+    #[error("The order was bound by another vendor.")]
+    OtherVendor,
+    #[error("No tenant could be chosen: send flowUrl or tenantId, or configure the vendor's tenant.")]
+    Unresolved,
+}
+
+impl Tenants {
+    /// Every tenant with its Flow; fails on the secrets `flow::tenants` cannot resolve.
+    pub fn build(config: &Config) -> Result<Self, ConfigErrors> {
+        let flows = crate::flow::tenants(config)?;
+        let entries = config
+            .tenants
+            .iter()
+            .map(|(name, tenant)| Entry {
+                name: name.clone(),
+                tenant_id: tenant.tenant_id,
+                base: normalise(&tenant.base_url).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Self { entries, flows })
+    }
+
+    pub fn flow(&self, tenant: &str) -> Option<&Arc<TenantFlow>> {
+        self.flows.get(tenant)
+    }
+
+    /// Chooses the tenant for `claim`, in the contract's order: flowUrl, then tenantId, then the
+    /// order's binding, then the vendor's fallback; then checks the choice against everything
+    /// else that is known.
+    pub fn resolve(
+        &self,
+        claim: Claim<'_>,
+        vendor: VendorRouting<'_>,
+        binding: Option<&Binding>,
+    ) -> Result<String, RouteError> {
+        if let Some(bound) = binding
+            && bound.vendor != claim.vendor
+        {
+            return Err(RouteError::OtherVendor);
+        }
+        let claimed = self.claimed(claim)?;
+        let chosen = claimed
+            .or(binding.map(|b| b.tenant.as_str()))
+            .or(vendor.fallback)
+            .ok_or(RouteError::Unresolved)?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.name == chosen)
+            .ok_or(RouteError::Unresolved)?;
+        if let (Some(given), Some(own)) = (claim.tenant_id, entry.tenant_id)
+            && given != own
+        {
+            return Err(RouteError::TenantIdMismatch {
+                tenant: entry.name.clone(),
+                given,
+            });
+        }
+        if vendor.allowed.is_some_and(|allowed| !allowed.contains(&entry.name)) {
+            return Err(RouteError::NotAllowed(entry.name.clone()));
+        }
+        if binding.is_some_and(|b| b.tenant != entry.name) {
+            return Err(RouteError::BoundElsewhere);
+        }
+        Ok(entry.name.clone())
+    }
+
+    /// The tenant the payload itself names: by flowUrl (which must be configured), else by a
+    /// tenantId that exactly one tenant has.
+    fn claimed(&self, claim: Claim<'_>) -> Result<Option<&str>, RouteError> {
+        if let Some(url) = claim.flow_url {
+            let wanted = normalise(url).ok_or(RouteError::UnknownFlowUrl)?;
+            let entry = self
+                .entries
+                .iter()
+                .find(|e| e.base == wanted)
+                .ok_or(RouteError::UnknownFlowUrl)?;
+            return Ok(Some(&entry.name));
+        }
+        let Some(id) = claim.tenant_id else {
+            return Ok(None);
+        };
+        let mut with_id = self.entries.iter().filter(|e| e.tenant_id == Some(id));
+        Ok(match (with_id.next(), with_id.next()) {
+            (Some(only), None) => Some(&only.name),
+            _ => None,
+        })
+    }
+}

@@ -13,14 +13,14 @@ use crate::deliver::DeliveryError;
 use crate::deliver::retry::RetryReason;
 use crate::ingress::BodyError;
 use crate::ingress::update::{AddressError, PolicyError};
-use crate::map::MappingError;
-use crate::order::StoreError;
-use crate::route::RouteError;
-use crate::verify::flow_token::TokenError;
 use crate::ingress::webhook::{
     MediaTypeError, ParseError, RateLimited, SchemaViolations, UnknownVendor,
 };
+use crate::map::MappingError;
+use crate::order::StoreError;
+use crate::route::RouteError;
 use crate::validate::Violation;
+use crate::verify::flow_token::TokenError;
 use crate::verify::signature::SignatureError;
 
 /// The stable problem codes; `urn:flowgate:problem:<code>` is the problem type.
@@ -380,8 +380,11 @@ impl From<RouteError> for Problem {
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "order store failed");
-        Problem::new(Code::Unavailable, "The gateway cannot record the update now.")
-            .with_retry_after(RETRY_AFTER_UNAVAILABLE)
+        Problem::new(
+            Code::Unavailable,
+            "The gateway cannot record the update now.",
+        )
+        .with_retry_after(RETRY_AFTER_UNAVAILABLE)
     }
 }
 
@@ -443,10 +446,11 @@ impl From<DeliveryError> for Problem {
                 .with_retry_after(wait.unwrap_or(RETRY_AFTER_UNAVAILABLE))
         };
         match reason {
-            RetryReason::FlowThrottled(wait) => {
-                Problem::new(Code::RateLimited, format!("Flow is rate-limiting {operation}."))
-                    .with_retry_after(wait.unwrap_or(RETRY_AFTER_UNAVAILABLE))
-            }
+            RetryReason::FlowThrottled(wait) => Problem::new(
+                Code::RateLimited,
+                format!("Flow is rate-limiting {operation}."),
+            )
+            .with_retry_after(wait.unwrap_or(RETRY_AFTER_UNAVAILABLE)),
             RetryReason::BucketThrottled(wait) => Problem::new(
                 Code::RateLimited,
                 "The tenant's Flow budget is spent for now.",

@@ -19,8 +19,8 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
         bail!("no vendor `{vendor}` in {}", config.source.file.display());
     };
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let document: Value = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let document: Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let key = format!("vendors.{vendor}.schema");
     let own = match &settings.schema {
         Some(path) => {
@@ -32,7 +32,11 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
     };
     let envelope = match &settings.map {
         Some(_) => None,
-        None => Some(validate::compile_canonical().map_err(anyhow::Error::msg)?.into()),
+        None => Some(
+            validate::compile_canonical()
+                .map_err(anyhow::Error::msg)?
+                .into(),
+        ),
     };
     let violations = VendorSchemas::new(own, envelope).violations(&document);
     if !violations.is_empty() {

@@ -80,7 +80,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("simulator.listen: cannot listen on {address}"))?;
-        app = app.with_simulator(listener).map_err(|e| anyhow::anyhow!("{e}"))?;
+        app = app
+            .with_simulator(listener)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(listen = %address, "Flow simulator listening (in process)");
     }
     let server = &app.config.server;

@@ -202,17 +202,17 @@ impl Config {
                 continue; // reported already
             }
             let Some(normal) = crate::route::normalise(&tenant.base_url) else {
-                errors.push(self.source.error(
-                    key,
-                    "a Flow base URL has no credentials, query or fragment",
-                ));
+                errors.push(
+                    self.source
+                        .error(key, "a Flow base URL has no credentials, query or fragment"),
+                );
                 continue;
             };
             match seen.iter().find(|(url, _)| *url == normal) {
-                Some((_, first)) => errors.push(self.source.error(
-                    key,
-                    format!("is the same Flow as tenants.{first}.base_url"),
-                )),
+                Some((_, first)) => errors.push(
+                    self.source
+                        .error(key, format!("is the same Flow as tenants.{first}.base_url")),
+                ),
                 None => seen.push((normal, name)),
             }
         }

@@ -38,10 +38,16 @@ pub fn patch(update: &OrderUpdate, last: &LastSent) -> Option<PatchRequest> {
     if !update.patches() {
         return None;
     }
-    let merged = merge_metadata(&last.metadata, update.metadata.as_deref().unwrap_or_default());
+    let merged = merge_metadata(
+        &last.metadata,
+        update.metadata.as_deref().unwrap_or_default(),
+    );
     Some(PatchRequest {
         title: update.title.clone().or_else(|| last.title.clone()),
-        action_text: update.action_text.clone().or_else(|| last.action_text.clone()),
+        action_text: update
+            .action_text
+            .clone()
+            .or_else(|| last.action_text.clone()),
         metadata: merged
             .into_iter()
             .map(|(key, value)| MetadataEntry { key, value })
@@ -95,7 +101,10 @@ mod tests {
             state: Some("InProcess".into()),
         };
         let update = OrderUpdate {
-            metadata: Some(pairs(&[("Shoot date", "2026-12-02"), ("Link", "https://x")])),
+            metadata: Some(pairs(&[
+                ("Shoot date", "2026-12-02"),
+                ("Link", "https://x"),
+            ])),
             ..OrderUpdate::default()
         };
         let body = patch(&update, &last).expect("a patch");
@@ -144,7 +153,10 @@ mod tests {
         let body = update_state(&update, &last, Some("Completed"))
             .expect("a state")
             .expect("a call");
-        assert_eq!((body.state.as_str(), body.status.as_str()), ("InProcess", "Shoot moved"));
+        assert_eq!(
+            (body.state.as_str(), body.status.as_str()),
+            ("InProcess", "Shoot moved")
+        );
         let body = update_state(&update, &LastSent::default(), Some("Completed"))
             .expect("the default")
             .expect("a call");
@@ -161,7 +173,10 @@ mod tests {
         let body = update_state(&update, &LastSent::default(), None)
             .expect("a state")
             .expect("a call");
-        assert_eq!((body.state.as_str(), body.status.as_str()), ("Completed", "Completed"));
+        assert_eq!(
+            (body.state.as_str(), body.status.as_str()),
+            ("Completed", "Completed")
+        );
         assert!(
             update_state(&OrderUpdate::default(), &LastSent::default(), None)
                 .expect("nothing to do")

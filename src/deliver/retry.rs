@@ -77,9 +77,16 @@ fn from_error(error: FlowError) -> RetryReason {
         FlowError::Timeout => RetryReason::Timeout,
         FlowError::Connect(cause) => RetryReason::Unreachable(cause),
         FlowError::Throttled(wait) => RetryReason::BucketThrottled(wait),
-        FlowError::AuthRejected { status, .. } => {
-            RetryReason::Credentials(format!("Flow refused the tenant's credentials ({status})"))
-        }
+        // The token endpoint is Flow too: its 429 and 5xx say Flow is busy or down; only its
+        // other refusals are about our credentials.
+        FlowError::AuthRejected { status, .. } => match status.as_u16() {
+            429 => RetryReason::FlowThrottled(None),
+            408 | 425 => RetryReason::Status(status, None),
+            _ if status.is_server_error() => RetryReason::Status(status, None),
+            _ => RetryReason::Credentials(format!(
+                "Flow refused the tenant's credentials ({status})"
+            )),
+        },
         FlowError::AuthUnusable(cause) => RetryReason::Credentials(cause),
     }
 }
@@ -132,6 +139,22 @@ mod tests {
         assert!(matches!(
             classify(Err(FlowError::Connect("refused".into()))),
             Outcome::Retry(RetryReason::Unreachable(_))
+        ));
+        let auth = |status: StatusCode| FlowError::AuthRejected {
+            status,
+            body: Bytes::new(),
+        };
+        assert!(matches!(
+            classify(Err(auth(StatusCode::TOO_MANY_REQUESTS))),
+            Outcome::Retry(RetryReason::FlowThrottled(None))
+        ));
+        assert!(matches!(
+            classify(Err(auth(StatusCode::SERVICE_UNAVAILABLE))),
+            Outcome::Retry(RetryReason::Status(..))
+        ));
+        assert!(matches!(
+            classify(Err(auth(StatusCode::BAD_REQUEST))),
+            Outcome::Retry(RetryReason::Credentials(_))
         ));
     }
 

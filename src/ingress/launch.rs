@@ -157,13 +157,18 @@ fn parse(launch: &Launch, query: &str) -> Result<LaunchQuery, LaunchError> {
             .filter(|value| !value.is_empty())
     };
     let missing = |name: &str| LaunchError::BadQuery(format!("`{name}` is missing"));
-    let malformed = |name: &str, what: &str| LaunchError::BadQuery(format!("`{name}` is not {what}"));
+    let malformed =
+        |name: &str, what: &str| LaunchError::BadQuery(format!("`{name}` is not {what}"));
     let order = get(&names.order_id).ok_or_else(|| missing(&names.order_id))?;
     let order_id =
         Uuid::parse_str(order.trim()).map_err(|_| malformed(&names.order_id, "an order id"))?;
     let number = |name: &str| {
         get(name)
-            .map(|v| v.trim().parse::<i64>().map_err(|_| malformed(name, "a number")))
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| malformed(name, "a number"))
+            })
             .transpose()
     };
     Ok(LaunchQuery {
@@ -239,7 +244,10 @@ mod tests {
             "https://photo.example/order?orderId=1&token=a%2Bb"
         );
         assert_eq!(
-            with_query("https://photo.example/order?src=core&orderId=old", "orderId=1"),
+            with_query(
+                "https://photo.example/order?src=core&orderId=old",
+                "orderId=1"
+            ),
             "https://photo.example/order?src=core&orderId=1"
         );
         assert_eq!(

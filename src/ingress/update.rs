@@ -181,7 +181,11 @@ impl CheckFlowToken {
         token: &str,
     ) -> Result<Option<VerifiedToken>, PolicyError> {
         let hash = flow_token::hash(token);
-        if addressed.binding.as_ref().is_some_and(|b| b.token_hash == hash) {
+        if addressed
+            .binding
+            .as_ref()
+            .is_some_and(|b| b.token_hash == hash)
+        {
             return Ok(None);
         }
         let webhook = &addressed.update.webhook;

@@ -57,7 +57,9 @@ pub enum RouteError {
     BoundElsewhere,
     #[error("The order was bound by another vendor.")]
     OtherVendor,
-    #[error("No tenant could be chosen: send flowUrl or tenantId, or configure the vendor's tenant.")]
+    #[error(
+        "No tenant could be chosen: send flowUrl or tenantId, or configure the vendor's tenant."
+    )]
     Unresolved,
 }
 
@@ -113,7 +115,10 @@ impl Tenants {
                 given,
             });
         }
-        if vendor.allowed.is_some_and(|allowed| !allowed.contains(&entry.name)) {
+        if vendor
+            .allowed
+            .is_some_and(|allowed| !allowed.contains(&entry.name))
+        {
             return Err(RouteError::NotAllowed(entry.name.clone()));
         }
         if binding.is_some_and(|b| b.tenant != entry.name) {

@@ -114,7 +114,10 @@ fn a_tenant_id_must_match_and_routes_only_when_unique() {
             given: 15
         })
     );
-    assert_eq!(t.resolve(claim(None, Some(15)), none, None), Ok("em2".into()));
+    assert_eq!(
+        t.resolve(claim(None, Some(15)), none, None),
+        Ok("em2".into())
+    );
     // Two tenants share 99: the id alone cannot route.
     assert_eq!(
         t.resolve(claim(None, Some(99)), none, None),
@@ -122,7 +125,10 @@ fn a_tenant_id_must_match_and_routes_only_when_unique() {
     );
     // A tenant without an id accepts any id once something else routed to it.
     let anon = Some("http://127.0.0.1:8082/flow");
-    assert_eq!(t.resolve(claim(anon, Some(5)), none, None), Ok("anon".into()));
+    assert_eq!(
+        t.resolve(claim(anon, Some(5)), none, None),
+        Ok("anon".into())
+    );
 }
 
 #[test]
@@ -137,7 +143,10 @@ fn the_binding_then_the_fallback_decide_when_the_payload_does_not() {
         t.resolve(claim(None, None), fallback, Some(&bound)),
         Ok("em2".into())
     );
-    assert_eq!(t.resolve(claim(None, None), fallback, None), Ok("em1".into()));
+    assert_eq!(
+        t.resolve(claim(None, None), fallback, None),
+        Ok("em1".into())
+    );
     assert_eq!(
         t.resolve(claim(None, None), VendorRouting::default(), None),
         Err(RouteError::Unresolved)

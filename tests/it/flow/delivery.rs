@@ -7,10 +7,34 @@ use super::{body_of, history, post_canonical, post_photo};
 use crate::support::fixtures::{self, ORDER_ID};
 use crate::support::{Reply, assert_problem};
 
+/// A photographer's event with everything an order shows.
+const PHOTO_FULL_SCHEMA: (&str, &str) = (
+    "schemas/photo-full.schema.json",
+    r#"{
+  "type": "object",
+  "required": ["id", "type", "data"],
+  "properties": {
+    "id": { "type": "string" },
+    "type": { "enum": ["order.accepted", "order.delivered"] },
+    "data": {
+      "type": "object",
+      "required": ["orderId"],
+      "properties": {
+        "orderId": { "type": "string" },
+        "message": { "type": "string" },
+        "product": { "type": "string" },
+        "photographer": { "type": "string" },
+        "shootDate": { "type": "string" }
+      }
+    }
+  }
+}"#,
+);
+
 /// The photo vendor with a full map: title, action text and metadata as well as state.
 const PHOTO_MAP: &str = r#"
 [vendors.photo-full]
-schema = "schemas/photo.schema.json"
+schema = "schemas/photo-full.schema.json"
 verify = { scheme = "hmac", preset = "github", secrets = ["photo-it-secret"] }
 tenant = "sim"
 
@@ -43,7 +67,10 @@ async fn a_canonical_update_becomes_one_updatestate_with_flows_headers() {
     )
     .await;
     let body = assert_delivered(&reply);
-    assert_eq!(body["order"]["Guid"], ORDER_ID, "Flow's order model: {body}");
+    assert_eq!(
+        body["order"]["Guid"], ORDER_ID,
+        "Flow's order model: {body}"
+    );
 
     let calls = gw.sim().calls_of("updatestate").await;
     assert_eq!(calls.len(), 1, "{calls:#?}");
@@ -60,13 +87,19 @@ async fn a_canonical_update_becomes_one_updatestate_with_flows_headers() {
     let headers = &call["headers"];
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
     assert_eq!(headers["authorization"], "Bearer ***");
-    let key = headers["idempotency-key"].as_str().expect("Idempotency-Key");
+    let key = headers["idempotency-key"]
+        .as_str()
+        .expect("Idempotency-Key");
     uuid::Uuid::parse_str(key).expect("the idempotency key is a UUID");
     let trace = headers["traceparent"].as_str().expect("traceparent");
     assert!(trace.starts_with("00-") && trace.len() == 55, "{trace}");
     assert!(gw.sim().calls_of("patch").await.is_empty());
 
-    let order = gw.sim().order(ORDER_ID).await.expect("Flow knows the order");
+    let order = gw
+        .sim()
+        .order(ORDER_ID)
+        .await
+        .expect("Flow knows the order");
     assert_eq!(
         history(&order),
         [("InProcess".to_owned(), "Photographer booked".to_owned())]
@@ -96,7 +129,7 @@ async fn a_vendors_traceparent_is_passed_on() {
 
 #[tokio::test]
 async fn a_mapped_event_patches_then_updates_state_and_later_patches_merge() {
-    let gw = fixtures::gateway("", PHOTO_MAP).await;
+    let gw = fixtures::gateway_with_files("", PHOTO_MAP, &[PHOTO_FULL_SCHEMA]).await;
     let first = json!({"id": "ph-1", "type": "order.accepted", "data": {
         "orderId": ORDER_ID, "message": "Booked", "product": "Photo package L",
         "photographer": "Kari Nordmann", "shootDate": "2026-12-01"}});
@@ -114,7 +147,10 @@ async fn a_mapped_event_patches_then_updates_state_and_later_patches_merge() {
         .filter(|op| *op != "auth_token")
         .collect();
     assert_eq!(operations, ["patch", "updatestate"], "patch goes first");
-    let patch = calls.iter().find(|c| c["operation"] == "patch").expect("a patch");
+    let patch = calls
+        .iter()
+        .find(|c| c["operation"] == "patch")
+        .expect("a patch");
     assert_eq!(patch["method"], "PATCH");
     assert_eq!(
         patch["path"],
@@ -162,7 +198,10 @@ async fn a_status_without_a_state_resends_the_last_state_or_is_422() {
     let reply = post_canonical(&gw, "canonical", ORDER_ID, status_only.clone()).await;
     let problem = assert_problem(&reply, 422, "mapping-failed");
     assert!(
-        problem["detail"].as_str().unwrap_or_default().contains("state"),
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state"),
         "{problem}"
     );
     assert!(
@@ -170,7 +209,9 @@ async fn a_status_without_a_state_resends_the_last_state_or_is_422() {
         "nothing is sent when the state is unknown"
     );
 
-    assert_delivered(&post_canonical(&gw, "canonical", ORDER_ID, json!({"state": "InProcess"})).await);
+    assert_delivered(
+        &post_canonical(&gw, "canonical", ORDER_ID, json!({"state": "InProcess"})).await,
+    );
     assert_delivered(&post_canonical(&gw, "canonical", ORDER_ID, status_only).await);
     let calls = gw.sim().calls_of("updatestate").await;
     assert_eq!(
@@ -200,7 +241,10 @@ state = { from = "/type", values = { "order.accepted" = "InProcess" } }
         .await;
     let problem = assert_problem(&reply, 422, "mapping-failed");
     assert!(
-        problem["detail"].as_str().unwrap_or_default().contains("state"),
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state"),
         "{problem}"
     );
     assert!(gw.sim().calls_of("updatestate").await.is_empty());

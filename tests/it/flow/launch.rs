@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::post_canonical;
+use crate::support::Reply;
 use crate::support::client::get;
 use crate::support::fixtures::{self, CANONICAL_SECRET};
-use crate::support::Reply;
 
 const LAUNCH_URL: &str = "https://photo.example/order?src=core";
 
@@ -18,14 +18,21 @@ fn launcher() -> String {
 
 fn assert_private(reply: &Reply) {
     assert_eq!(reply.header("cache-control"), Some("no-store"), "{reply:?}");
-    assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{reply:?}");
+    assert_eq!(
+        reply.header("referrer-policy"),
+        Some("no-referrer"),
+        "{reply:?}"
+    );
 }
 
 fn assert_page(reply: &Reply, status: u16) {
     assert_eq!(reply.status, status, "{reply:?}");
     assert_private(reply);
     assert!(
-        reply.header("content-type").unwrap_or_default().starts_with("text/html"),
+        reply
+            .header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html"),
         "{reply:?}"
     );
     let page = String::from_utf8_lossy(&reply.body);
@@ -47,10 +54,13 @@ async fn a_launch_verifies_binds_and_redirects_with_the_query() {
     let expected = format!(
         "https://photo.example/order?src=core&{}",
         form_urlencoded::parse(query.as_bytes())
-            .fold(form_urlencoded::Serializer::new(String::new()), |mut s, (k, v)| {
-                s.append_pair(&k, &v);
-                s
-            })
+            .fold(
+                form_urlencoded::Serializer::new(String::new()),
+                |mut s, (k, v)| {
+                    s.append_pair(&k, &v);
+                    s
+                }
+            )
             .finish()
     );
     assert_eq!(location, expected);
@@ -59,8 +69,15 @@ async fn a_launch_verifies_binds_and_redirects_with_the_query() {
     // The binding lets the vendor report later without a token or routing data.
     let reply = post_canonical(&gw, "launcher", &order, json!({"state": "InProcess"})).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    let flow_order = gw.sim().order(&order).await.expect("delivered to the bound tenant");
-    assert_eq!(flow_order["OrderStatuses"].as_array().map(Vec::len), Some(2));
+    let flow_order = gw
+        .sim()
+        .order(&order)
+        .await
+        .expect("delivered to the bound tenant");
+    assert_eq!(
+        flow_order["OrderStatuses"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 #[tokio::test]
@@ -73,26 +90,43 @@ async fn launch_failures_are_short_pages_with_the_right_status() {
         async move { get(&url).await }
     };
     assert_page(&launch(format!("flowUrl={base}&token={token}")).await, 400);
-    assert_page(&launch(format!("StreamOrderId=nope&flowUrl={base}&token={token}")).await, 400);
-    assert_page(&launch(format!("StreamOrderId={order}&flowUrl={base}")).await, 400);
+    assert_page(
+        &launch(format!("StreamOrderId=nope&flowUrl={base}&token={token}")).await,
+        400,
+    );
+    assert_page(
+        &launch(format!("StreamOrderId={order}&flowUrl={base}")).await,
+        400,
+    );
     assert_page(
         &launch(format!("StreamOrderId={order}&flowUrl={base}&token=forged")).await,
         401,
     );
     assert_page(
-        &launch(format!("StreamOrderId={order}&flowUrl=http://elsewhere.example/flow&token={token}")).await,
+        &launch(format!(
+            "StreamOrderId={order}&flowUrl=http://elsewhere.example/flow&token={token}"
+        ))
+        .await,
         403,
     );
     let other = uuid::Uuid::new_v4();
     assert_page(
-        &launch(format!("StreamOrderId={other}&flowUrl={base}&token={token}")).await,
+        &launch(format!(
+            "StreamOrderId={other}&flowUrl={base}&token={token}"
+        ))
+        .await,
         403,
     );
+    // A token not verified before (a verified one is answered from the cache).
+    let (fresh_order, fresh_token) = gw.sim().create_order(2).await;
     gw.sim()
         .fault(json!({"op": "verify_token", "fail_next": 1, "status": 503}))
         .await;
     assert_page(
-        &launch(format!("StreamOrderId={order}&flowUrl={base}&token={token}")).await,
+        &launch(format!(
+            "StreamOrderId={fresh_order}&flowUrl={base}&token={fresh_token}"
+        ))
+        .await,
         503,
     );
     assert_page(&get(&gw.url("/launch/canonical?x=1")).await, 404);

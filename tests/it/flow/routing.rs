@@ -22,7 +22,9 @@ struct TwoTenants {
 async fn two_tenants() -> TwoTenants {
     let (a, b) = (FlowSim::start().await, FlowSim::start().await);
     let vendor = |name: &str, fallback: &str| {
-        format!("[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\n{fallback}\n")
+        format!(
+            "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\n{fallback}\n"
+        )
     };
     let config = format!(
         "{}\n{}\n{}\n{}\n{}",
@@ -72,7 +74,13 @@ async fn a_tenant_id_routes_when_unique_and_must_match_a_flow_url() {
     assert!(t.b.order(&order).await.is_some());
 
     let mismatch = json!({"flowUrl": t.a.base_url(), "tenantId": 15, "state": "InProcess"});
-    let reply = post_canonical(&t.gw, "canonical", &uuid::Uuid::new_v4().to_string(), mismatch).await;
+    let reply = post_canonical(
+        &t.gw,
+        "canonical",
+        &uuid::Uuid::new_v4().to_string(),
+        mismatch,
+    )
+    .await;
     assert_problem(&reply, 403, "tenant-not-allowed");
     assert_eq!(updates(&t.a).await, 0);
 }
@@ -95,10 +103,15 @@ async fn an_unknown_flow_url_is_refused_and_never_dialled() {
         format!("http://user@{}/flow", t.a.address),
     ] {
         let body = json!({"flowUrl": url, "state": "Completed"});
-        let reply = post_canonical(&t.gw, "canonical", &uuid::Uuid::new_v4().to_string(), body).await;
+        let reply =
+            post_canonical(&t.gw, "canonical", &uuid::Uuid::new_v4().to_string(), body).await;
         assert_problem(&reply, 403, "tenant-not-allowed");
     }
-    assert_eq!(dialled.load(Ordering::SeqCst), 0, "the payload's URL was dialled");
+    assert_eq!(
+        dialled.load(Ordering::SeqCst),
+        0,
+        "the payload's URL was dialled"
+    );
     assert_eq!(updates(&t.a).await + updates(&t.b).await, 0);
 }
 

@@ -26,7 +26,7 @@ async fn a_refusal_is_502_with_flows_status_and_body() {
 async fn flows_rate_limit_is_passed_on_and_its_outages_are_503() {
     let gw = fixtures::gateway("", "").await;
     gw.sim()
-        .fault(json!({"op": "*", "fail_next": 1, "status": 429, "retry_after": 9}))
+        .fault(json!({"op": "updatestate", "fail_next": 1, "status": 429, "retry_after": 9}))
         .await;
     let reply = post_canonical(&gw, "canonical", ORDER_ID, json!({"state": "Completed"})).await;
     assert_problem(&reply, 429, "rate-limited");

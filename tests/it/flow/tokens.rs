@@ -112,7 +112,12 @@ async fn a_required_token_may_be_missing_only_for_a_bound_order() {
     assert_problem(&reply, 401, "flow-token-missing");
 
     let with_token = json!({"flowToken": token, "state": "InProcess"});
-    assert_eq!(post_canonical(&gw, "tokened", &order, with_token).await.status, 200);
+    assert_eq!(
+        post_canonical(&gw, "tokened", &order, with_token)
+            .await
+            .status,
+        200
+    );
     // Days later the vendor reports without the token: the binding vouches for the order.
     let reply = post_canonical(&gw, "tokened", &order, json!({"state": "Completed"})).await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -133,5 +138,8 @@ async fn a_flow_that_cannot_verify_tokens_is_503_not_the_vendors_fault() {
 
     // Not cached as invalid: once Flow answers, the same token verifies.
     gw.sim().clear_faults().await;
-    assert_eq!(post_canonical(&gw, "tokened", &order, body).await.status, 200);
+    assert_eq!(
+        post_canonical(&gw, "tokened", &order, body).await.status,
+        200
+    );
 }

@@ -113,9 +113,19 @@ pub fn photo_event() -> String {
 
 /// A gateway serving [`config`], with its simulated Flow.
 pub async fn gateway(server: &str, extra: &str) -> super::Gateway {
+    gateway_with_files(server, extra, &[]).await
+}
+
+/// Like [`gateway`], with more files (schemas of vendors in `extra`) next to the config.
+pub async fn gateway_with_files(
+    server: &str,
+    extra: &str,
+    files: &[(&str, &str)],
+) -> super::Gateway {
     let sim = FlowSim::start().await;
     let config = config(server, &sim, extra);
-    super::Gateway::start_with_files(&config, CONFIG_FILES)
+    let files: Vec<(&str, &str)> = CONFIG_FILES.iter().chain(files).copied().collect();
+    super::Gateway::start_with_files(&config, &files)
         .await
         .with_sim(sim)
 }

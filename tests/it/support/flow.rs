@@ -31,7 +31,9 @@ impl FlowSim {
             client_secret: SIM_CLIENT_SECRET.to_owned(),
             token_ttl,
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the simulator");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the simulator");
         let address = listener.local_addr().expect("the simulator's address");
         let (close, closed) = watch::channel(false);
         let router = Simulator::new(settings).router();

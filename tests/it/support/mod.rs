@@ -98,7 +98,9 @@ impl Gateway {
 
     /// The simulated Flow the gateway delivers to.
     pub fn sim(&self) -> &flow::FlowSim {
-        self.sim.as_ref().expect("this gateway was started with a simulated Flow")
+        self.sim
+            .as_ref()
+            .expect("this gateway was started with a simulated Flow")
     }
 
     /// `http://<public>{path}`.

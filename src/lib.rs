@@ -4,13 +4,15 @@
 //! the order):
 //!
 //! ```text
-//! vendor ─▶ ingress ─▶ verify ─▶ validate ─▶ (map ─▶ route ─▶ queue ══▶ deliver ─▶ flow) ─▶ Flow
-//!           lookup,    signature  JSON Schema
-//!           media type, on raw    every violation
-//!           body cap   bytes
+//! vendor ─▶ ingress ─▶ verify ─▶ validate ─▶ map ─▶ route ─▶ verify ─▶ deliver ─▶ flow ─▶ Flow
+//!           lookup,    signature  JSON       Order   tenant   Flow-     patch,     pooled
+//!           media type, on raw    Schema     Update  (SSRF    Token     update-    client,
+//!           body cap   bytes                         guard)   policy    state      token cache
 //! ```
 //!
-//! The stages in parentheses are not built yet: an accepted webhook is answered 202 and logged.
+//! `order` holds the shared vocabulary and what is remembered per order (bindings, last-sent
+//! values); `simulator` is a Flow for local runs and tests. The durable queue between `route`
+//! and `deliver` is not built yet: every vendor is served synchronously.
 
 #![forbid(unsafe_code)]
 

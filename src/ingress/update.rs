@@ -60,7 +60,11 @@ impl Stage<Valid> for MapUpdate {
     type Error = MappingError;
 
     fn run(&self, valid: Valid) -> Result<Update, MappingError> {
-        let order = valid.webhook.vendor().mapper.map(&valid.document)?;
+        let vendor = valid.webhook.vendor();
+        let order = vendor.mapper.map(&valid.document)?;
+        if !order.truncated.is_empty() {
+            tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
+        }
         if !order.update.patches() && !order.update.updates_state() {
             return Err(MappingError {
                 field: "update".into(),

@@ -364,7 +364,8 @@ fn check_pointer(s: &Source, key: &str, pointer: &str, errors: &mut Vec<ConfigEr
     }
 }
 
-fn check_base_url(s: &Source, key: &str, url: &str) -> Result<(), ConfigError> {
+/// An absolute http(s) URL with a host: the only kind of base a Flow call can be joined to.
+pub(crate) fn check_base_url(s: &Source, key: &str, url: &str) -> Result<(), ConfigError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|_| s.error(key, format!("`{url}` is not a URL")))?;

@@ -1,7 +1,7 @@
 //! Configuration in layers: built-in defaults, then `config.toml`, then `FLOWGATE_<SECTION>__<KEY>`
 //! variables. Loaded and checked once; every error names its key and where the value came from.
 
-mod check;
+pub(crate) mod check;
 mod error;
 mod model;
 mod secret;

@@ -29,10 +29,18 @@ pub fn render(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "delivery: {} by default, {} workers",
+        "delivery: {} by default, {} workers (every vendor is served sync until the queue exists)",
         mode(delivery.mode),
         delivery.workers
     );
+    if config.simulator.enabled {
+        let sim = &config.simulator;
+        let _ = writeln!(
+            out,
+            "simulator: Flow simulator in process on {} (client_id {})",
+            sim.listen, sim.client_id
+        );
+    }
     match config.admin_token() {
         Ok(token) if token.resolve(&config.source).is_ok() => {
             let _ = writeln!(out, "admin token: {}", token.describe());

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, StatusCode, Uri};
+use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::auth::{Credentials, IssuedToken, TokenCache};
 use super::limit::Bucket;
 use super::{FlowClient, FlowError, FlowRequest, FlowResponse, Operation};
+use crate::config::check::check_base_url;
 use crate::config::{Config, ConfigError, ConfigErrors, Tenant, TenantAuthKind};
 
 /// A verify_token 401 under an access token younger than this is the FlowToken's fault.
@@ -135,7 +136,7 @@ fn tenant_flow(
 ) -> Result<TenantFlow, Vec<ConfigError>> {
     let source = &config.source;
     let key = |field: &str| format!("tenants.{name}.{field}");
-    let base_url = check_base_url(&tenant.base_url).map_err(|m| source.error(key("base_url"), m));
+    let base_url = check_base_url(source, &key("base_url"), &tenant.base_url);
     let credentials = credentials(config, name, tenant);
     let bucket_key = match (&tenant.auth.kind, &tenant.auth.client_id) {
         (TenantAuthKind::ClientCredentials, Some(client_id)) => format!("client:{client_id}"),
@@ -203,21 +204,6 @@ fn credentials(config: &Config, name: &str, tenant: &Tenant) -> Result<Credentia
                 )
             }),
     }
-}
-
-/// An absolute http(s) URL with a host: the only kind of base a call can be joined to.
-fn check_base_url(base_url: &str) -> Result<(), String> {
-    let uri: Uri = base_url
-        .parse()
-        .map_err(|e| format!("`{base_url}` is not a URL: {e}"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    if !scheme_ok || uri.host().is_none_or(str::is_empty) {
-        return Err(format!("`{base_url}` is not an absolute http or https URL"));
-    }
-    if uri.query().is_some() {
-        return Err(format!("`{base_url}` must not carry a query"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,19 @@ mod book;
 
 pub use book::{Binding, Broker, LastSent, MemoryOrderBook, OrderBook, StoreError};
 
+/// Every `MarketingIntegratorOrderState` name, by its ordinal (Flow may answer with numbers).
+pub const ORDER_STATES: [&str; 9] = [
+    "Unknown",
+    "CreatedNotSent",
+    "InProcess",
+    "Error",
+    "MissingInfo",
+    "Completed",
+    "Cancelled",
+    "Created",
+    "Activated",
+];
+
 /// The `MarketingIntegratorOrderState` names a vendor may set (exact case). `CreatedNotSent` is
 /// Core's own default and `Unknown` is not a state, so neither is here.
 pub const SETTABLE_STATES: [&str; 7] = [

@@ -6,18 +6,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// MarketingIntegratorOrderState by ordinal, for a Flow that answers with numbers.
-const STATES: [&str; 9] = [
-    "Unknown",
-    "CreatedNotSent",
-    "InProcess",
-    "Error",
-    "MissingInfo",
-    "Completed",
-    "Cancelled",
-    "Created",
-    "Activated",
-];
+use crate::order::ORDER_STATES as STATES;
 
 /// Lowercases every object key, recursively (the depth is bounded by serde_json's own limit).
 pub fn lowercase_keys(value: Value) -> Value {

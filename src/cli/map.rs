@@ -1,6 +1,7 @@
 //! `flowgate map`: what a payload would become, for vendors and operators debugging a mapping.
 //! Validates FILE against the vendor's schemas, maps it, and prints the OrderUpdate and the Flow
-//! calls it causes for an order flowgate has sent nothing to yet. Nothing is sent.
+//! calls it causes for an order flowgate has sent nothing to yet. Nothing is sent. Exit 0 only
+//! when the gateway would send it.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
     };
     let violations = VendorSchemas::new(own, envelope).violations(&document);
     if !violations.is_empty() {
-        println!("{}", pretty(&json!({"schema-violation": violations})));
+        super::print(&pretty(&json!({"schema-violation": violations})));
         return Ok(ExitCode::FAILURE);
     }
     let max_chars = config.limits.max_field_chars;
@@ -51,7 +52,7 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
     let mapped = match mapper.map(&document) {
         Ok(mapped) => mapped,
         Err(error) => {
-            println!("{}", pretty(&json!({"mapping-failed": error.to_string()})));
+            super::print(&pretty(&json!({"mapping-failed": error.to_string()})));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -59,13 +60,18 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
     let order = mapped.order_id;
     let never_sent = LastSent::default();
     let mut calls = Vec::new();
+    let mut sendable = true;
     if let Some(body) = plan::patch(update, &never_sent) {
         calls.push(json!({"operation": "patch", "method": "PATCH", "path": format!("/api/marketingintegrators/orders/{order}"), "body": body}));
     }
     match plan::update_state(update, &never_sent, mapper.state_default()) {
         Ok(Some(body)) => calls.push(json!({"operation": "updatestate", "method": "POST", "path": format!("/api/marketingintegrators/orders/{order}/updatestate"), "body": body})),
         Ok(None) => {}
-        Err(error) => calls.push(json!({"operation": "updatestate", "error": error.to_string()})),
+        Err(error) => {
+            // What the gateway would answer 422 `mapping-failed`.
+            sendable = false;
+            calls.push(json!({"operation": "updatestate", "error": error.to_string()}));
+        }
     }
     let report = json!({
         "order_update": {
@@ -83,8 +89,12 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
         },
         "flow_calls": calls,
     });
-    println!("{}", pretty(&report));
-    Ok(ExitCode::SUCCESS)
+    super::print(&pretty(&report));
+    Ok(if sendable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn pretty(value: &Value) -> String {

@@ -73,6 +73,7 @@ pub enum Command {
 
 /// `serve`: build, bind, run until a signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     let mut app = App::build(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     warn_about_inline_secrets(&app.config);
     if app.config.simulator.enabled {
@@ -98,25 +99,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             )
         })?;
     tracing::info!(listen = %server.listen, admin_listen = %server.admin_listen, "listening");
-    app.run(public, admin, shutdown_signal()).await?;
+    app.run(public, admin, stop).await?;
     Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Completes on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal sent as soon as the gateway reports ready is not missed.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            },
-            Err(_) => drop(interrupt.await),
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                },
+                _ => drop(tokio::signal::ctrl_c().await),
+            }
         }
     }
     #[cfg(not(unix))]
-    drop(interrupt.await);
+    async {
+        drop(tokio::signal::ctrl_c().await);
+    }
 }
 
 fn warn_about_inline_secrets(config: &Config) {
@@ -178,17 +186,14 @@ pub async fn send(
         .body(Full::new(Bytes::from(body)))
         .with_context(|| format!("bad URL {target}"))?;
     let (status, answer) = fetch(request, Duration::from_secs(30)).await?;
-    println!(
+    print(&format!(
         "{} {}",
         status.as_u16(),
         status.canonical_reason().unwrap_or_default()
-    );
+    ));
     match serde_json::from_slice::<serde_json::Value>(&answer) {
-        Ok(json) => println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        ),
-        Err(_) => println!("{}", String::from_utf8_lossy(&answer)),
+        Ok(json) => print(&serde_json::to_string_pretty(&json).unwrap_or_default()),
+        Err(_) => print(&String::from_utf8_lossy(&answer)),
     }
     Ok(if status.is_success() {
         ExitCode::SUCCESS
@@ -202,12 +207,18 @@ pub async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     let address = dialable(config.server.admin_listen);
     let request = Request::get(format!("http://{address}/readyz")).body(Full::new(Bytes::new()))?;
     let (status, _) = fetch(request, Duration::from_secs(5)).await?;
-    println!("readyz: {status}");
+    print(&format!("readyz: {status}"));
     Ok(if status.is_success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One line on stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// A listen address as a client dials it: `0.0.0.0` / `::` mean this machine.

@@ -17,6 +17,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let settings = simulator_settings(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stop = super::shutdown_signal();
     let address = listen.unwrap_or(config.simulator.listen);
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -31,7 +32,7 @@ pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Re
         HEADER_TIMEOUT,
         closed,
     ));
-    super::shutdown_signal().await;
+    stop.await;
     let _ = close.send(true);
     serving.await??;
     Ok(ExitCode::SUCCESS)

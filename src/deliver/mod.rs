@@ -138,13 +138,17 @@ impl Deliverer {
     }
 }
 
-/// One line per Flow attempt, for the operator following one order.
+/// One line per Flow attempt, for the operator following one order. Never a body or a token.
 fn log_attempt(delivery: &Delivery, operation: Operation, outcome: &Outcome) {
-    let (result, status, elapsed_ms) = match outcome {
-        Outcome::Success(r) => ("success", r.status.as_u16(), r.elapsed.as_millis()),
-        Outcome::Retry(RetryReason::Status(s, _)) => ("retry", s.as_u16(), 0),
-        Outcome::Retry(_) => ("retry", 0, 0),
-        Outcome::DontRetry(r) => ("rejected", r.status.as_u16(), 0),
+    let (result, status, detail) = match outcome {
+        Outcome::Success(r) => ("success", Some(r.status.as_u16()), String::new()),
+        Outcome::Retry(RetryReason::Status(s, _)) => ("retry", Some(s.as_u16()), String::new()),
+        Outcome::Retry(reason) => ("retry", None, format!("{reason:?}")),
+        Outcome::DontRetry(r) => ("rejected", Some(r.status.as_u16()), String::new()),
+    };
+    let elapsed_ms = match outcome {
+        Outcome::Success(r) => Some(r.elapsed.as_millis()),
+        _ => None,
     };
     tracing::info!(
         delivery_id = %delivery.id,
@@ -155,6 +159,7 @@ fn log_attempt(delivery: &Delivery, operation: Operation, outcome: &Outcome) {
         result,
         status,
         elapsed_ms,
+        detail,
         "flow call"
     );
 }

@@ -82,10 +82,6 @@ impl Deliverer {
         &self.book
     }
 
-    pub fn client(&self) -> &FlowClient {
-        &self.client
-    }
-
     /// Sends every operation of `delivery` before `deadline`; Flow's last answer on success.
     /// A status-only update with no state to go with it fails before any call.
     pub async fn deliver(

@@ -20,8 +20,6 @@ use self::text::Cutter;
 use crate::config::VendorMap;
 use crate::order::OrderUpdate;
 
-pub use self::text::ELLIPSIS;
-
 /// Every name [`Mapped::truncated`] may hold: the label values of
 /// `flowgate_fields_truncated_total`.
 pub const TRUNCATABLE_FIELDS: [&str; 4] = ["status", "title", "action_text", "metadata"];

@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::pointer::Pointer;
-use super::text::cut;
+use super::text::{ELLIPSIS, cut};
 use super::*;
 
 const ORDER: &str = "5f1c7f9e-3b0a-4c47-9a51-0f3a2b6c7d8e";

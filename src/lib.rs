@@ -26,6 +26,7 @@ pub mod ingress;
 pub mod map;
 pub mod order;
 pub mod problem;
+pub mod queue;
 pub mod route;
 pub mod server;
 pub mod simulator;

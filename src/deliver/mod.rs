@@ -2,6 +2,8 @@
 //! built when it is sent (`plan.rs`), each answer classified in one place (`retry.rs`). Calls for
 //! one order are made one at a time, so merges over the last-sent values never interleave.
 
+pub mod circuit;
+pub mod control;
 pub mod plan;
 pub mod retry;
 mod turns;

@@ -36,7 +36,7 @@ pub fn is_settable_state(name: &str) -> bool {
 
 /// One update of one order, as every vendor's payload becomes it: the canonical fields, each
 /// absent when the webhook does not set it. Strings are already cut to `limits.max_field_chars`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderUpdate {
     /// A settable state name (see [`SETTABLE_STATES`]).
     pub state: Option<String>,

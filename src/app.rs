@@ -3,6 +3,7 @@
 //! `server.shutdown_grace`.
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,11 +12,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 
+use crate::admin::AdminState;
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
 use crate::deliver::Deliverer;
+use crate::deliver::control::TenantControl;
+use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::FlowClient;
-use crate::ingress::{self, FlowPath, Vendors};
-use crate::order::MemoryOrderBook;
+use crate::ingress::{self, Dispatch, FlowPath, Vendors};
+use crate::queue::sqlite::SqliteStore;
+use crate::queue::{Retention, Store};
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 use crate::verify::flow_token::FlowTokens;
@@ -41,7 +46,11 @@ impl Health {
 pub struct App {
     pub config: Arc<Config>,
     vendors: Arc<Vendors>,
-    flow: FlowPath,
+    tenants: Arc<Tenants>,
+    tokens: Arc<FlowTokens>,
+    client: FlowClient,
+    workers: Option<WorkerSettings>,
+    admin_token: Option<String>,
     health: Health,
     simulator: Option<(TcpListener, Simulator)>,
 }
@@ -56,24 +65,37 @@ impl App {
             .collect();
         let vendors = Vendors::build(&config).map_err(|e| errors.extend(e.0));
         let tenants = Tenants::build(&config).map_err(|e| errors.extend(e.0));
-        let (Ok(vendors), Ok(tenants)) = (vendors, tenants) else {
+        let workers = WorkerSettings::from_config(&config).map_err(|e| {
+            errors.push(
+                config
+                    .source
+                    .error("delivery.retry_schedule", e.to_string()),
+            )
+        });
+        let (Ok(vendors), Ok(tenants), Ok(workers)) = (vendors, tenants, workers) else {
             return Err(ConfigErrors(errors));
         };
         ConfigErrors(errors).into_result()?;
         let client = FlowClient::new(config.flow.connect_timeout);
-        let flow = FlowPath {
-            tenants: Arc::new(tenants),
-            tokens: Arc::new(FlowTokens::new(
-                client.clone(),
-                config.flow.token_cache_ttl,
-                config.flow.negative_cache_ttl,
-            )),
-            deliverer: Arc::new(Deliverer::new(client, Arc::new(MemoryOrderBook::default()))),
-        };
+        let tokens = FlowTokens::new(
+            client.clone(),
+            config.flow.token_cache_ttl,
+            config.flow.negative_cache_ttl,
+        );
+        // Unset, /admin/* answers 403: the one optional secret.
+        let admin_token = config
+            .admin_token()
+            .and_then(|token| token.resolve(&config.source))
+            .ok()
+            .and_then(|tokens| tokens.into_iter().next());
         Ok(App {
             config: Arc::new(config),
             vendors: Arc::new(vendors),
-            flow,
+            tenants: Arc::new(tenants),
+            tokens: Arc::new(tokens),
+            client,
+            workers: Some(workers),
+            admin_token,
             health: Health::default(),
             simulator: None,
         })
@@ -94,15 +116,53 @@ impl App {
         admin: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        let store = self.open_store().await?;
+        let control = Arc::new(TenantControl::new(
+            self.config.tenants.keys(),
+            &self.config.delivery.circuit,
+        ));
+        let deliverer = Arc::new(Deliverer::new(self.client.clone(), store.clone()));
+        let settings = self
+            .workers
+            .take()
+            .ok_or_else(|| io::Error::other("run twice"))?;
+        let workers = Workers::new(
+            store.clone(),
+            deliverer.clone(),
+            self.tenants.clone(),
+            control.clone(),
+            settings,
+        );
+        let flow = FlowPath {
+            tenants: self.tenants.clone(),
+            tokens: self.tokens.clone(),
+            dispatch: Dispatch {
+                store: store.clone(),
+                deliverer,
+                control: control.clone(),
+                waker: workers.waker(),
+                dedup_window: self.config.store.dedup_window,
+            },
+        };
         let (close, closed) = watch::channel(false);
         let (cut, cut_requests) = watch::channel(false);
         let ingress = ingress::router(
             &self.config,
             self.vendors.clone(),
-            self.flow.clone(),
+            flow,
             self.health.clone(),
             cut_requests,
         );
+        let admin_state = AdminState {
+            store: store.clone(),
+            control,
+            token: self.admin_token.clone(),
+            health: self.health.clone(),
+        };
+        let grace = self.config.server.shutdown_grace;
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let delivering = tokio::spawn(workers.run(workers_stopped, grace));
+        let upkeep = tokio::spawn(upkeep(store, self.retention()));
         // The simulator outlives the drain: requests still in flight may need it.
         let (_simulator_close, simulator_closed) = watch::channel(false);
         if let Some((listener, simulator)) = self.simulator.take() {
@@ -118,7 +178,7 @@ impl App {
         let public = server::serve(public, ingress, header_timeout, closed.clone());
         let admin = server::serve(
             admin,
-            admin::router(self.health.clone()),
+            admin::router_with(admin_state),
             header_timeout,
             closed,
         );
@@ -129,9 +189,40 @@ impl App {
             () = shutdown => {}
             result = &mut servers => return joined(result),
         }
+        // Attempts in flight get the same grace as requests, at the same time.
+        let _ = stop_workers.send(true);
         self.drain(&mut servers, close, cut).await?;
+        let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
+        upkeep.abort();
         tracing::info!("flowgate stopped");
         Ok(())
+    }
+
+    /// Opens (creating and migrating) the embedded store of `store.url`.
+    async fn open_store(&self) -> io::Result<Arc<dyn Store>> {
+        let config = &self.config;
+        let path = SqliteStore::path_from_config(config).ok_or_else(|| {
+            io::Error::other(format!(
+                "store.url: `{}` is not a sqlite:// URL this version can open",
+                config.store.url
+            ))
+        })?;
+        let sync = config.store.sync;
+        let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&path, sync))
+            .await
+            .map_err(io::Error::other)?;
+        let store = opened.map_err(|e| io::Error::other(format!("store.url: {e}")))?;
+        Ok(Arc::new(store))
+    }
+
+    fn retention(&self) -> Retention {
+        let store = &self.config.store;
+        Retention {
+            delivered: store.retention,
+            dead: store.dead_retention,
+            dedup_window: store.dedup_window,
+            orders: store.order_retention,
+        }
     }
 
     /// Not ready at once; listeners closed after the drain delay; in-flight requests given the
@@ -162,6 +253,21 @@ impl App {
 
 /// How long cut requests get to send their 503 before their connections are dropped.
 const CUT_WAIT: Duration = Duration::from_secs(1);
+/// How often records past their retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Purges what retention no longer keeps, now and then every [`PURGE_EVERY`].
+async fn upkeep(store: Arc<dyn Store>, retention: Retention) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        match store.purge(chrono::Utc::now(), retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "records past their retention purged"),
+            Err(error) => tracing::warn!(%error, "purging old records failed"),
+        }
+    }
+}
 
 type Servers = JoinHandle<std::io::Result<((), ())>>;
 

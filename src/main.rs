@@ -33,6 +33,7 @@ async fn main() -> ExitCode {
         Command::Healthcheck => cli::healthcheck(&config).await,
         Command::Simulate { listen } => cli::simulate(&config, *listen).await,
         Command::Map { vendor, file } => cli::map(&config, vendor, file),
+        Command::Deliveries(args) => cli::deliveries(&config, args).await,
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };
     outcome.unwrap_or_else(|error| {

@@ -1,24 +1,118 @@
-//! The admin listener, on its own address: liveness and readiness for orchestrators.
+//! The admin listener, on its own address: liveness and readiness for orchestrators, and the
+//! bearer-protected `/admin` API (contract section 9) to inspect and steer deliveries, orders
+//! and tenants. Each `/admin` file holds one resource; `auth.rs` holds the token check.
+
+mod auth;
+mod deliveries;
+mod orders;
+mod tenants;
+#[cfg(test)]
+mod tests;
+
+pub use auth::{AuthError, RequireBearer, RequireBearerLayer};
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::StatusCode;
+use axum::routing::{get, post};
+use http::{Request, StatusCode};
 use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
 
 use crate::app::Health;
-use crate::ingress::request_id::RequestIdLayer;
+use crate::deliver::control::TenantControl;
+use crate::ingress::request_id::{RequestId, RequestIdLayer};
 use crate::ingress::{method_not_allowed, not_found};
+use crate::problem::{Code, Problem};
+use crate::queue::{Store, StoreError};
 
+/// What the admin API works on.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Arc<dyn Store>,
+    pub control: Arc<TenantControl>,
+    /// The resolved admin token; `None` closes `/admin` (403).
+    pub token: Option<String>,
+    pub health: Health,
+}
+
+/// The health routes alone, for an app that has no store yet.
 pub fn router(health: Health) -> Router {
+    around(health_routes(health))
+}
+
+/// `/healthz`, `/readyz` (open) and `/admin/*` (bearer token).
+pub fn router_with(state: AdminState) -> Router {
+    let auth = RequireBearerLayer::new(state.token.as_deref());
+    let admin = Router::new()
+        .route("/deliveries", get(deliveries::list))
+        .route("/deliveries/redrive", post(deliveries::redrive))
+        .route(
+            "/deliveries/{id}",
+            get(deliveries::show).delete(deliveries::delete),
+        )
+        .route("/deliveries/{id}/retry", post(deliveries::retry))
+        .route("/deliveries/{id}/cancel", post(deliveries::cancel))
+        .route("/orders/{order_id}", get(orders::show))
+        .route("/tenants/{tenant}/pause", post(tenants::pause))
+        .route("/tenants/{tenant}/resume", post(tenants::resume))
+        .route(
+            "/tenants/{tenant}/circuit/close",
+            post(tenants::close_circuit),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Around the fallbacks too, so an unauthenticated caller cannot map the API by its 404s.
+        .layer(auth)
+        .with_state(state.clone());
+    around(health_routes(state.health).nest("/admin", admin))
+}
+
+fn health_routes(health: Health) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(health)
+}
+
+/// The admin listener's layers, outer → inner.
+fn around(router: Router) -> Router {
+    let layers = ServiceBuilder::new()
+        // First, so every answer carries the id and problems are rendered as problem+json.
         .layer(RequestIdLayer)
+        // Inside the id, so the span (and every action logged in it) names it.
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        // A bug answers 500 `internal` instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(panicked));
+    router.layer(layers)
+}
+
+fn span(request: &Request<Body>) -> tracing::Span {
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(RequestId::as_str)
+        .unwrap_or_default();
+    tracing::info_span!("admin", method = %request.method(), path = %request.uri().path(), request_id = %id)
+}
+
+fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
+    let message = cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "admin handler panicked");
+    Problem::internal().into_response()
 }
 
 /// The process is up and serving this listener.
@@ -35,4 +129,23 @@ async fn readyz(State(health): State<Health>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(json!({"ready": ready}))).into_response()
+}
+
+/// How long a caller should wait after the store failed.
+const RETRY_AFTER_STORE: Duration = Duration::from_secs(5);
+
+/// The store failed: logged with what was being done, answered 503 without the cause.
+fn store_failed(action: &'static str, error: StoreError) -> Problem {
+    tracing::error!(action, %error, "admin: the store failed");
+    Problem::new(Code::Unavailable, "The delivery store is unavailable.")
+        .with_retry_after(RETRY_AFTER_STORE)
+}
+
+/// A path id. Ids are opaque to callers, so one that cannot exist is simply not found.
+fn path_id(text: &str, what: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(text).map_err(|_| not_found_named(what, text))
+}
+
+fn not_found_named(what: &str, id: &str) -> Problem {
+    Problem::new(Code::NotFound, format!("No {what} {id}."))
 }

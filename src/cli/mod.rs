@@ -1,9 +1,11 @@
 //! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
 //! `map` compiles one vendor's schema, `healthcheck` needs only the admin address.
 
+mod deliveries;
 mod map;
 mod simulate;
 
+pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
 pub use simulate::simulate;
 
@@ -69,6 +71,8 @@ pub enum Command {
         vendor: String,
         file: PathBuf,
     },
+    /// Inspect and steer deliveries through the admin API (needs the admin token).
+    Deliveries(DeliveriesArgs),
 }
 
 /// `serve`: build, bind, run until a signal.

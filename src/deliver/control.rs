@@ -4,8 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use super::circuit::Circuit;
+use tokio::time::Instant;
+
+use super::circuit::{CallResult, Circuit, Permit, Probe};
+use super::run::Call;
 use crate::config::Circuit as CircuitSettings;
 
 pub struct TenantControl {
@@ -14,12 +18,20 @@ pub struct TenantControl {
 }
 
 impl TenantControl {
-    pub fn new<'a>(tenants: impl IntoIterator<Item = &'a String>, settings: &CircuitSettings) -> Self {
+    pub fn new<'a>(
+        tenants: impl IntoIterator<Item = &'a String>,
+        settings: &CircuitSettings,
+    ) -> Self {
         Self {
             paused: Mutex::new(BTreeSet::new()),
             circuits: tenants
                 .into_iter()
-                .map(|name| (name.clone(), Circuit::new(settings.failures, settings.open_for)))
+                .map(|name| {
+                    (
+                        name.clone(),
+                        Circuit::new(settings.failures, settings.open_for),
+                    )
+                })
                 .collect(),
         }
     }
@@ -55,5 +67,68 @@ impl TenantControl {
 
     pub fn circuit(&self, tenant: &str) -> Option<&Circuit> {
         self.circuits.get(tenant)
+    }
+
+    /// Whether a call to `tenant` may go now: refused while paused or while its circuit is open
+    /// (or another call is probing it). The admission records the calls' verdicts.
+    pub fn admit(&self, tenant: &str, now: Instant) -> Result<Admission<'_>, Closed> {
+        if self.is_paused(tenant) {
+            return Err(Closed::Paused);
+        }
+        let circuit = self.circuit(tenant);
+        let probe = match circuit.map(|c| c.permit(now)) {
+            None | Some(Permit::Call) => None,
+            Some(Permit::Probe(probe)) => Some(probe),
+            Some(Permit::WaitUntil(until)) => return Err(Closed::CircuitOpen { until }),
+        };
+        Ok(Admission { circuit, probe })
+    }
+}
+
+/// Why no call may go to a tenant now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Closed {
+    #[error("deliveries to the tenant are paused")]
+    Paused,
+    #[error("the tenant's circuit is open")]
+    CircuitOpen { until: Instant },
+}
+
+impl Closed {
+    /// How long a caller should wait: until the circuit may let a call through; unknown for a
+    /// pause, which lasts until an operator resumes the tenant.
+    pub fn retry_after(&self, now: Instant) -> Option<Duration> {
+        match self {
+            Closed::Paused => None,
+            Closed::CircuitOpen { until } => Some(until.saturating_duration_since(now)),
+        }
+    }
+}
+
+/// Leave to call a tenant; the first verdict recorded settles the probe when this is one.
+pub struct Admission<'a> {
+    circuit: Option<&'a Circuit>,
+    probe: Option<Probe<'a>>,
+}
+
+impl Admission<'_> {
+    pub fn is_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    pub fn record(&mut self, now: Instant, result: CallResult) {
+        match (self.probe.take(), self.circuit) {
+            (Some(probe), _) => probe.record(now, result),
+            (None, Some(circuit)) => circuit.record(now, result),
+            (None, None) => {}
+        }
+    }
+
+    /// Every call's verdict, in the order they were made.
+    pub fn record_calls(&mut self, calls: &[Call]) {
+        let now = Instant::now();
+        for call in calls {
+            self.record(now, call.health);
+        }
     }
 }

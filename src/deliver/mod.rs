@@ -1,23 +1,37 @@
 //! Delivering one accepted webhook to its tenant's Flow: `patch` then `updatestate`, each body
-//! built when it is sent (`plan.rs`), each answer classified in one place (`retry.rs`). Calls for
-//! one order are made one at a time, so merges over the last-sent values never interleave.
+//! built when it is sent (`plan.rs`, `run.rs`), each answer classified in one place (`retry.rs`).
+//! Sync delivery calls [`Deliverer`] inside the request; queued deliveries are claimed from the
+//! store by [`Workers`] (`worker.rs`), retried on a [`Backoff`] (`schedule.rs`) and held back by
+//! the tenant's pause and [`Circuit`](circuit::Circuit) (`control.rs`, `circuit.rs`).
 
 pub mod circuit;
 pub mod control;
 pub mod plan;
 pub mod retry;
+mod run;
+pub mod schedule;
+mod settle;
+#[cfg(test)]
+mod tests;
 mod turns;
+pub mod worker;
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::flow::{FlowClient, FlowRequest, FlowResponse, Operation, TenantFlow};
+use crate::flow::{FlowClient, FlowResponse, Operation, TenantFlow};
 use crate::order::{OrderBook, OrderUpdate, StoreError};
+use crate::queue::Attempt;
+use control::{Closed, TenantControl};
 use plan::NoState;
-use retry::{Outcome, Rejection, RetryReason};
+use retry::{Rejection, RetryReason};
 use turns::OrderTurns;
+
+pub use run::{Call, Run};
+pub use schedule::{Backoff, BackoffError, Next};
+pub use worker::{WorkerSettings, Workers};
 
 /// The namespace of `Idempotency-Key`s: UUIDv5 of vendor, event id and operation, so every
 /// attempt of one operation carries the same key.
@@ -52,19 +66,39 @@ pub enum DeliveryError {
     Empty,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{} may succeed later: {reason:?}", operation.as_str())]
+    #[error("{}: {reason}", operation.as_str())]
     Retry {
         operation: Operation,
         reason: RetryReason,
     },
-    #[error("Flow refused {}: {}", operation.as_str(), rejection.status)]
+    #[error("{}: Flow refused it ({})", operation.as_str(), rejection.status.as_u16())]
     Rejected {
         operation: Operation,
         rejection: Rejection,
     },
 }
 
-/// Sends deliveries; shared by every request (and, later, every worker).
+/// A sync delivery that went nowhere or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No call was made: the tenant is paused or its circuit is open (503 `unavailable`).
+    #[error(transparent)]
+    Closed(#[from] Closed),
+    /// The answer `Problem::from(DeliveryError)` gives.
+    #[error(transparent)]
+    Failed(#[from] DeliveryError),
+}
+
+/// What a sync delivery came to, with every call made for the record.
+#[derive(Debug)]
+pub struct SyncRun {
+    pub result: Result<FlowResponse, SyncError>,
+    pub attempts: Vec<Attempt>,
+    /// The patch was delivered, even if updatestate then failed.
+    pub patched: bool,
+}
+
+/// Sends deliveries; shared by every request and every worker. Calls for one order take turns.
 pub struct Deliverer {
     client: FlowClient,
     book: Arc<dyn OrderBook>,
@@ -85,79 +119,39 @@ impl Deliverer {
     }
 
     /// Sends every operation of `delivery` before `deadline`; Flow's last answer on success.
-    /// A status-only update with no state to go with it fails before any call.
+    /// Neither pause nor circuit is consulted: see [`Deliverer::deliver_sync`].
     pub async fn deliver(
         &self,
         delivery: &Delivery,
         deadline: Instant,
     ) -> Result<FlowResponse, DeliveryError> {
-        let order = delivery.order_id;
-        let _turn = self.turns.take(order).await;
-        let mut last = self.book.last_sent(order).await?;
-        let state_call =
-            plan::update_state(&delivery.update, &last, delivery.state_default.as_deref())?;
-        let mut answer = None;
-        if let Some(body) = plan::patch(&delivery.update, &last) {
-            let request = FlowRequest::patch(order, &body);
-            answer = Some(self.send(delivery, request, deadline).await?);
-            last = plan::after_patch(&last, &body);
-            self.book.record_sent(order, last.clone()).await?;
-        }
-        if let Some(body) = state_call {
-            let request = FlowRequest::update_state(order, &body);
-            answer = Some(self.send(delivery, request, deadline).await?);
-            last.state = Some(body.state);
-            self.book.record_sent(order, last).await?;
-        }
-        answer.ok_or(DeliveryError::Empty)
+        self.run(delivery, false, deadline).await.result
     }
 
-    async fn send(
+    /// A sync delivery under its tenant's pause and circuit: refused without a call when either
+    /// holds it back, else sent as [`Deliverer::deliver`] does, each call feeding the circuit.
+    pub async fn deliver_sync(
         &self,
         delivery: &Delivery,
-        request: FlowRequest,
+        control: &TenantControl,
         deadline: Instant,
-    ) -> Result<FlowResponse, DeliveryError> {
-        let operation = request.operation();
-        let request = request
-            .with_traceparent(Some(delivery.traceparent.clone()))
-            .with_idempotency_key(delivery.idempotency_key(operation));
-        let result = delivery.tenant.call(&self.client, &request, deadline).await;
-        let outcome = retry::classify(result);
-        log_attempt(delivery, operation, &outcome);
-        match outcome {
-            Outcome::Success(response) => Ok(response),
-            Outcome::Retry(reason) => Err(DeliveryError::Retry { operation, reason }),
-            Outcome::DontRetry(rejection) => Err(DeliveryError::Rejected {
-                operation,
-                rejection,
-            }),
+    ) -> SyncRun {
+        let mut admission = match control.admit(delivery.tenant.name(), Instant::now()) {
+            Ok(admission) => admission,
+            Err(closed) => {
+                return SyncRun {
+                    result: Err(closed.into()),
+                    attempts: Vec::new(),
+                    patched: false,
+                };
+            }
+        };
+        let run = self.run(delivery, false, deadline).await;
+        admission.record_calls(&run.calls);
+        SyncRun {
+            attempts: run.attempts(),
+            patched: run.patched,
+            result: run.result.map_err(SyncError::Failed),
         }
     }
-}
-
-/// One line per Flow attempt, for the operator following one order. Never a body or a token.
-fn log_attempt(delivery: &Delivery, operation: Operation, outcome: &Outcome) {
-    let (result, status, detail) = match outcome {
-        Outcome::Success(r) => ("success", Some(r.status.as_u16()), String::new()),
-        Outcome::Retry(RetryReason::Status(s, _)) => ("retry", Some(s.as_u16()), String::new()),
-        Outcome::Retry(reason) => ("retry", None, format!("{reason:?}")),
-        Outcome::DontRetry(r) => ("rejected", Some(r.status.as_u16()), String::new()),
-    };
-    let elapsed_ms = match outcome {
-        Outcome::Success(r) => Some(r.elapsed.as_millis()),
-        _ => None,
-    };
-    tracing::info!(
-        delivery_id = %delivery.id,
-        vendor = %delivery.vendor,
-        tenant = delivery.tenant.name(),
-        order_id = %delivery.order_id,
-        operation = operation.as_str(),
-        result,
-        status,
-        elapsed_ms,
-        detail,
-        "flow call"
-    );
 }

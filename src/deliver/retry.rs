@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
+use super::circuit::CallResult;
 use crate::flow::{FlowError, FlowResponse};
 
 /// What one call's result means for its delivery.
@@ -29,6 +30,53 @@ pub enum RetryReason {
     Unreachable(String),
     /// The tenant's credentials were refused or Flow's token answer was unusable.
     Credentials(String),
+}
+
+impl Outcome {
+    /// What the call says about the tenant's Flow, for its circuit: a refusal of one webhook is
+    /// still an answer, and pacing is neither health nor fault.
+    pub fn health(&self) -> CallResult {
+        match self {
+            Outcome::Success(_) | Outcome::DontRetry(_) => CallResult::Success,
+            Outcome::Retry(reason) if reason.is_pacing() => CallResult::Neutral,
+            Outcome::Retry(_) => CallResult::Failure,
+        }
+    }
+}
+
+impl RetryReason {
+    /// Flow's 429 or our own bucket: the wait spends no attempt and does not feed the circuit.
+    pub fn is_pacing(&self) -> bool {
+        matches!(
+            self,
+            RetryReason::FlowThrottled(_) | RetryReason::BucketThrottled(_)
+        )
+    }
+
+    /// How long Flow (or our bucket) asked us to wait, when it said.
+    pub fn wait(&self) -> Option<Duration> {
+        match self {
+            RetryReason::FlowThrottled(wait) | RetryReason::Status(_, wait) => *wait,
+            RetryReason::BucketThrottled(wait) => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+/// For records and logs: no body, no token.
+impl std::fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryReason::FlowThrottled(_) => f.write_str("Flow answered 429 (rate limited)"),
+            RetryReason::BucketThrottled(wait) => {
+                write!(f, "the tenant's rate limit needs a wait of {wait:?}")
+            }
+            RetryReason::Status(status, _) => write!(f, "Flow answered {}", status.as_u16()),
+            RetryReason::Timeout => f.write_str("Flow did not answer before the deadline"),
+            RetryReason::Unreachable(cause) => write!(f, "cannot reach Flow: {cause}"),
+            RetryReason::Credentials(cause) => f.write_str(cause),
+        }
+    }
 }
 
 /// Flow refused the call in a way another attempt will not change.
@@ -156,6 +204,21 @@ mod tests {
             classify(Err(auth(StatusCode::BAD_REQUEST))),
             Outcome::Retry(RetryReason::Credentials(_))
         ));
+    }
+
+    #[test]
+    fn pacing_is_neutral_for_the_circuit_and_refusals_count_as_answers() {
+        assert_eq!(classify(answer(429)).health(), CallResult::Neutral);
+        let bucket = classify(Err(FlowError::Throttled(Duration::from_secs(1))));
+        assert_eq!(bucket.health(), CallResult::Neutral);
+        assert_eq!(classify(answer(503)).health(), CallResult::Failure);
+        assert_eq!(classify(answer(403)).health(), CallResult::Failure);
+        assert_eq!(
+            classify(Err(FlowError::Timeout)).health(),
+            CallResult::Failure
+        );
+        assert_eq!(classify(answer(400)).health(), CallResult::Success);
+        assert_eq!(classify(answer(200)).health(), CallResult::Success);
     }
 
     #[test]

@@ -108,7 +108,7 @@ async fn admit(
     deadline: tokio::time::Instant,
 ) -> Result<String, LaunchError> {
     let asked = parse(launch, query)?;
-    let book = flow.deliverer.book();
+    let book = &flow.dispatch.store;
     let binding = book
         .binding(asked.order_id)
         .await

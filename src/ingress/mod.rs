@@ -3,6 +3,8 @@
 //! else is a 404 or 405 problem.
 
 mod body;
+pub mod dedup;
+pub mod dispatch;
 mod guard;
 mod launch;
 pub mod request_id;
@@ -27,13 +29,13 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 pub use body::BodyError;
+pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
 pub use vendors::{Vendor, Vendors};
 use webhook::Inbound;
 
 use crate::app::Health;
 use crate::config::Config;
-use crate::deliver::Deliverer;
 use crate::problem::{Code, Problem};
 use crate::route::Tenants;
 use crate::verify::flow_token::FlowTokens;
@@ -41,13 +43,13 @@ use crate::verify::flow_token::FlowTokens;
 /// The webhook stages as one service.
 pub type Pipeline = BoxCloneSyncService<Inbound, Response, Infallible>;
 
-/// What stands between a valid webhook and Flow: the tenants, the FlowToken verifier and the
-/// deliverer (which holds the order book), built once at start-up.
+/// What stands between a parsed webhook and Flow: the tenants, the FlowToken verifier, and the
+/// last stage (store, deliverer, tenant controls), built once at start-up.
 #[derive(Clone)]
 pub struct FlowPath {
     pub tenants: Arc<Tenants>,
     pub tokens: Arc<FlowTokens>,
-    pub deliverer: Arc<Deliverer>,
+    pub dispatch: Dispatch,
 }
 
 #[derive(Clone)]

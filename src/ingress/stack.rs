@@ -16,12 +16,14 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::body::ReadBodyLayer;
+use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::request_id::{RequestId, RequestIdLayer};
-use super::update::{CheckFlowToken, MapUpdate, ResolveTenant, dispatch};
+use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
 use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
+use crate::order::OrderBook;
 use crate::problem::Problem;
 use crate::verify::Authenticate;
 
@@ -49,8 +51,9 @@ pub fn around_routes(router: Router, config: &Config, cut: watch::Receiver<bool>
 /// The stages of one webhook, in the contract's order.
 pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config) -> Pipeline {
     let server = &config.server;
-    let book = flow.deliverer.book().clone();
-    let deliverer = flow.deliverer.clone();
+    let store = flow.dispatch.store.clone();
+    let book: Arc<dyn OrderBook> = store.clone();
+    let dispatch = flow.dispatch.clone();
     let stages = ServiceBuilder::new()
         // 404: the vendor decides everything that follows (secrets, schema, limits).
         .layer(StageLayer::new(LookupVendor::new(vendors)))
@@ -69,6 +72,11 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
         .layer(StageLayer::new(ParseJson::new(
             config.limits.max_json_depth,
         )))
+        // 200 / 409: a repeat is answered as its original before anything below can fail.
+        .layer(AsyncStageLayer::new(Deduplicate::new(
+            store,
+            flow.dispatch.dedup_window,
+        )))
         // 422: the vendor's schemas, every violation listed.
         .layer(StageLayer::new(ValidateSchema))
         // 422: only now is the payload known to have the shape the map reads.
@@ -83,10 +91,10 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
             flow.tokens.clone(),
             book,
         )))
-        // 200 / 502 / 503 / 504: deliver and answer.
+        // 202 after the commit (queued); 200 / 502 / 503 / 504 from Flow (sync).
         .service_fn(move |authorized| {
-            let deliverer = deliverer.clone();
-            async move { Ok::<_, Infallible>(dispatch(deliverer, authorized).await) }
+            let dispatch = dispatch.clone();
+            async move { Ok::<_, Infallible>(dispatch.answer(authorized).await) }
         });
     BoxCloneSyncService::new(stages)
 }

@@ -76,7 +76,8 @@ where
 /// hand the webhook on or answer.
 pub trait AsyncStage<In>: Clone + Send + Sync + 'static {
     type Out: Send;
-    type Error: Into<Problem> + Send;
+    /// An answer that ends the pipeline: a problem, or (dedup) the original delivery.
+    type Error: IntoResponse + Send;
     fn run(&self, input: In) -> impl Future<Output = Result<Self::Out, Self::Error>> + Send;
 }
 
@@ -134,7 +135,7 @@ where
         Box::pin(async move {
             match stage.run(input).await {
                 Ok(next) => inner.call(next).await,
-                Err(error) => Ok(error.into().into_response()),
+                Err(answer) => Ok(answer.into_response()),
             }
         })
     }

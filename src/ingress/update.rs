@@ -7,16 +7,13 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use http::StatusCode;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use super::dedup::Identity;
 use super::guard::RequestDeadline;
 use super::webhook::Valid;
 use super::{AsyncStage, Stage};
-use crate::config::{DeliveryMode, FlowTokenPolicy};
-use crate::deliver::{Deliverer, Delivery, DeliveryError};
+use crate::config::FlowTokenPolicy;
 use crate::flow::TenantFlow;
 use crate::map::{self, MappingError};
 use crate::order::{Binding, OrderBook, StoreError};
@@ -33,9 +30,7 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 pub struct Update {
     pub webhook: Verified,
     pub order: map::Mapped,
-    /// The dedup and idempotency identity: the signed header id, the payload's id, or the hash
-    /// of the body.
-    pub event_id: String,
+    pub identity: Identity,
 }
 
 /// An update whose tenant is known.
@@ -72,16 +67,10 @@ impl Stage<Valid> for MapUpdate {
                     .into(),
             });
         }
-        let event_id = valid
-            .webhook
-            .event_id()
-            .map(str::to_owned)
-            .or_else(|| order.event_id.clone())
-            .unwrap_or_else(|| hex::encode(Sha256::digest(valid.webhook.body())));
         Ok(Update {
             webhook: valid.webhook,
             order,
-            event_id,
+            identity: valid.identity,
         })
     }
 }
@@ -219,8 +208,8 @@ impl CheckFlowToken {
     }
 }
 
-/// When Flow calls for this request must be done.
-fn flow_deadline(webhook: &Verified) -> Instant {
+/// When Flow calls (and waits) for this request must be done.
+pub(super) fn flow_deadline(webhook: &Verified) -> Instant {
     let deadline = webhook
         .parts()
         .extensions
@@ -232,90 +221,14 @@ fn flow_deadline(webhook: &Verified) -> Instant {
         .max(Instant::now())
 }
 
-/// The end of the pipeline: deliver and answer.
-pub async fn dispatch(deliverer: Arc<Deliverer>, authorized: Authorized) -> Response {
-    let Addressed { update, tenant, .. } = authorized.addressed;
-    let vendor = update.webhook.vendor();
-    let delivery = Delivery {
-        id: uuid::Uuid::now_v7(),
-        vendor: vendor.name.clone(),
-        tenant,
-        order_id: update.order.order_id,
-        event_id: update.event_id,
-        update: update.order.update,
-        state_default: vendor.mapper.state_default().map(str::to_owned),
-        traceparent: traceparent(&update.webhook),
-    };
-    match vendor.mode {
-        // The durable queue is the next step; until it exists a queued vendor is served as sync,
-        // so no 202 is ever given for a webhook that could still be lost.
-        DeliveryMode::Queued | DeliveryMode::Sync => {
-            let deadline = flow_deadline(&update.webhook);
-            answer_sync(&delivery, deliverer.deliver(&delivery, deadline).await)
-        }
+impl IntoResponse for AddressError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
     }
 }
 
-fn answer_sync(
-    delivery: &Delivery,
-    result: Result<crate::flow::FlowResponse, DeliveryError>,
-) -> Response {
-    match result {
-        Ok(response) => {
-            tracing::info!(delivery_id = %delivery.id, vendor = %delivery.vendor, tenant = delivery.tenant.name(), order_id = %delivery.order_id, "webhook delivered");
-            let order = serde_json::from_slice::<Value>(&response.body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into()));
-            let body = json!({"id": delivery.id, "state": "delivered", "duplicate": false, "order": order});
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
-        Err(error) => Problem::from(error).into_response(),
-    }
-}
-
-/// The vendor's W3C trace context when it sent a well-formed one, else a new trace.
-fn traceparent(webhook: &Verified) -> String {
-    let given = webhook
-        .parts()
-        .headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_traceparent(v));
-    match given {
-        Some(value) => value.to_ascii_lowercase(),
-        None => {
-            let trace = uuid::Uuid::new_v4().simple().to_string();
-            let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-            format!("00-{trace}-{span}-01")
-        }
-    }
-}
-
-/// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    matches!(parts.as_slice(), [version, trace, span, flags]
-        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(span, 16) && hex(flags, 2)
-            && trace.bytes().any(|b| b != b'0') && span.bytes().any(|b| b != b'0'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_traceparent;
-
-    #[test]
-    fn traceparents_are_checked() {
-        assert!(is_traceparent(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ));
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "garbage",
-        ] {
-            assert!(!is_traceparent(bad), "{bad}");
-        }
+impl IntoResponse for PolicyError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
     }
 }

@@ -1,5 +1,6 @@
 //! One webhook's journey through the pipeline as types: `Inbound` → `Routed` → `Received` →
-//! `Verified` → `Parsed` → `Valid`, and the synchronous stages between them.
+//! `Verified` → `Parsed` → `Unique` (see `dedup.rs`) → `Valid`, and the synchronous stages
+//! between them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use http::{Request, header};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::dedup::{Identity, Unique};
 use super::{Stage, Vendor, Vendors};
 use crate::validate::Violation;
 use crate::verify::Verified;
@@ -46,10 +48,11 @@ pub struct Parsed {
     pub document: Value,
 }
 
-/// A verified webhook whose JSON passed its vendor's schemas.
+/// A first-seen webhook whose JSON passed its vendor's schemas.
 pub struct Valid {
     pub webhook: Verified,
     pub document: Value,
+    pub identity: Identity,
 }
 
 /// Stage: find the vendor → 404 `unknown-vendor`.
@@ -231,18 +234,19 @@ pub struct ValidateSchema;
 #[error("The payload breaks {} rule(s) of its schema.", .0.len())]
 pub struct SchemaViolations(pub Vec<Violation>);
 
-impl Stage<Parsed> for ValidateSchema {
+impl Stage<Unique> for ValidateSchema {
     type Out = Valid;
     type Error = SchemaViolations;
 
-    fn run(&self, parsed: Parsed) -> Result<Valid, SchemaViolations> {
-        let violations = parsed.webhook.vendor().schemas.violations(&parsed.document);
+    fn run(&self, unique: Unique) -> Result<Valid, SchemaViolations> {
+        let violations = unique.webhook.vendor().schemas.violations(&unique.document);
         if !violations.is_empty() {
             return Err(SchemaViolations(violations));
         }
         Ok(Valid {
-            webhook: parsed.webhook,
-            document: parsed.document,
+            webhook: unique.webhook,
+            document: unique.document,
+            identity: unique.identity,
         })
     }
 }

@@ -139,6 +139,12 @@ impl Mapper {
         })
     }
 
+    /// The payload's event id, read before validation for the dedup lookup: a value the map
+    /// could not use is no id (the body's hash stands in).
+    pub fn event_id(&self, document: &Value) -> Option<String> {
+        self.event_id.whole_text(document).ok().flatten()
+    }
+
     /// The state table's `default`, used by delivery when a status arrives without a state.
     pub fn state_default(&self) -> Option<&str> {
         self.state.table_default()

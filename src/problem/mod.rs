@@ -42,6 +42,10 @@ pub enum Code {
     FlowTimeout,
     Unauthorized,
     Forbidden,
+    InvalidQuery,
+    NotDead,
+    Superseded,
+    NotFinished,
 }
 
 impl Code {
@@ -169,6 +173,26 @@ impl Code {
             ),
             Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, "Unauthorized"),
             Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Forbidden"),
+            InvalidQuery => (
+                "invalid-query",
+                StatusCode::BAD_REQUEST,
+                "A query parameter is not acceptable",
+            ),
+            NotDead => (
+                "not-dead",
+                StatusCode::CONFLICT,
+                "Only a dead delivery can be retried",
+            ),
+            Superseded => (
+                "superseded",
+                StatusCode::CONFLICT,
+                "The order has a newer delivered update",
+            ),
+            NotFinished => (
+                "not-finished",
+                StatusCode::CONFLICT,
+                "The delivery is still owed to Flow",
+            ),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! PostgreSQL store shared by several processes can implement it (claims are leased).
 
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -189,6 +191,10 @@ pub struct Page {
 
 /// What retrying one dead delivery did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per admin action, matched at once; boxing would change the API"
+)]
 pub enum Retried {
     Queued(DeliveryRecord),
     NotFound,

@@ -4,6 +4,7 @@ mod cli_send;
 mod flow;
 mod ingress;
 mod packaging;
+mod queue;
 mod quick_start;
 mod shutdown;
 mod signals;

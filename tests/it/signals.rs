@@ -4,13 +4,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+use crate::support::free_port;
 
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
 
 fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().expect("tempdir");

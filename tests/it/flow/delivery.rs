@@ -37,6 +37,7 @@ const PHOTO_MAP: &str = r#"
 schema = "schemas/photo-full.schema.json"
 verify = { scheme = "hmac", preset = "github", secrets = ["photo-it-secret"] }
 tenant = "sim"
+delivery = "sync"
 
 [vendors.photo-full.map]
 event_id = "/id"
@@ -227,6 +228,7 @@ async fn a_mapped_value_outside_the_table_is_422_naming_the_field() {
 schema = "schemas/photo.schema.json"
 verify = { scheme = "hmac", preset = "github", secrets = ["photo-it-secret"] }
 tenant = "sim"
+delivery = "sync"
 
 [vendors.strict.map]
 order_id = "/data/orderId"

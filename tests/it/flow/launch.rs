@@ -12,7 +12,7 @@ const LAUNCH_URL: &str = "https://photo.example/order?src=core";
 
 fn launcher() -> String {
     format!(
-        "[vendors.launcher]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\nlaunch_url = \"{LAUNCH_URL}\"\nflow_token = \"required\"\nlaunch_params = {{ order_id = \"StreamOrderId\", flow_url = \"flowUrl\", tenant_id = \"tenantId\", token = \"token\", case_id = \"caseId\" }}\n"
+        "[vendors.launcher]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\nlaunch_url = \"{LAUNCH_URL}\"\nflow_token = \"required\"\ndelivery = \"sync\"\nlaunch_params = {{ order_id = \"StreamOrderId\", flow_url = \"flowUrl\", tenant_id = \"tenantId\", token = \"token\", case_id = \"caseId\" }}\n"
     )
 }
 

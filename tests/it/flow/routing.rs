@@ -23,7 +23,7 @@ async fn two_tenants() -> TwoTenants {
     let (a, b) = (FlowSim::start().await, FlowSim::start().await);
     let vendor = |name: &str, fallback: &str| {
         format!(
-            "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\n{fallback}\n"
+            "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\n{fallback}\ndelivery = \"sync\"\n"
         )
     };
     let config = format!(

@@ -11,7 +11,7 @@ use crate::support::fixtures::{self, CANONICAL_SECRET};
 /// A canonical vendor that must prove every unbound order with a FlowToken.
 fn required_vendor() -> String {
     format!(
-        "[vendors.tokened]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\nflow_token = \"required\"\n"
+        "[vendors.tokened]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\nflow_token = \"required\"\ndelivery = \"sync\"\n"
     )
 }
 

@@ -24,7 +24,10 @@ async fn a_mapped_vendor_signed_with_the_github_preset_is_checked_against_its_ow
         .await;
     assert_accepted(&accepted);
 
-    let unknown_type = photo_event().replace("order.delivered", "order.lost");
+    // Another event (a new id: the same id with another body would be a dedup conflict).
+    let unknown_type = photo_event()
+        .replace("order.delivered", "order.lost")
+        .replace("ph-1", "ph-2");
     let reply = gw
         .webhook("photo", unknown_type)
         .signed(&photo())

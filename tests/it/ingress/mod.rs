@@ -20,7 +20,7 @@ async fn gateway() -> Gateway {
 /// A standard-webhooks vendor named `name` with `rate_limit`, for tests of the limit.
 fn limited_vendor(name: &str, rate_limit: &str) -> String {
     format!(
-        "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\nrate_limit = {rate_limit}\n"
+        "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\ndelivery = \"sync\"\nrate_limit = {rate_limit}\n"
     )
 }
 

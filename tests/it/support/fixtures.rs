@@ -38,7 +38,8 @@ pub const PHOTO_SCHEMA: &str = r#"{
 }"#;
 
 /// A config with one vendor per scheme: `canonical` (standard-webhooks), `photo` (hmac github,
-/// mapped, own schema), `bearer`, `basic`, all delivering to the tenant `sim` (the Flow `sim`).
+/// mapped, own schema), `bearer`, `basic`, all delivering in sync to the tenant `sim` (the Flow
+/// `sim`).
 /// `server` is the body of the `[server]` table, `extra` is appended (more vendors, `[limits]`).
 pub fn config(server: &str, sim: &FlowSim, extra: &str) -> String {
     let tenant = sim.tenant("sim", Some(SIM_TENANT_ID));
@@ -52,11 +53,13 @@ pub fn config(server: &str, sim: &FlowSim, extra: &str) -> String {
 [vendors.canonical]
 verify = {{ scheme = "standard-webhooks", secrets = ["{CANONICAL_SECRET}"] }}
 tenant = "sim"
+delivery = "sync"
 
 [vendors.photo]
 schema = "{PHOTO_SCHEMA_PATH}"
 verify = {{ scheme = "hmac", preset = "github", secrets = ["{GITHUB_SECRET}"] }}
 tenant = "sim"
+delivery = "sync"
 
 [vendors.photo.map]
 event_id = "/id"
@@ -66,10 +69,12 @@ state = {{ from = "/type", values = {{ "order.accepted" = "InProcess", "order.de
 [vendors.bearer]
 verify = {{ scheme = "bearer", tokens = ["{BEARER_TOKEN}"] }}
 tenant = "sim"
+delivery = "sync"
 
 [vendors.basic]
 verify = {{ scheme = "basic", username = "{BASIC_USER}", password = "{BASIC_PASSWORD}" }}
 tenant = "sim"
+delivery = "sync"
 
 {extra}
 "#

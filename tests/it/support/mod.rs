@@ -1,6 +1,7 @@
 //! The real gateway on loopback port 0, and what tests need to talk to it: an HTTP client
 //! (`client`), raw TCP for requests a client would not send (`raw`), and vendor signing (`sign`).
 
+pub mod admin;
 pub mod client;
 pub mod fixtures;
 pub mod flow;
@@ -175,4 +176,29 @@ pub async fn eventually(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A loopback port that was free a moment ago (for child processes, which bind their own).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Waits until `url` answers 200 (a child process starting up), failing after [`TIMEOUT`].
+pub async fn until_up(url: &str) {
+    let uri: http::Uri = url.parse().expect("a URL");
+    within(TIMEOUT, &format!("{url} answering 200"), async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        loop {
+            if let Ok(response) = client.get(uri.clone()).await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 }

@@ -1,0 +1,263 @@
+//! The admin API against the real SQLite store in a temporary directory, one request at a time
+//! with `oneshot`; states are set up through the `Store` trait, as workers would.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use chrono::{Duration, Utc};
+use http::{HeaderMap, Request};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use super::{AdminState, router_with};
+use crate::app::Health;
+use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
+use crate::deliver::control::TenantControl;
+use crate::order::OrderUpdate;
+use crate::queue::sqlite::SqliteStore;
+use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+
+mod cli;
+mod deliveries;
+mod orders;
+mod tenants;
+
+const TOKEN: &str = "admin-test-token";
+
+/// How a test delivery ends up.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum End {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+pub(super) struct Admin {
+    dir: TempDir,
+    store: Arc<SqliteStore>,
+    control: Arc<TenantControl>,
+    router: Router,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+fn admin_with(token: Option<&str>) -> Admin {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("queue.db");
+    let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("store"));
+    let tenants = ["acme".to_owned(), "beta".to_owned()];
+    let control = Arc::new(TenantControl::new(&tenants, &CircuitSettings::default()));
+    let router = router_with(AdminState {
+        store: store.clone(),
+        control: control.clone(),
+        token: token.map(str::to_owned),
+        health: Health::default(),
+    });
+    Admin {
+        dir,
+        store,
+        control,
+        router,
+    }
+}
+
+fn admin() -> Admin {
+    admin_with(Some(TOKEN))
+}
+
+impl Admin {
+    async fn call(&self, method: &str, uri: &str) -> Reply {
+        self.send(method, uri, Some(&format!("Bearer {TOKEN}")))
+            .await
+    }
+
+    async fn send(&self, method: &str, uri: &str, authorization: Option<&str>) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let request = request.body(Body::empty()).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("answer");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// Commits a delivery created `minutes_ago` and takes it to `end` as a worker would.
+    async fn delivery(
+        &self,
+        vendor: &str,
+        tenant: &str,
+        order: Uuid,
+        minutes_ago: i64,
+        end: End,
+    ) -> Uuid {
+        let id = Uuid::now_v7();
+        let delivery = NewDelivery {
+            id,
+            vendor: vendor.to_owned(),
+            tenant: tenant.to_owned(),
+            order_id: order,
+            event_id: format!("evt-{id}"),
+            dedup: true,
+            body_hash: [7; 32],
+            mode: DeliveryMode::Queued,
+            update: OrderUpdate {
+                state: Some("InProcess".to_owned()),
+                ..OrderUpdate::default()
+            },
+            state_default: None,
+            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+            created_at: Utc::now() - Duration::minutes(minutes_ago),
+        };
+        let enqueued = self
+            .store
+            .enqueue(delivery, Utc::now() - Duration::days(1))
+            .await;
+        assert_eq!(enqueued.expect("enqueue"), Enqueued::Accepted);
+        if end != End::Pending {
+            self.settle(id, end).await;
+        }
+        id
+    }
+
+    async fn settle(&self, id: Uuid, end: End) {
+        let now = Utc::now() + Duration::minutes(1);
+        let claimed = self
+            .store
+            .claim(now, 100, now + Duration::minutes(1), &[])
+            .await;
+        let claimed = claimed.expect("claim");
+        assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+        let attempt = Attempt {
+            at: Utc::now(),
+            operation: "updatestate".to_owned(),
+            status: Some(if end == End::Dead { 400 } else { 200 }),
+            duration_ms: 12,
+            error: None,
+        };
+        let finish = match end {
+            End::Dead => Finish::Dead {
+                patched: false,
+                flow_status: Some(400),
+                flow_body: Some("no such state".to_owned()),
+                error: "flow rejected".to_owned(),
+            },
+            _ => Finish::Delivered,
+        };
+        self.store
+            .finish(id, Some(attempt), finish)
+            .await
+            .expect("finish");
+    }
+}
+
+fn assert_problem(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.headers["content-type"], "application/problem+json");
+    assert_eq!(reply.body["code"], code, "{}", reply.body);
+    assert!(
+        reply.body["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+}
+
+fn ids(reply: &Reply) -> Vec<String> {
+    let list = reply.body["deliveries"].as_array().expect("deliveries");
+    list.iter()
+        .map(|d| d["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn without_a_configured_token_every_admin_route_is_forbidden() {
+    let gw = admin_with(None);
+    for uri in [
+        "/admin/deliveries",
+        "/admin/nothing-here",
+        "/admin/tenants/acme/pause",
+    ] {
+        let reply = gw.send("GET", uri, Some("Bearer anything")).await;
+        assert_problem(&reply, 403, "forbidden");
+    }
+    assert_eq!(gw.send("GET", "/healthz", None).await.status, 200);
+    assert_eq!(gw.send("GET", "/readyz", None).await.status, 503);
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_unauthorized_and_the_right_one_passes() {
+    let gw = admin();
+    for authorization in [
+        None,
+        Some("Bearer wrong"),
+        Some(TOKEN),
+        Some("Basic YWRtaW46eA=="),
+    ] {
+        let reply = gw.send("GET", "/admin/deliveries", authorization).await;
+        assert_problem(&reply, 401, "unauthorized");
+        let challenge = reply.headers["www-authenticate"].to_str().expect("ascii");
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+    }
+    let unknown = gw.send("GET", "/admin/nothing-here", None).await;
+    assert_problem(&unknown, 401, "unauthorized");
+    let reply = gw
+        .send("GET", "/admin/deliveries", Some(&format!("bearer {TOKEN}")))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.headers.contains_key("x-request-id"));
+    assert_eq!(reply.body["deliveries"], Value::Array(vec![]));
+    assert_eq!(reply.body["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_problems_after_authentication() {
+    let gw = admin();
+    assert_problem(
+        &gw.call("GET", "/admin/nothing-here").await,
+        404,
+        "not-found",
+    );
+    assert_problem(
+        &gw.call("PUT", "/admin/deliveries").await,
+        405,
+        "method-not-allowed",
+    );
+    assert_problem(
+        &gw.call("GET", "/admin/tenants/acme/pause").await,
+        405,
+        "method-not-allowed",
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_is_503_unavailable_without_its_cause() {
+    let gw = admin();
+    let path = gw.dir.path().join("queue.db");
+    let conn = rusqlite::Connection::open(path).expect("a second connection");
+    conn.execute_batch("ALTER TABLE deliveries RENAME TO gone")
+        .expect("break the store");
+    let reply = gw.call("GET", "/admin/deliveries").await;
+    assert_problem(&reply, 503, "unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+    let detail = reply.body["detail"].as_str().expect("a detail");
+    assert!(
+        !detail.contains("gone") && !detail.contains("table"),
+        "{detail}"
+    );
+    let reply = gw.call("POST", "/admin/deliveries/redrive").await;
+    assert_problem(&reply, 503, "unavailable");
+}

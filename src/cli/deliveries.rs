@@ -1,0 +1,401 @@
+//! `flowgate deliveries list|show|retry|cancel|redrive`: a client of the admin API (contract
+//! section 9) for operators. Prints a compact table, or the API's JSON as it is with `--json`;
+//! exit 0 only on a 2xx answer. It needs the admin token and the admin address, nothing else.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, Subcommand};
+use http::{Method, Request, header};
+use http_body_util::Full;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{dialable, fetch, print};
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    #[command(subcommand)]
+    pub action: DeliveriesAction,
+    /// Print the admin API's JSON answer as it is.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Base URL of the admin listener; default http://{server.admin_listen}.
+    #[arg(long, global = true)]
+    pub admin_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesAction {
+    /// List deliveries, newest first.
+    List {
+        /// pending, in_flight, retrying, delivered or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this vendor's.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this order's (a UUID).
+        #[arg(long)]
+        order_id: Option<String>,
+        /// Only deliveries created at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many (1 to 500; default 50).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The next page, as the previous one named it.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one delivery with its attempts.
+    Show { id: Uuid },
+    /// Queue a dead delivery again.
+    Retry {
+        id: Uuid,
+        /// Retry even when the order has a newer delivered update.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Stop an open delivery: it becomes dead with error `cancelled`.
+    Cancel { id: Uuid },
+    /// Retry every matching dead delivery that is not superseded.
+    Redrive {
+        /// Only this vendor's.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only deliveries created at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// How long the admin API may take to answer one call.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn deliveries(config: &Config, args: &DeliveriesArgs) -> anyhow::Result<ExitCode> {
+    let token = admin_token(config)?;
+    let base = args
+        .admin_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", dialable(config.server.admin_listen)));
+    let (method, path) = target(&args.action);
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let request = Request::builder()
+        .method(method)
+        .uri(&url)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .with_context(|| format!("bad URL {url}"))?;
+    let (status, body) = fetch(request, TIMEOUT).await?;
+    if args.json {
+        print(String::from_utf8_lossy(&body).trim_end());
+    }
+    if !status.is_success() {
+        if !args.json {
+            eprintln!("error: {}", problem_line(status, &body));
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    if !args.json {
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        render(&args.action, &answer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token, from wherever `[admin]` says (default `FLOWGATE_ADMIN_TOKEN`).
+fn admin_token(config: &Config) -> anyhow::Result<String> {
+    let values = config
+        .admin_token()
+        .and_then(|secret| secret.resolve(&config.source))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    values
+        .into_iter()
+        .next()
+        .context("the admin token is empty")
+}
+
+/// The method and the path with its query for `action`.
+fn target(action: &DeliveriesAction) -> (Method, String) {
+    use DeliveriesAction::*;
+    match action {
+        List {
+            state,
+            vendor,
+            tenant,
+            order_id,
+            since,
+            limit,
+            cursor,
+        } => {
+            let limit = limit.map(|n| n.to_string());
+            let query = query(&[
+                ("state", state.as_deref()),
+                ("vendor", vendor.as_deref()),
+                ("tenant", tenant.as_deref()),
+                ("order_id", order_id.as_deref()),
+                ("since", since.as_deref()),
+                ("limit", limit.as_deref()),
+                ("cursor", cursor.as_deref()),
+            ]);
+            (Method::GET, format!("/admin/deliveries{query}"))
+        }
+        Show { id } => (Method::GET, format!("/admin/deliveries/{id}")),
+        Retry { id, force } => {
+            let query = query(&[("force", force.then_some("true"))]);
+            (Method::POST, format!("/admin/deliveries/{id}/retry{query}"))
+        }
+        Cancel { id } => (Method::POST, format!("/admin/deliveries/{id}/cancel")),
+        Redrive {
+            vendor,
+            tenant,
+            since,
+        } => {
+            let query = query(&[
+                ("vendor", vendor.as_deref()),
+                ("tenant", tenant.as_deref()),
+                ("since", since.as_deref()),
+            ]);
+            (Method::POST, format!("/admin/deliveries/redrive{query}"))
+        }
+    }
+}
+
+/// `?a=1&b=2` of the given pairs, percent-encoded (a `+` in a time zone must survive); empty
+/// when none is given.
+fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    let mut encoder = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            encoder.append_pair(name, value);
+        }
+    }
+    let encoded = encoder.finish();
+    if encoded.is_empty() {
+        encoded
+    } else {
+        format!("?{encoded}")
+    }
+}
+
+/// `409 not-dead: Delivery … is not dead…` from a problem+json answer, or the bare status.
+fn problem_line(status: http::StatusCode, body: &[u8]) -> String {
+    let problem: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = problem["code"].as_str();
+    let detail = problem["detail"].as_str();
+    match (code, detail) {
+        (Some(code), Some(detail)) => format!("{} {code}: {detail}", status.as_u16()),
+        _ => status.to_string(),
+    }
+}
+
+fn render(action: &DeliveriesAction, answer: &Value) {
+    match action {
+        DeliveriesAction::List { .. } => {
+            let deliveries = answer["deliveries"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice);
+            if deliveries.is_empty() {
+                print("no deliveries");
+                return;
+            }
+            print(&table(deliveries));
+            if let Some(cursor) = answer["next_cursor"].as_str() {
+                print(&format!("more: --cursor {cursor}"));
+            }
+        }
+        DeliveriesAction::Redrive { .. } => print(&format!(
+            "redriven: {}, superseded: {}",
+            cell(&answer["redriven"]),
+            cell(&answer["superseded"])
+        )),
+        _ => print(&detail(answer)),
+    }
+}
+
+const COLUMNS: [&str; 8] = [
+    "ID",
+    "STATE",
+    "VENDOR",
+    "TENANT",
+    "ORDER",
+    "CREATED",
+    "ATTEMPTS",
+    "FLOW_STATUS",
+];
+
+/// One row per delivery under a header, each column as wide as its widest cell.
+fn table(deliveries: &[Value]) -> String {
+    let rows: Vec<[String; 8]> = deliveries.iter().map(row).collect();
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| {
+            let cells = rows.iter().map(|r| r[i].chars().count());
+            cells.chain([COLUMNS[i].len()]).max().unwrap_or_default()
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let mut lines = vec![line(&mut COLUMNS.iter().copied())];
+    lines.extend(rows.iter().map(|r| line(&mut r.iter().map(String::as_str))));
+    lines.join("\n")
+}
+
+fn row(delivery: &Value) -> [String; 8] {
+    let attempts = delivery["attempts"].as_array().map_or(0, Vec::len);
+    [
+        cell(&delivery["id"]),
+        cell(&delivery["state"]),
+        cell(&delivery["vendor"]),
+        cell(&delivery["tenant"]),
+        cell(&delivery["order_id"]),
+        time(&delivery["created_at"]),
+        attempts.to_string(),
+        cell(&delivery["flow_status"]),
+    ]
+}
+
+/// One delivery: its row, then what the row leaves out, then one line per attempt.
+fn detail(delivery: &Value) -> String {
+    let mut lines = vec![table(std::slice::from_ref(delivery)), String::new()];
+    for (label, key) in [
+        ("event id", "event_id"),
+        ("mode", "mode"),
+        ("updated", "updated_at"),
+        ("next attempt", "next_attempt_at"),
+        ("operations", "operations"),
+        ("error", "error"),
+        ("flow body", "flow_body"),
+    ] {
+        let value = &delivery[key];
+        let text = match value {
+            Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
+            _ if key.ends_with("_at") => time(value),
+            _ => cell(value),
+        };
+        lines.push(format!("{label:<13}{text}"));
+    }
+    for attempt in delivery["attempts"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "attempt      {}  {}  status {}  {} ms  {}",
+            time(&attempt["at"]),
+            cell(&attempt["operation"]),
+            cell(&attempt["status"]),
+            cell(&attempt["duration_ms"]),
+            cell(&attempt["error"]),
+        ));
+    }
+    lines.join("\n")
+}
+
+/// A JSON value as a table cell: strings bare, null as `-`.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An RFC 3339 time to the second, in UTC: enough to read, short enough for a table.
+fn time(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map_or_else(
+            || cell(value),
+            |t| {
+                t.with_timezone(&Utc)
+                    .to_rfc3339_opts(SecondsFormat::Secs, true)
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[test]
+    fn json_and_admin_url_are_taken_after_the_action_too() {
+        let argv = [
+            "flowgate",
+            "deliveries",
+            "retry",
+            &Uuid::nil().to_string(),
+            "--force",
+        ];
+        let cli = crate::cli::Cli::try_parse_from(argv.into_iter().chain(["--json"]));
+        let Ok(crate::cli::Cli {
+            command: crate::cli::Command::Deliveries(args),
+            ..
+        }) = cli
+        else {
+            panic!("not parsed: {cli:?}");
+        };
+        assert!(args.json);
+        let (method, path) = target(&args.action);
+        assert_eq!(method, Method::POST);
+        assert_eq!(
+            path,
+            format!("/admin/deliveries/{}/retry?force=true", Uuid::nil())
+        );
+    }
+
+    #[test]
+    fn queries_are_encoded_and_skip_absent_values() {
+        let since = Some("2025-01-31T12:00:00+02:00");
+        assert_eq!(
+            query(&[("vendor", Some("a b")), ("tenant", None), ("since", since)]),
+            "?vendor=a+b&since=2025-01-31T12%3A00%3A00%2B02%3A00"
+        );
+        assert_eq!(query(&[("force", None)]), "");
+    }
+
+    #[test]
+    fn the_table_aligns_columns_and_shows_null_as_a_dash() {
+        let delivery = json!({
+            "id": "d1", "state": "dead", "vendor": "photo", "tenant": "acme",
+            "order_id": "o1", "created_at": "2025-01-31T12:00:00.123456Z",
+            "attempts": [{}, {}], "flow_status": null
+        });
+        let text = table(&[delivery]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("ID  STATE  VENDOR  TENANT  ORDER"),
+            "{text}"
+        );
+        assert!(lines[1].contains("2025-01-31T12:00:00Z"), "{text}");
+        assert!(lines[1].ends_with("2         -"), "{text}");
+    }
+
+    #[test]
+    fn a_problem_is_printed_with_its_code_and_detail() {
+        let body = br#"{"code":"not-dead","detail":"Delivery x is not dead."}"#;
+        assert_eq!(
+            problem_line(http::StatusCode::CONFLICT, body),
+            "409 not-dead: Delivery x is not dead."
+        );
+        assert_eq!(
+            problem_line(http::StatusCode::BAD_GATEWAY, b"oops"),
+            "502 Bad Gateway"
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! The workers (contract section 8): a dispatcher claims due deliveries from the store (per-order
+//! FIFO is the store's claim) and runs each as a task, at most `delivery.workers` at once. One
+//! attempt asks the tenant's pause and circuit, sends what the delivery still owes, and ends its
+//! turn with the store's `finish`; its lease is renewed while it runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use super::control::TenantControl;
+use super::schedule::{Backoff, BackoffError};
+use super::settle::{self, Progress};
+use super::{Deliverer, Delivery};
+use crate::config::Config;
+use crate::queue::{Attempt, Claimed, Finish, Store};
+use crate::route::Tenants;
+
+/// How often an idle dispatcher looks for due deliveries when nothing wakes it.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(200);
+/// The shortest renewal or release period, whatever the lease: a zero period would spin.
+const MIN_PERIOD: Duration = Duration::from_millis(10);
+
+pub struct WorkerSettings {
+    /// Attempts running at once.
+    pub workers: usize,
+    /// How long a claim holds a delivery; renewed every third of it while the attempt runs.
+    pub lease: Duration,
+    /// One attempt (both calls) must be done within this.
+    pub attempt_timeout: Duration,
+    pub backoff: Backoff,
+    pub poll: Duration,
+}
+
+impl WorkerSettings {
+    /// `[delivery]` and `store.lease`, polling every [`DEFAULT_POLL`].
+    pub fn from_config(config: &Config) -> Result<WorkerSettings, BackoffError> {
+        Ok(WorkerSettings {
+            workers: config.delivery.workers,
+            lease: config.store.lease,
+            attempt_timeout: config.delivery.request_timeout,
+            backoff: Backoff::from_config(&config.delivery)?,
+            poll: DEFAULT_POLL,
+        })
+    }
+}
+
+/// The background delivery service, run beside the listeners.
+pub struct Workers {
+    shared: Arc<Shared>,
+}
+
+/// What every attempt task needs.
+struct Shared {
+    store: Arc<dyn Store>,
+    deliverer: Arc<Deliverer>,
+    tenants: Arc<Tenants>,
+    control: Arc<TenantControl>,
+    settings: WorkerSettings,
+    waker: Arc<Notify>,
+}
+
+impl Workers {
+    pub fn new(
+        store: Arc<dyn Store>,
+        deliverer: Arc<Deliverer>,
+        tenants: Arc<Tenants>,
+        control: Arc<TenantControl>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let shared = Shared {
+            store,
+            deliverer,
+            tenants,
+            control,
+            settings,
+            waker: Arc::new(Notify::new()),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Wakes an idle dispatcher at once (call it after a commit) instead of at its next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.shared.waker)
+    }
+
+    /// Runs until `stop` turns true (or its sender is dropped): then claims nothing more, gives
+    /// running attempts `grace`, and returns, aborting what is left. An interrupted attempt
+    /// stays `in_flight` in the store and is due again after a restart or when its lease ends.
+    pub async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
+        let slots = Arc::new(Semaphore::new(self.shared.settings.workers.max(1)));
+        let mut running = JoinSet::new();
+        self.dispatch(&slots, &mut running, &mut stop).await;
+        drain(running, grace).await;
+    }
+
+    async fn dispatch(
+        &self,
+        slots: &Arc<Semaphore>,
+        running: &mut JoinSet<()>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let shared = &self.shared;
+        let release_every = (shared.settings.lease / 2).max(MIN_PERIOD);
+        let mut release_at = Instant::now();
+        loop {
+            reap(running);
+            if *stop.borrow_and_update() {
+                return;
+            }
+            if Instant::now() >= release_at {
+                shared.release_expired().await;
+                release_at = Instant::now() + release_every;
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                // Every slot is busy: the next claim waits for one to come free.
+                tokio::select! {
+                    _ = slots.acquire() => {}
+                    () = stopped(stop) => return,
+                }
+                continue;
+            }
+            let claimed = shared.claim(free).await;
+            let idle = claimed.is_empty();
+            for delivery in claimed {
+                let slot = Arc::clone(slots).try_acquire_owned().ok();
+                running.spawn(Arc::clone(shared).attempt(delivery, slot));
+            }
+            if idle {
+                tokio::select! {
+                    () = shared.waker.notified() => {}
+                    () = tokio::time::sleep(shared.settings.poll) => {}
+                    () = stopped(stop) => return,
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Due deliveries for `limit` free slots; none when the store fails (logged, tried again at
+    /// the next poll).
+    async fn claim(&self, limit: usize) -> Vec<Claimed> {
+        let now = Utc::now();
+        let lease_until = after(now, self.settings.lease);
+        let paused = self.control.paused();
+        match self.store.claim(now, limit, lease_until, &paused).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::error!(%error, "claiming due deliveries failed");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn release_expired(&self) {
+        match self.store.release_expired(Utc::now()).await {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::warn!(released, "deliveries whose lease ran out are due again")
+            }
+            Err(error) => tracing::error!(%error, "releasing expired leases failed"),
+        }
+    }
+
+    /// One attempt as a task: holds its worker slot and keeps its lease until it has finished.
+    async fn attempt(
+        self: Arc<Self>,
+        claimed: Claimed,
+        _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
+        let _lease = self.keep_lease(claimed.id);
+        let about = About::of(&claimed);
+        let (mut attempts, finish) = self.settle(claimed).await;
+        about.log(&finish);
+        // The store records one attempt per finish: the earlier call of a two-call run (a patch
+        // delivered before updatestate) is in the log line above it but not in the record.
+        let last: Option<Attempt> = attempts.pop();
+        if let Err(error) = self.store.finish(about.id, last, finish).await {
+            tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
+        }
+        // The order's next delivery may be due now.
+        self.waker.notify_one();
+    }
+
+    /// Runs the attempt: its calls, as recorded, and how it ends the delivery's turn.
+    async fn settle(&self, claimed: Claimed) -> (Vec<Attempt>, Finish) {
+        let progress = Progress {
+            attempts: claimed.attempts,
+            created_at: claimed.created_at,
+        };
+        let Some(tenant) = self.tenants.flow(&claimed.tenant).cloned() else {
+            let error = "unknown tenant".to_owned();
+            let dead = Finish::Dead {
+                patched: claimed.patched,
+                flow_status: None,
+                flow_body: None,
+                error,
+            };
+            return (Vec::new(), dead);
+        };
+        let (backoff, now) = (&self.settings.backoff, Instant::now());
+        let mut admission = match self.control.admit(&claimed.tenant, now) {
+            Ok(admission) => admission,
+            Err(closed) => {
+                let finish =
+                    settle::closed(closed, claimed.patched, progress, backoff, Utc::now(), now);
+                return (Vec::new(), finish);
+            }
+        };
+        let patched = claimed.patched;
+        let delivery = Delivery::claimed(claimed, tenant);
+        let deadline = now + self.settings.attempt_timeout;
+        let run = self.deliverer.run(&delivery, patched, deadline).await;
+        admission.record_calls(&run.calls);
+        let mut rng = fastrand::Rng::new();
+        let finish = settle::finish(
+            &run.result,
+            run.patched,
+            progress,
+            backoff,
+            Utc::now(),
+            &mut rng,
+        );
+        (run.attempts(), finish)
+    }
+
+    /// Renews the claim every third of the lease until the returned guard is dropped.
+    fn keep_lease(&self, id: uuid::Uuid) -> LeaseKeeper {
+        let store = Arc::clone(&self.store);
+        let lease = self.settings.lease;
+        let every = (lease / 3).max(MIN_PERIOD);
+        LeaseKeeper(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = store.renew(id, after(Utc::now(), lease)).await {
+                    tracing::warn!(delivery_id = %id, %error, "renewing the lease failed");
+                }
+            }
+        }))
+    }
+}
+
+/// Stops renewing a lease when the attempt ends, however it ends (an abort included).
+struct LeaseKeeper(JoinHandle<()>);
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A delivery as its log lines name it.
+struct About {
+    id: uuid::Uuid,
+    vendor: String,
+    tenant: String,
+    order_id: uuid::Uuid,
+    attempts: u32,
+}
+
+impl About {
+    fn of(claimed: &Claimed) -> About {
+        About {
+            id: claimed.id,
+            vendor: claimed.vendor.clone(),
+            tenant: claimed.tenant.clone(),
+            order_id: claimed.order_id,
+            attempts: claimed.attempts,
+        }
+    }
+
+    /// One line per attempt's end; the calls were logged as they were made.
+    fn log(&self, finish: &Finish) {
+        let (id, vendor, tenant, order_id) = (self.id, &self.vendor, &self.tenant, self.order_id);
+        let spent_before = self.attempts;
+        match finish {
+            Finish::Delivered => {
+                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "delivered", "delivery delivered")
+            }
+            Finish::Retry {
+                at, spent, error, ..
+            } => {
+                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery retrying")
+            }
+            Finish::Dead {
+                flow_status, error, ..
+            } => {
+                tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "dead", flow_status, spent_before, error, "delivery dead")
+            }
+        }
+    }
+}
+
+impl Delivery {
+    /// A claimed delivery, ready to be sent to `tenant`.
+    fn claimed(claimed: Claimed, tenant: Arc<crate::flow::TenantFlow>) -> Delivery {
+        Delivery {
+            id: claimed.id,
+            vendor: claimed.vendor,
+            tenant,
+            order_id: claimed.order_id,
+            event_id: claimed.event_id,
+            update: claimed.update,
+            state_default: claimed.state_default,
+            traceparent: claimed.traceparent,
+        }
+    }
+}
+
+/// Forgets finished attempt tasks, logging any that panicked.
+fn reap(running: &mut JoinSet<()>) {
+    while let Some(joined) = running.try_join_next() {
+        if let Err(error) = joined {
+            tracing::error!(%error, "an attempt task failed; its delivery is due again when its lease runs out");
+        }
+    }
+}
+
+/// Gives running attempts `grace`, then aborts the rest.
+async fn drain(mut running: JoinSet<()>, grace: Duration) {
+    reap(&mut running);
+    if running.is_empty() {
+        return;
+    }
+    tracing::info!(
+        running = running.len(),
+        ?grace,
+        "waiting for running attempts"
+    );
+    let all_done = async {
+        while let Some(joined) = running.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(%error, "an attempt task failed");
+            }
+        }
+    };
+    if tokio::time::timeout(grace, all_done).await.is_err() {
+        tracing::warn!(
+            interrupted = running.len(),
+            "attempts still running after the grace period were interrupted; they are retried after restart"
+        );
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Completes once `stop` is true or its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: nobody can ask to stop any more, so stop now.
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// `now + duration`, saturating instead of overflowing.
+fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| now.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

@@ -1,0 +1,201 @@
+//! The end of the pipeline (contract section 8, stage 10): the update becomes a delivery. A
+//! queued one is committed durably and answered 202 only then; a sync one is recorded, sent to
+//! Flow inside the request and answered with Flow's result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use http::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::dedup::duplicate;
+use super::update::{Addressed, Authorized, flow_deadline};
+use crate::config::DeliveryMode;
+use crate::deliver::control::TenantControl;
+use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
+use crate::flow::FlowResponse;
+use crate::problem::{Code, Problem};
+use crate::queue::{Enqueued, Existing, Finish, NewDelivery, Store};
+use crate::verify::Verified;
+
+/// What a sync caller is told to wait when the tenant is paused or its circuit open.
+const RETRY_AFTER_CLOSED: Duration = Duration::from_secs(5);
+
+/// Everything the last stage needs; shared by every request.
+#[derive(Clone)]
+pub struct Dispatch {
+    pub store: Arc<dyn Store>,
+    pub deliverer: Arc<Deliverer>,
+    pub control: Arc<TenantControl>,
+    /// Wakes the workers after a commit.
+    pub waker: Arc<Notify>,
+    pub dedup_window: Duration,
+}
+
+impl Dispatch {
+    pub async fn answer(&self, authorized: Authorized) -> Response {
+        let Addressed { update, tenant, .. } = authorized.addressed;
+        let vendor = update.webhook.vendor();
+        let delivery = Delivery {
+            id: uuid::Uuid::now_v7(),
+            vendor: vendor.name.clone(),
+            tenant,
+            order_id: update.order.order_id,
+            event_id: update.identity.event_id.clone(),
+            update: update.order.update,
+            state_default: vendor.mapper.state_default().map(str::to_owned),
+            traceparent: traceparent(&update.webhook),
+        };
+        let record = NewDelivery {
+            id: delivery.id,
+            vendor: delivery.vendor.clone(),
+            tenant: delivery.tenant.name().to_owned(),
+            order_id: delivery.order_id,
+            event_id: delivery.event_id.clone(),
+            dedup: vendor.dedup == crate::config::Dedup::EventId,
+            body_hash: update.identity.body_hash,
+            mode: vendor.mode,
+            update: delivery.update.clone(),
+            state_default: delivery.state_default.clone(),
+            traceparent: delivery.traceparent.clone(),
+            created_at: Utc::now(),
+        };
+        let since = Utc::now() - self.dedup_window;
+        match self.store.enqueue(record, since).await {
+            Ok(Enqueued::Accepted) => {}
+            // Another request with the same key committed first.
+            Ok(Enqueued::Taken(existing)) => return taken(&existing, &update.identity.body_hash),
+            Err(error) => return Problem::from(error).into_response(),
+        }
+        match vendor.mode {
+            DeliveryMode::Queued => self.queued(&delivery),
+            DeliveryMode::Sync => self.sync(&delivery, &update.webhook).await,
+        }
+    }
+
+    fn queued(&self, delivery: &Delivery) -> Response {
+        self.waker.notify_one();
+        tracing::info!(delivery_id = %delivery.id, vendor = %delivery.vendor, tenant = delivery.tenant.name(), order_id = %delivery.order_id, event_id = %delivery.event_id, "webhook accepted");
+        let body = json!({"id": delivery.id, "state": "pending", "duplicate": false});
+        (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+    }
+
+    async fn sync(&self, delivery: &Delivery, webhook: &Verified) -> Response {
+        let deadline = flow_deadline(webhook);
+        let run = self
+            .deliverer
+            .deliver_sync(delivery, &self.control, deadline)
+            .await;
+        let finish = match &run.result {
+            Ok(_) => Finish::Delivered,
+            Err(error) => failed(error, run.patched),
+        };
+        let last = run.attempts.last().cloned();
+        if let Err(error) = self.store.finish(delivery.id, last, finish).await {
+            tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
+        }
+        match run.result {
+            Ok(response) => delivered(delivery, &response),
+            Err(SyncError::Failed(error)) => Problem::from(error).into_response(),
+            Err(SyncError::Closed(closed)) => {
+                let wait = closed.retry_after(tokio::time::Instant::now());
+                Problem::new(
+                    Code::Unavailable,
+                    format!(
+                        "Deliveries to tenant `{}`: {closed}; retry later.",
+                        delivery.tenant.name()
+                    ),
+                )
+                .with_retry_after(wait.unwrap_or(RETRY_AFTER_CLOSED))
+                .into_response()
+            }
+        }
+    }
+}
+
+/// A sync delivery that failed is dead: the vendor owns the retry.
+fn failed(error: &SyncError, patched: bool) -> Finish {
+    let (flow_status, flow_body) = match error {
+        SyncError::Failed(DeliveryError::Rejected { rejection, .. }) => {
+            (Some(rejection.status.as_u16()), Some(rejection.body_text()))
+        }
+        _ => (None, None),
+    };
+    Finish::Dead {
+        patched,
+        flow_status,
+        flow_body,
+        error: error.to_string(),
+    }
+}
+
+fn taken(existing: &Existing, body_hash: &[u8; 32]) -> Response {
+    if existing.body_hash == *body_hash {
+        duplicate(existing)
+    } else {
+        Problem::new(
+            Code::DuplicateConflict,
+            "This event id was already used for a different body.",
+        )
+        .into_response()
+    }
+}
+
+fn delivered(delivery: &Delivery, response: &FlowResponse) -> Response {
+    tracing::info!(delivery_id = %delivery.id, vendor = %delivery.vendor, tenant = delivery.tenant.name(), order_id = %delivery.order_id, "webhook delivered");
+    let order = serde_json::from_slice::<Value>(&response.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into()));
+    let body = json!({"id": delivery.id, "state": "delivered", "duplicate": false, "order": order});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// The vendor's W3C trace context when it sent a well-formed one, else a new trace.
+fn traceparent(webhook: &Verified) -> String {
+    let given = webhook
+        .parts()
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_traceparent(v));
+    match given {
+        Some(value) => value.to_ascii_lowercase(),
+        None => {
+            let trace = uuid::Uuid::new_v4().simple().to_string();
+            let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+            format!("00-{trace}-{span}-01")
+        }
+    }
+}
+
+/// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(parts.as_slice(), [version, trace, span, flags]
+        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(span, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && span.bytes().any(|b| b != b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_traceparent;
+
+    #[test]
+    fn traceparents_are_checked() {
+        assert!(is_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert!(!is_traceparent(bad), "{bad}");
+        }
+    }
+}

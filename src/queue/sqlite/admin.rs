@@ -1,0 +1,191 @@
+//! The admin API's queries: list and read deliveries, and the operator's retry, cancel, delete
+//! and redrive. Only queued deliveries are retried: a sync one's vendor owns its retry (its
+//! dedup key was given back), so retrying it here could send the update twice.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
+use uuid::Uuid;
+
+use crate::order::StoreError;
+use crate::queue::{
+    Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried,
+};
+
+use super::deliveries::give_back_key;
+use super::rows::{self, Brief, millis, record_by_seq, record_rows, record_sql, with_attempts};
+
+/// The largest page, whatever the caller asks.
+const MAX_LIMIT: usize = 500;
+
+/// Newest first; the cursor is the `seq` of the previous page's last delivery. A cursor that
+/// is not one (it is opaque to callers, so only a tampered one) yields an empty page.
+pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, StoreError> {
+    let mut sql = String::from(record_sql!("WHERE 1 = 1"));
+    let mut args: Vec<Value> = Vec::new();
+    let mut and = |condition: &str, value: Value| {
+        sql.push_str(condition);
+        args.push(value);
+    };
+    if let Some(state) = filter.state {
+        and(" AND state = ?", Value::Text(state.as_str().to_owned()));
+    }
+    if let Some(vendor) = &filter.vendor {
+        and(" AND vendor = ?", Value::Text(vendor.clone()));
+    }
+    if let Some(tenant) = &filter.tenant {
+        and(" AND tenant = ?", Value::Text(tenant.clone()));
+    }
+    if let Some(order) = filter.order_id {
+        and(" AND order_id = ?", Value::Text(order.to_string()));
+    }
+    if let Some(since) = filter.since {
+        and(" AND created_at >= ?", Value::Integer(millis(since)));
+    }
+    if let Some(cursor) = &filter.cursor {
+        let Ok(seq) = cursor.parse::<i64>() else {
+            return Ok(Page {
+                deliveries: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        and(" AND seq < ?", Value::Integer(seq));
+    }
+    let limit = filter.limit.clamp(1, MAX_LIMIT);
+    // One row more than the page tells whether another page follows.
+    and(
+        " ORDER BY seq DESC LIMIT ?",
+        Value::Integer(limit as i64 + 1),
+    );
+    let mut rows = record_rows(conn, &sql, params_from_iter(args))?;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(seq, _)| seq.to_string())
+    } else {
+        None
+    };
+    Ok(Page {
+        deliveries: with_attempts(conn, rows)?,
+        next_cursor,
+    })
+}
+
+pub(super) fn get(conn: &Connection, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
+    let rows = record_rows(conn, record_sql!("WHERE id = ?1"), [id.to_string()])?;
+    Ok(with_attempts(conn, rows)?.pop())
+}
+
+pub(super) fn order_deliveries(
+    conn: &Connection,
+    order: Uuid,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let sql = record_sql!("WHERE order_id = ?1 ORDER BY seq DESC");
+    let rows = record_rows(conn, sql, [order.to_string()])?;
+    with_attempts(conn, rows)
+}
+
+/// The operator's fresh start: the schedule from the top, the refusal forgotten. `patched`
+/// stays: a patch Flow accepted is not sent again.
+const REQUEUE: &str = "state = 'pending', attempts = 0, error = NULL, flow_status = NULL,
+    flow_body = NULL, lease_until = NULL, next_attempt_at = ?1, updated_at = ?1";
+
+/// A later delivery of the same order reached Flow: this one would overwrite newer values.
+const SUPERSEDED: &str = "EXISTS (SELECT 1 FROM deliveries l
+    WHERE l.order_id = d.order_id AND l.seq > d.seq AND l.state = 'delivered')";
+
+pub(super) fn retry(
+    conn: &Connection,
+    id: Uuid,
+    force: bool,
+    now: i64,
+) -> Result<Retried, StoreError> {
+    let Some(delivery) = rows::brief(conn, id)? else {
+        return Ok(Retried::NotFound);
+    };
+    if delivery.state != DeliveryState::Dead || !delivery.queued {
+        return Ok(Retried::NotDead);
+    }
+    let superseded_sql = format!("SELECT {SUPERSEDED} FROM deliveries d WHERE d.seq = ?1");
+    let superseded: bool = conn
+        .prepare_cached(&superseded_sql)?
+        .query_row([delivery.seq], |row| row.get(0))?;
+    if superseded && !force {
+        return Ok(Retried::Superseded);
+    }
+    let requeue = format!("UPDATE deliveries SET {REQUEUE} WHERE seq = ?2");
+    conn.prepare_cached(&requeue)?
+        .execute(params![now, delivery.seq])?;
+    Ok(Retried::Queued(record_by_seq(conn, delivery.seq)?))
+}
+
+/// Every matching dead queued delivery: the superseded ones are counted, the rest requeued.
+pub(super) fn redrive(
+    conn: &Connection,
+    filter: &RedriveFilter,
+    now: i64,
+) -> Result<(u64, u64), StoreError> {
+    let mut matching = String::from("d.state = 'dead' AND d.mode = 'queued'");
+    let mut filters: Vec<Value> = Vec::new();
+    if let Some(vendor) = &filter.vendor {
+        matching.push_str(" AND d.vendor = ?");
+        filters.push(Value::Text(vendor.clone()));
+    }
+    if let Some(tenant) = &filter.tenant {
+        matching.push_str(" AND d.tenant = ?");
+        filters.push(Value::Text(tenant.clone()));
+    }
+    if let Some(since) = filter.since {
+        matching.push_str(" AND d.created_at >= ?");
+        filters.push(Value::Integer(millis(since)));
+    }
+    let count = format!("SELECT COUNT(*) FROM deliveries d WHERE {matching} AND {SUPERSEDED}");
+    let superseded: i64 = conn
+        .prepare_cached(&count)?
+        .query_row(params_from_iter(&filters), |row| row.get(0))?;
+    // REQUEUE's `?1` is `now`; the filters' anonymous parameters number on from it.
+    let requeue = format!(
+        "UPDATE deliveries SET {REQUEUE} WHERE seq IN
+             (SELECT d.seq FROM deliveries d WHERE {matching} AND NOT {SUPERSEDED})"
+    );
+    let args = std::iter::once(Value::Integer(now)).chain(filters);
+    let redriven = conn
+        .prepare_cached(&requeue)?
+        .execute(params_from_iter(args))?;
+    Ok((redriven as u64, u64::try_from(superseded).unwrap_or(0)))
+}
+
+/// An open delivery becomes dead with error `cancelled` (an in-flight attempt's `finish` will
+/// not revive it); a finished one is returned as it is.
+pub(super) fn cancel(
+    conn: &Connection,
+    id: Uuid,
+    now: i64,
+) -> Result<Option<DeliveryRecord>, StoreError> {
+    let Some(delivery) = rows::brief(conn, id)? else {
+        return Ok(None);
+    };
+    if delivery.state.is_open() {
+        conn.prepare_cached(
+            "UPDATE deliveries SET state = 'dead', error = 'cancelled', next_attempt_at = NULL,
+                 lease_until = NULL, updated_at = ?2
+             WHERE seq = ?1",
+        )?
+        .execute(params![delivery.seq, now])?;
+        if !delivery.queued {
+            give_back_key(conn, delivery.seq)?;
+        }
+    }
+    record_by_seq(conn, delivery.seq).map(Some)
+}
+
+/// Only finished deliveries go; their attempts and dedup key go with them.
+pub(super) fn delete(conn: &Connection, id: Uuid) -> Result<Deleted, StoreError> {
+    let Some(Brief { seq, state, .. }) = rows::brief(conn, id)? else {
+        return Ok(Deleted::NotFound);
+    };
+    if state.is_open() {
+        return Ok(Deleted::Open);
+    }
+    conn.prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
+        .execute([seq])?;
+    Ok(Deleted::Deleted)
+}

@@ -1,0 +1,171 @@
+//! The embedded store: one SQLite file in WAL mode. One writer thread (`writer.rs`) owns the
+//! write connection and commits concurrent requests together, so many webhooks share one fsync
+//! and none is acknowledged before its commit; reads use a small pool of read-only connections
+//! (WAL lets them run beside the writer). The queries live in `deliveries.rs`, `admin.rs`,
+//! `upkeep.rs` and `book.rs`; the trait impls that route them in `store.rs`.
+
+mod admin;
+mod book;
+mod deliveries;
+mod rows;
+mod schema;
+mod store;
+mod upkeep;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::Connection;
+use tokio::sync::Semaphore;
+
+use crate::config::{Config, SyncMode};
+use crate::order::StoreError;
+
+use writer::Writer;
+
+/// Reads running at once, each on a connection of the pool; further reads wait their turn
+/// rather than open more connections.
+const READERS: usize = 8;
+
+/// The SQLite store; clones share one writer thread and one reader pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    // Dropped before the readers: the writer finishes its batch and closes the file.
+    writer: Writer,
+    read_turns: Semaphore,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its parent directory) and migrates the database, makes the
+    /// deliveries a previous process left in flight due again, and starts the writer thread.
+    pub fn open(path: &Path, sync: SyncMode) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let prepared = schema::prepare(path, sync)
+            .map_err(|e| StoreError(format!("cannot open {}: {}", path.display(), e.0)))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Writer::start(prepared)?,
+                read_turns: Semaphore::new(READERS),
+                idle_readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file `store.url` names: `sqlite://data/flowgate.db` resolves against the
+    /// config file's directory, `sqlite:///abs/path.db` is absolute. `None` for other schemes.
+    pub fn path_from_config(config: &Config) -> Option<PathBuf> {
+        let rest = config.store.url.strip_prefix("sqlite://")?;
+        if rest.is_empty() {
+            return None;
+        }
+        Some(config.source.resolve("store.url", Path::new(rest)))
+    }
+
+    /// Runs `work` on the writer thread inside the next batch's transaction (in a savepoint of
+    /// its own); answers once that transaction is committed.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.call(work).await
+    }
+
+    /// Runs `work` in a read transaction (one consistent snapshot) on a pooled connection.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let interrupted = || StoreError("a store read was interrupted".to_owned());
+        let _turn = self
+            .inner
+            .read_turns
+            .acquire()
+            .await
+            .map_err(|_| interrupted())?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.take_reader()?;
+            let outcome = conn
+                .unchecked_transaction()
+                .map_err(StoreError::from)
+                .and_then(|tx| work(&tx));
+            inner.give_reader(conn);
+            outcome
+        })
+        .await
+        .map_err(|_| interrupted())?
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let idle = self
+            .idle_readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => schema::open_reader(&self.path),
+        }
+    }
+
+    fn give_reader(&self, conn: Connection) {
+        let mut idle = self
+            .idle_readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < READERS && conn.is_autocommit() {
+            idle.push(conn);
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A short message: SQLite's own text names tables and columns, never values, and the SQL
+    /// of a rejected statement is left out.
+    fn from(error: rusqlite::Error) -> StoreError {
+        use rusqlite::Error as E;
+        StoreError(match error {
+            E::SqliteFailure(code, Some(message)) => {
+                format!("sqlite: {message} (code {})", code.extended_code)
+            }
+            E::SqliteFailure(code, None) => format!("sqlite: {code}"),
+            E::SqlInputError { error, .. } => format!("sqlite rejected a statement: {error}"),
+            E::FromSqlConversionFailure(..)
+            | E::IntegralValueOutOfRange(..)
+            | E::InvalidColumnType(..)
+            | E::Utf8Error(..) => "a stored value is unreadable".to_owned(),
+            other => format!("sqlite: {other}"),
+        })
+    }
+}
+
+fn json_error(error: serde_json::Error) -> StoreError {
+    StoreError(format!("cannot encode a stored value: {error}"))
+}

@@ -1,0 +1,199 @@
+//! The database's settings, its migrations (numbered by `PRAGMA user_version`, applied in one
+//! transaction) and the start-up recovery of deliveries a previous process left in flight.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use crate::config::SyncMode;
+use crate::order::StoreError;
+
+use super::deliveries::requeue_in_flight;
+use super::rows::millis;
+
+/// How long a statement waits for another connection's lock (a checkpoint, an operator's
+/// `sqlite3` shell) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection: every query of the store fits, so none is
+/// compiled twice.
+const STATEMENT_CACHE: usize = 64;
+
+/// Migration `n` (from 1) brings `user_version` from `n - 1` to `n`. Append, never edit.
+const MIGRATIONS: [&str; 1] = [V1];
+
+const V1: &str = "
+CREATE TABLE deliveries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    vendor          TEXT NOT NULL,
+    tenant          TEXT NOT NULL,
+    order_id        TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    mode            TEXT NOT NULL CHECK (mode IN ('queued', 'sync')),
+    state           TEXT NOT NULL
+                    CHECK (state IN ('pending', 'in_flight', 'retrying', 'delivered', 'dead')),
+    update_json     TEXT NOT NULL,
+    state_default   TEXT,
+    traceparent     TEXT NOT NULL,
+    body_hash       BLOB NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    lease_until     INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    patched         INTEGER NOT NULL DEFAULT 0,
+    flow_status     INTEGER,
+    flow_body       TEXT,
+    error           TEXT
+);
+-- Claims: only due queued deliveries are in it, so finished ones cost the claim nothing.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, seq)
+    WHERE state IN ('pending', 'retrying') AND mode = 'queued';
+-- Per-order FIFO: the open deliveries of an order, in commit order.
+CREATE INDEX deliveries_open ON deliveries (order_id, seq)
+    WHERE state IN ('pending', 'in_flight', 'retrying');
+CREATE INDEX deliveries_order ON deliveries (order_id, seq);
+CREATE INDEX deliveries_vendor ON deliveries (vendor, seq);
+CREATE INDEX deliveries_tenant ON deliveries (tenant, seq);
+CREATE INDEX deliveries_state ON deliveries (state, seq);
+CREATE INDEX deliveries_purge ON deliveries (state, updated_at);
+
+CREATE TABLE attempts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_seq INTEGER NOT NULL REFERENCES deliveries (seq) ON DELETE CASCADE,
+    at           INTEGER NOT NULL,
+    operation    TEXT NOT NULL,
+    status       INTEGER,
+    duration_ms  INTEGER NOT NULL,
+    error        TEXT
+);
+CREATE INDEX attempts_delivery ON attempts (delivery_seq, id);
+
+-- A key goes with its delivery: a deleted record can answer no duplicate.
+CREATE TABLE dedup (
+    vendor      TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    body_hash   BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (vendor, event_id)
+);
+CREATE INDEX dedup_created ON dedup (created_at);
+CREATE INDEX dedup_delivery ON dedup (delivery_id);
+
+CREATE TABLE bindings (
+    order_id    TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    vendor      TEXT NOT NULL,
+    case_id     INTEGER,
+    broker_json TEXT NOT NULL,
+    token_hash  BLOB NOT NULL,
+    bound_at    INTEGER NOT NULL
+);
+CREATE INDEX bindings_bound ON bindings (bound_at);
+
+CREATE TABLE last_sent (
+    order_id      TEXT PRIMARY KEY,
+    title         TEXT,
+    action_text   TEXT,
+    metadata_json TEXT NOT NULL,
+    state         TEXT,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX last_sent_updated ON last_sent (updated_at);
+";
+
+/// The writer's connection: opened, configured, migrated, recovered and analysed.
+pub(super) fn prepare(path: &Path, sync: SyncMode) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn, sync)?;
+    migrate(&mut conn)?;
+    recover(&mut conn, Utc::now())?;
+    optimize(&conn)?;
+    Ok(conn)
+}
+
+/// WAL lets readers run beside the writer; `synchronous` is what `store.sync` promises.
+fn configure(conn: &Connection, sync: SyncMode) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError(format!(
+            "the database cannot use WAL (journal mode {mode})"
+        )));
+    }
+    conn.execute_batch(match sync {
+        SyncMode::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        SyncMode::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    })?;
+    Ok(())
+}
+
+/// Refreshes the planner's statistics where they are missing or stale, with a bounded scan
+/// (SQLite's advice for a connection that stays open).
+fn optimize(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?;
+    Ok(())
+}
+
+/// Read connections may not write, so no write can slip past the group commit.
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Brings the schema to the newest version; a database from a newer flowgate is refused.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = MIGRATIONS.len();
+    let applied = usize::try_from(version).unwrap_or(usize::MAX);
+    if applied > known {
+        return Err(StoreError(format!(
+            "the database has schema version {version}; this flowgate knows up to {known}"
+        )));
+    }
+    for migration in &MIGRATIONS[applied..] {
+        tx.execute_batch(migration)?;
+    }
+    // PRAGMA takes no parameters; `known` is a constant, not input.
+    tx.execute_batch(&format!("PRAGMA user_version = {known}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// This process owns the file, so whatever is `in_flight` was interrupted (crash, kill -9):
+/// queued deliveries are due again at once; sync ones are dead (the vendor got no answer and
+/// will retry) and give their dedup key back.
+fn recover(conn: &mut Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let now = millis(now);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let requeued = requeue_in_flight(&tx, now, i64::MAX)?;
+    tx.execute(
+        "DELETE FROM dedup WHERE delivery_id IN
+             (SELECT id FROM deliveries WHERE state = 'in_flight' AND mode = 'sync')",
+        [],
+    )?;
+    let interrupted = tx.execute(
+        "UPDATE deliveries SET state = 'dead', error = 'interrupted', next_attempt_at = NULL,
+             lease_until = NULL, updated_at = ?1
+         WHERE state = 'in_flight' AND mode = 'sync'",
+        params![now],
+    )?;
+    tx.commit()?;
+    if requeued > 0 || interrupted > 0 {
+        tracing::warn!(
+            requeued,
+            interrupted,
+            "deliveries left in flight by the previous run recovered"
+        );
+    }
+    Ok(())
+}

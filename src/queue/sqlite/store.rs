@@ -1,0 +1,168 @@
+//! [`Store`] and [`OrderBook`] for [`SqliteStore`]: writes go to the writer thread (durable
+//! when they answer), reads to the reader pool. Times are taken here, at the call.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::order::{Binding, LastSent, OrderBook, StoreError};
+use crate::queue::{
+    Attempt, Claimed, Deleted, DeliveryRecord, Depth, Enqueued, Existing, Finish, ListFilter,
+    NewDelivery, Page, RedriveFilter, Retention, Retried, Store,
+};
+
+use super::rows::millis;
+use super::{SqliteStore, admin, book, deliveries, upkeep};
+
+#[async_trait]
+impl OrderBook for SqliteStore {
+    async fn binding(&self, order: Uuid) -> Result<Option<Binding>, StoreError> {
+        self.read(move |conn| book::binding(conn, order)).await
+    }
+
+    async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError> {
+        self.write(move |conn| book::bind(conn, order, &binding))
+            .await
+    }
+
+    async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
+        self.read(move |conn| book::last_sent(conn, order)).await
+    }
+
+    async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError> {
+        let now = millis(Utc::now());
+        self.write(move |conn| book::record_sent(conn, order, &sent, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn find(
+        &self,
+        vendor: &str,
+        event_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Existing>, StoreError> {
+        let (vendor, event_id) = (vendor.to_owned(), event_id.to_owned());
+        self.read(move |conn| deliveries::find(conn, &vendor, &event_id, millis(since)))
+            .await
+    }
+
+    async fn enqueue(
+        &self,
+        delivery: NewDelivery,
+        dedup_since: DateTime<Utc>,
+    ) -> Result<Enqueued, StoreError> {
+        let since = millis(dedup_since);
+        self.write(move |conn| deliveries::enqueue(conn, &delivery, since))
+            .await
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_until: DateTime<Utc>,
+        paused: &[String],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let (now, lease_until, paused) = (millis(now), millis(lease_until), paused.to_vec());
+        self.write(move |conn| deliveries::claim(conn, now, limit, lease_until, &paused))
+            .await
+    }
+
+    async fn renew(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
+        let lease_until = millis(lease_until);
+        self.write(move |conn| deliveries::renew(conn, id, lease_until))
+            .await
+    }
+
+    async fn finish(
+        &self,
+        id: Uuid,
+        attempt: Option<Attempt>,
+        finish: Finish,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        self.write(move |conn| deliveries::finish(conn, id, attempt.as_ref(), finish, now))
+            .await
+    }
+
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let now = millis(now);
+        self.write(move |conn| deliveries::requeue_in_flight(conn, now, now))
+            .await
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Page, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| admin::list(conn, &filter)).await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.read(move |conn| admin::get(conn, id)).await
+    }
+
+    async fn retry(
+        &self,
+        id: Uuid,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Retried, StoreError> {
+        let now = millis(now);
+        self.write(move |conn| admin::retry(conn, id, force, now))
+            .await
+    }
+
+    async fn cancel(&self, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
+        let now = millis(Utc::now());
+        self.write(move |conn| admin::cancel(conn, id, now)).await
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<Deleted, StoreError> {
+        self.write(move |conn| admin::delete(conn, id)).await
+    }
+
+    async fn redrive(
+        &self,
+        filter: &RedriveFilter,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let (filter, now) = (filter.clone(), millis(now));
+        self.write(move |conn| admin::redrive(conn, &filter, now))
+            .await
+    }
+
+    async fn order_deliveries(&self, order: Uuid) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.read(move |conn| admin::order_deliveries(conn, order))
+            .await
+    }
+
+    /// Chunk by chunk, each its own request: webhooks' commits go between them.
+    async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError> {
+        let now = millis(now);
+        let mut removed = 0;
+        loop {
+            let (deliveries, more) = self
+                .write(move |conn| upkeep::purge_chunk(conn, now, retention))
+                .await?;
+            removed += deliveries;
+            if !more {
+                return Ok(removed);
+            }
+        }
+    }
+
+    async fn depth(&self) -> Result<Depth, StoreError> {
+        self.read(upkeep::depth).await
+    }
+
+    /// Through the writer: readiness means a webhook could be committed now.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}

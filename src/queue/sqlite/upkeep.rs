@@ -1,0 +1,106 @@
+//! Housekeeping: the purge of what retention no longer keeps, in bounded chunks so webhooks'
+//! commits interleave with it, and the queue's depth for metrics and back-pressure.
+
+use rusqlite::{Connection, params};
+
+use crate::order::StoreError;
+use crate::queue::{DeliveryState, Depth, Retention};
+
+use super::rows::{before, time};
+
+/// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
+const PURGE_CHUNK: i64 = 2000;
+
+const DELIVERED: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
+    WHERE state = 'delivered' AND updated_at < ?1 LIMIT ?2)";
+
+const DEAD: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
+    WHERE state = 'dead' AND updated_at < ?1 LIMIT ?2)";
+
+/// A key still guards its delivery while that is open, however old.
+const DEDUP: &str = "DELETE FROM dedup WHERE rowid IN (SELECT k.rowid FROM dedup k
+    WHERE k.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d
+        WHERE d.id = k.delivery_id AND d.state IN ('pending', 'in_flight', 'retrying'))
+    LIMIT ?2)";
+
+/// An order is forgotten as a whole once neither its binding nor its last-sent values were
+/// touched within the retention: an order bound long ago but updated lately keeps both.
+const BINDINGS: &str = "DELETE FROM bindings WHERE rowid IN (SELECT b.rowid FROM bindings b
+    WHERE b.bound_at < ?1 AND NOT EXISTS (SELECT 1 FROM last_sent l
+        WHERE l.order_id = b.order_id AND l.updated_at >= ?1)
+    LIMIT ?2)";
+
+const LAST_SENT: &str = "DELETE FROM last_sent WHERE rowid IN (SELECT l.rowid FROM last_sent l
+    WHERE l.updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM bindings b
+        WHERE b.order_id = l.order_id AND b.bound_at >= ?1)
+    LIMIT ?2)";
+
+/// One chunk of the purge: the deliveries it removed (their attempts go with them), and
+/// whether any statement hit the chunk size (so more may be left).
+pub(super) fn purge_chunk(
+    conn: &Connection,
+    now: i64,
+    retention: Retention,
+) -> Result<(u64, bool), StoreError> {
+    let delivered = delete_chunk(conn, DELIVERED, before(now, retention.delivered))?;
+    // A zero `dead` retention keeps dead records until an operator retries or deletes them.
+    let dead = if retention.dead.is_zero() {
+        0
+    } else {
+        delete_chunk(conn, DEAD, before(now, retention.dead))?
+    };
+    let keys = delete_chunk(conn, DEDUP, before(now, retention.dedup_window))?;
+    let orders = before(now, retention.orders);
+    let bindings = delete_chunk(conn, BINDINGS, orders)?;
+    let sent = delete_chunk(conn, LAST_SENT, orders)?;
+    let full = [delivered, dead, keys, bindings, sent]
+        .iter()
+        .any(|n| *n >= PURGE_CHUNK as u64);
+    Ok((delivered + dead, full))
+}
+
+fn delete_chunk(conn: &Connection, sql: &str, cutoff: i64) -> Result<u64, StoreError> {
+    let deleted = conn
+        .prepare_cached(sql)?
+        .execute(params![cutoff, PURGE_CHUNK])?;
+    Ok(deleted as u64)
+}
+
+/// Counts per open state and dead. "Oldest" is the `created_at` of the earliest committed
+/// delivery in that state: found through the (state, seq) index instead of a scan.
+pub(super) fn depth(conn: &Connection) -> Result<Depth, StoreError> {
+    let mut depth = Depth::default();
+    let mut counts = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM deliveries
+         WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY state",
+    )?;
+    let rows = counts.query_map([], |row| {
+        Ok((super::rows::state(row, 0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (state, count) = row?;
+        let count = u64::try_from(count).unwrap_or(0);
+        match state {
+            DeliveryState::Pending => depth.pending = count,
+            DeliveryState::InFlight => depth.in_flight = count,
+            DeliveryState::Retrying => depth.retrying = count,
+            DeliveryState::Dead => depth.dead = count,
+            DeliveryState::Delivered => {}
+        }
+    }
+    depth.oldest_pending = oldest(conn, DeliveryState::Pending)?;
+    depth.oldest_retrying = oldest(conn, DeliveryState::Retrying)?;
+    Ok(depth)
+}
+
+fn oldest(
+    conn: &Connection,
+    state: DeliveryState,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let found = conn
+        .prepare_cached("SELECT created_at FROM deliveries WHERE state = ?1 ORDER BY seq LIMIT 1")?
+        .query_row([state.as_str()], |row| time(row, 0))
+        .optional()?;
+    Ok(found)
+}

@@ -1,0 +1,194 @@
+//! The suite against [`SqliteStore`] on a real file in a temporary directory, and what only the
+//! embedded store promises: a second connection sees every acknowledged commit, migrations are
+//! idempotent, `store.url` resolves against the config file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::config::{Config, SyncMode};
+use crate::queue::sqlite::SqliteStore;
+use crate::queue::{Deleted, Enqueued, Finish, Store};
+
+use super::{Backend, accept, attempt, claim_one, delivery, t0};
+
+struct SqliteBackend {
+    // Field order: the store closes before its directory is removed.
+    store: Option<SqliteStore>,
+    path: PathBuf,
+    _dir: TempDir,
+}
+
+impl SqliteBackend {
+    fn new() -> SqliteBackend {
+        let dir = TempDir::new().expect("temp dir");
+        // A directory that does not exist yet: `open` creates it.
+        let path = dir.path().join("data").join("flowgate.db");
+        let store = SqliteStore::open(&path, SyncMode::Full).expect("open");
+        SqliteBackend {
+            store: Some(store),
+            path,
+            _dir: dir,
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone().expect("the store is open"))
+    }
+
+    async fn restart(&mut self) {
+        // Dropping the last handle joins the writer thread and closes the file.
+        self.store = None;
+        self.store = Some(SqliteStore::open(&self.path, SyncMode::Full).expect("reopen"));
+    }
+}
+
+store_suite!(SqliteBackend::new());
+
+fn state_on_disk(path: &Path, id: Uuid) -> Option<String> {
+    use rusqlite::OptionalExtension;
+    let conn = Connection::open(path).expect("second connection");
+    conn.query_row(
+        "SELECT state FROM deliveries WHERE id = ?1",
+        [id.to_string()],
+        |row| row.get(0),
+    )
+    .optional()
+    .expect("query")
+}
+
+#[tokio::test]
+async fn an_acknowledged_delivery_is_on_disk() {
+    let backend = SqliteBackend::new();
+    let store = backend.store();
+    let id = accept(&*store, delivery(Uuid::new_v4(), t0())).await;
+    assert_eq!(state_on_disk(&backend.path, id).as_deref(), Some("pending"));
+}
+
+#[tokio::test]
+async fn reopening_keeps_schema_and_data() {
+    let mut backend = SqliteBackend::new();
+    let id = accept(&*backend.store(), delivery(Uuid::new_v4(), t0())).await;
+    backend.restart().await;
+    backend.restart().await;
+    let record = backend.store().get(id).await.expect("get").expect("kept");
+    assert_eq!(record.id, id);
+    let conn = Connection::open(&backend.path).expect("second connection");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, 1);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let mut backend = SqliteBackend::new();
+    backend.store = None;
+    let conn = Connection::open(&backend.path).expect("second connection");
+    conn.execute_batch("PRAGMA user_version = 99")
+        .expect("set version");
+    drop(conn);
+    let error = SqliteStore::open(&backend.path, SyncMode::Normal).expect_err("refused");
+    assert!(error.0.contains("schema version 99"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failing_request_leaves_its_batch_committed() {
+    let backend = SqliteBackend::new();
+    let store = backend.store();
+    let first = accept(&*store, delivery(Uuid::new_v4(), t0())).await;
+    let mut twin = delivery(Uuid::new_v4(), t0());
+    twin.id = first;
+    // The twin's id is taken: its insert fails inside the batch it shares with the others.
+    let tasks: Vec<_> = std::iter::once(twin)
+        .chain((0..20).map(|_| delivery(Uuid::new_v4(), t0())))
+        .map(|d| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.enqueue(d, t0() - super::days(1)).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    assert!(outcomes[0].is_err());
+    assert!(
+        outcomes[1..]
+            .iter()
+            .all(|o| matches!(o, Ok(Enqueued::Accepted)))
+    );
+    assert_eq!(store.depth().await.expect("depth").pending, 21);
+}
+
+#[tokio::test]
+async fn deleting_a_delivery_removes_its_attempts_and_key() {
+    let backend = SqliteBackend::new();
+    let store = backend.store();
+    let new = delivery(Uuid::new_v4(), t0());
+    let id = accept(&*store, new.clone()).await;
+    claim_one(&*store, t0(), id).await;
+    let tried = attempt(t0(), "updatestate", Some(200));
+    store
+        .finish(id, Some(tried), Finish::Delivered)
+        .await
+        .expect("finish");
+    assert_eq!(store.delete(id).await.expect("delete"), Deleted::Deleted);
+    let conn = Connection::open(&backend.path).expect("second connection");
+    let count = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .expect("count")
+    };
+    assert_eq!((count("attempts"), count("dedup")), (0, 0));
+    let since = t0() - super::days(1);
+    assert_eq!(
+        store
+            .find(&new.vendor, &new.event_id, since)
+            .await
+            .expect("find"),
+        None
+    );
+}
+
+#[test]
+fn store_url_resolves_against_the_config_file() {
+    let mut config = Config::default();
+    config.source.dir = PathBuf::from("/etc/flowgate");
+    assert_eq!(
+        SqliteStore::path_from_config(&config),
+        Some(PathBuf::from("/etc/flowgate/data/flowgate.db"))
+    );
+    config.store.url = "sqlite:///var/lib/flowgate/flowgate.db".to_owned();
+    assert_eq!(
+        SqliteStore::path_from_config(&config),
+        Some(PathBuf::from("/var/lib/flowgate/flowgate.db"))
+    );
+    config.store.url = "postgres://db/flowgate".to_owned();
+    assert_eq!(SqliteStore::path_from_config(&config), None);
+}
+
+#[test]
+fn store_url_from_the_environment_resolves_against_the_working_directory() {
+    let mut config = Config::default();
+    config.source.dir = PathBuf::from("/etc/flowgate");
+    config
+        .source
+        .env_keys
+        .insert("store.url".to_owned(), "FLOWGATE_STORE__URL".to_owned());
+    assert_eq!(
+        SqliteStore::path_from_config(&config),
+        Some(PathBuf::from("data/flowgate.db"))
+    );
+}

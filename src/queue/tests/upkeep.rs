@@ -1,0 +1,253 @@
+//! Retention, depth, readiness and the order book: what the purge removes and keeps, what
+//! metrics see, and bindings and last-sent values per order.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::order::{Binding, Broker, LastSent};
+use crate::queue::{Depth, Finish, Retention};
+
+use super::{
+    Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
+};
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn retention() -> Retention {
+    Retention {
+        delivered: 7 * DAY,
+        dead: Duration::ZERO,
+        dedup_window: DAY,
+        orders: 90 * DAY,
+    }
+}
+
+pub(crate) async fn purge_delivered_by_retention(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let delivered = accept(&*store, delivery(Uuid::new_v4(), t)).await;
+    claim_and_finish(&*store, t, delivered, Finish::Delivered).await;
+    let waiting = accept(&*store, delivery(Uuid::new_v4(), t - days(30))).await;
+
+    // `updated_at` is when the delivery finished: now.
+    assert_eq!(
+        store
+            .purge(Utc::now() + days(6), retention())
+            .await
+            .expect("purge"),
+        0
+    );
+    assert!(store.get(delivered).await.expect("get").is_some());
+    assert_eq!(
+        store
+            .purge(Utc::now() + days(8), retention())
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(store.get(delivered).await.expect("get"), None);
+    // Open deliveries are never purged, however old.
+    assert!(store.get(waiting).await.expect("get").is_some());
+}
+
+pub(crate) async fn purge_dead_only_with_a_retention(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let refused = accept(&*store, delivery(Uuid::new_v4(), t)).await;
+    claim_and_finish(&*store, t, refused, dead(400)).await;
+    let later = Utc::now() + days(365);
+    assert_eq!(store.purge(later, retention()).await.expect("purge"), 0);
+    let keep_a_day = Retention {
+        dead: DAY,
+        ..retention()
+    };
+    assert_eq!(store.purge(Utc::now(), keep_a_day).await.expect("purge"), 0);
+    assert_eq!(
+        store
+            .purge(Utc::now() + days(2), keep_a_day)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(store.get(refused).await.expect("get"), None);
+}
+
+pub(crate) async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let finished = delivery(Uuid::new_v4(), t - days(2));
+    accept(&*store, finished.clone()).await;
+    claim_and_finish(&*store, t, finished.id, Finish::Delivered).await;
+    let open = delivery(Uuid::new_v4(), t - days(2));
+    accept(&*store, open.clone()).await;
+    let fresh = delivery(Uuid::new_v4(), t);
+    accept(&*store, fresh.clone()).await;
+
+    assert_eq!(store.purge(t, retention()).await.expect("purge"), 0);
+    let ever = t - days(365);
+    let find = |event_id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .find(super::VENDOR, &event_id, ever)
+                .await
+                .expect("find")
+        }
+    };
+    assert_eq!(find(finished.event_id).await, None);
+    assert!(find(open.event_id).await.is_some());
+    assert!(find(fresh.event_id).await.is_some());
+    // The record itself is kept for `retention.delivered`.
+    assert!(store.get(finished.id).await.expect("get").is_some());
+}
+
+fn binding(tenant: &str, bound_at: chrono::DateTime<Utc>) -> Binding {
+    Binding {
+        tenant: tenant.to_owned(),
+        vendor: "photo".to_owned(),
+        case_id: Some(7),
+        broker: Broker {
+            user_id: Some(11),
+            full_name: Some("Ada Broker".to_owned()),
+            email: Some("ada@example.com".to_owned()),
+            company: None,
+            office_id: Some(3),
+            office_name: Some("Harbour".to_owned()),
+        },
+        token_hash: [9; 32],
+        bound_at,
+    }
+}
+
+fn sent(title: &str) -> LastSent {
+    LastSent {
+        title: Some(title.to_owned()),
+        action_text: None,
+        metadata: vec![
+            ("Shoot".to_owned(), "Friday".to_owned()),
+            ("Agent".to_owned(), "Ada".to_owned()),
+        ],
+        state: Some("InProcess".to_owned()),
+    }
+}
+
+pub(crate) async fn purge_forgets_untouched_orders(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let (active, idle, fresh) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    store
+        .bind(active, binding("demo", t - days(100)))
+        .await
+        .expect("bind");
+    store
+        .record_sent(active, sent("Photos"))
+        .await
+        .expect("record");
+    store
+        .bind(idle, binding("demo", t - days(100)))
+        .await
+        .expect("bind");
+    store.bind(fresh, binding("demo", t)).await.expect("bind");
+
+    store.purge(Utc::now(), retention()).await.expect("purge");
+    assert!(store.binding(active).await.expect("read").is_some());
+    assert_eq!(store.last_sent(active).await.expect("read"), sent("Photos"));
+    assert_eq!(store.binding(idle).await.expect("read"), None);
+    assert!(store.binding(fresh).await.expect("read").is_some());
+
+    store
+        .purge(Utc::now() + days(91), retention())
+        .await
+        .expect("purge");
+    assert_eq!(store.binding(active).await.expect("read"), None);
+    assert_eq!(
+        store.last_sent(active).await.expect("read"),
+        LastSent::default()
+    );
+    assert_eq!(store.binding(fresh).await.expect("read"), None);
+}
+
+pub(crate) async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    assert_eq!(store.depth().await.expect("depth"), Depth::default());
+    let retrying = accept(&*store, delivery(Uuid::new_v4(), t - secs(20))).await;
+    claim_and_finish(&*store, t, retrying, retry_at(t + days(1), true)).await;
+    let in_flight = accept(&*store, delivery(Uuid::new_v4(), t - secs(30))).await;
+    claim_one(&*store, t, in_flight).await;
+    let refused = accept(&*store, delivery(Uuid::new_v4(), t - secs(40))).await;
+    claim_and_finish(&*store, t, refused, dead(400)).await;
+    let delivered = accept(&*store, delivery(Uuid::new_v4(), t - secs(50))).await;
+    claim_one(&*store, t, delivered).await;
+    finish(&*store, delivered, Finish::Delivered).await;
+    accept(&*store, delivery(Uuid::new_v4(), t - secs(10))).await;
+    accept(&*store, delivery(Uuid::new_v4(), t - secs(5))).await;
+
+    let depth = store.depth().await.expect("depth");
+    let expected = Depth {
+        pending: 2,
+        in_flight: 1,
+        retrying: 1,
+        dead: 1,
+        oldest_pending: Some(t - secs(10)),
+        oldest_retrying: Some(t - secs(20)),
+    };
+    assert_eq!(depth, expected);
+}
+
+pub(crate) async fn first_binding_wins(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let order = Uuid::new_v4();
+    assert_eq!(store.binding(order).await.expect("read"), None);
+    let first = binding("demo", t);
+    assert_eq!(store.bind(order, first.clone()).await.expect("bind"), first);
+    let second = binding("other", t + secs(1));
+    assert_eq!(store.bind(order, second).await.expect("bind"), first);
+    assert_eq!(store.binding(order).await.expect("read"), Some(first));
+    let unbound = Binding {
+        case_id: None,
+        broker: Broker::default(),
+        ..binding("demo", t)
+    };
+    let other = Uuid::new_v4();
+    assert_eq!(
+        store.bind(other, unbound.clone()).await.expect("bind"),
+        unbound
+    );
+}
+
+pub(crate) async fn last_sent_round_trip(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let order = Uuid::new_v4();
+    assert_eq!(
+        store.last_sent(order).await.expect("read"),
+        LastSent::default()
+    );
+    store
+        .record_sent(order, sent("Photos"))
+        .await
+        .expect("record");
+    assert_eq!(store.last_sent(order).await.expect("read"), sent("Photos"));
+    let replaced = LastSent {
+        action_text: Some("Open".to_owned()),
+        metadata: Vec::new(),
+        ..sent("Video")
+    };
+    store
+        .record_sent(order, replaced.clone())
+        .await
+        .expect("record");
+    assert_eq!(store.last_sent(order).await.expect("read"), replaced);
+    let other = Uuid::new_v4();
+    assert_eq!(
+        store.last_sent(other).await.expect("read"),
+        LastSent::default()
+    );
+}
+
+pub(crate) async fn ping_answers(backend: &mut dyn Backend) {
+    backend.store().ping().await.expect("ping");
+}

@@ -1,0 +1,159 @@
+//! Flow down, refusing, or rate-limiting: every accepted webhook still arrives, in order per
+//! order; a refusal is a dead letter that the admin API shows and redrives.
+
+use serde_json::json;
+
+use super::{accepted, post, queued_gateway, statuses};
+use crate::support::admin::{admin, until_state};
+
+#[tokio::test]
+async fn a_queued_webhook_is_202_after_the_commit_then_delivered() {
+    let gw = queued_gateway().await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let id = accepted(&post(&gw, &order, json!({"state": "Completed", "status": "Done"})).await);
+    let record = until_state(&gw, &id, "delivered").await;
+    assert_eq!(record["mode"], "queued");
+    assert_eq!(record["operations"], json!(["updatestate"]));
+    assert_eq!(record["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(record["attempts"][0]["status"], 200);
+    let flow_order = gw.sim().order(&order).await.expect("delivered to Flow");
+    assert_eq!(statuses(&flow_order), ["Done"]);
+}
+
+#[tokio::test]
+async fn while_flow_is_down_webhooks_wait_and_arrive_in_order_per_order() {
+    let gw = queued_gateway().await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 503}))
+        .await;
+    let orders: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let mut ids = Vec::new();
+    for step in 0..4 {
+        for order in &orders {
+            let body = json!({"state": "InProcess", "status": format!("step {step}")});
+            ids.push(accepted(&post(&gw, order, body).await));
+        }
+    }
+    // Flow refuses for a while: the first of each order is retried, the rest wait their turn.
+    let first = until_state(&gw, &ids[0], "retrying").await;
+    assert_eq!(first["attempts"][0]["status"], 503);
+    let (_, later) = admin(&gw, "GET", &format!("/admin/deliveries/{}", ids[3])).await;
+    assert_eq!(
+        later["state"], "pending",
+        "the second of an order waits: {later:#}"
+    );
+    gw.sim().clear_faults().await;
+
+    for id in &ids {
+        until_state(&gw, id, "delivered").await;
+    }
+    for order in &orders {
+        let flow_order = gw.sim().order(order).await.expect("the order");
+        assert_eq!(
+            statuses(&flow_order),
+            ["step 0", "step 1", "step 2", "step 3"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_is_dead_at_once_and_redriven_after_the_fault_is_cleared() {
+    let gw = queued_gateway().await;
+    let flow_body = json!({"title": "One or more validation errors occurred."});
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 400, "body": flow_body}))
+        .await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let dead_id = accepted(&post(&gw, &order, json!({"state": "Completed"})).await);
+    let dead = until_state(&gw, &dead_id, "dead").await;
+    assert_eq!(dead["flow_status"], 400);
+    assert!(
+        dead["flow_body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("validation errors")
+    );
+    assert_eq!(
+        dead["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "no retry"
+    );
+
+    // A dead delivery leaves the order's line: the next update of the order is not held up.
+    gw.sim().clear_faults().await;
+    let next = accepted(
+        &post(
+            &gw,
+            &order,
+            json!({"status": "Still working", "state": "InProcess"}),
+        )
+        .await,
+    );
+    until_state(&gw, &next, "delivered").await;
+
+    let (status, listed) = admin(&gw, "GET", "/admin/deliveries?state=dead").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["deliveries"][0]["id"], dead_id.as_str());
+    // The later update was delivered, so retrying the older one needs force.
+    let (status, _) = admin(&gw, "POST", &format!("/admin/deliveries/{dead_id}/retry")).await;
+    assert_eq!(status, 409);
+    let (status, _) = admin(
+        &gw,
+        "POST",
+        &format!("/admin/deliveries/{dead_id}/retry?force=true"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    until_state(&gw, &dead_id, "delivered").await;
+}
+
+#[tokio::test]
+async fn redrive_retries_every_dead_delivery_of_a_vendor() {
+    let gw = queued_gateway().await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 404}))
+        .await;
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let order = uuid::Uuid::new_v4().to_string();
+            ids.push(accepted(
+                &post(&gw, &order, json!({"state": "Completed"})).await,
+            ));
+        }
+        ids
+    };
+    for id in &ids {
+        until_state(&gw, id, "dead").await;
+    }
+    gw.sim().clear_faults().await;
+    let (status, body) = admin(&gw, "POST", "/admin/deliveries/redrive?vendor=queued").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"redriven": 3, "superseded": 0}));
+    for id in &ids {
+        until_state(&gw, id, "delivered").await;
+    }
+}
+
+#[tokio::test]
+async fn flows_429_is_waited_out_without_spending_an_attempt() {
+    let gw = queued_gateway().await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "fail_next": 1, "status": 429, "retry_after": 1}))
+        .await;
+    let started = std::time::Instant::now();
+    let order = uuid::Uuid::new_v4().to_string();
+    let id = accepted(&post(&gw, &order, json!({"state": "Completed"})).await);
+    let record = until_state(&gw, &id, "delivered").await;
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "Flow's Retry-After was not honoured"
+    );
+    let statuses: Vec<u64> = record["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, [429, 200]);
+}

@@ -1,37 +1,33 @@
 #!/usr/bin/env bash
-# Load on the release binary, on loopback only, bounded in time: the cost of a signed,
-# schema-valid webhook delivered in sync (one updatestate to an instant Flow,
-# bench/instant_upstream.rs) and of a webhook with a bad signature, each against GET /ping (the
-# same server's cheapest route) in the same run. The tenant's rate limit is set high so the
-# gateway's own bucket never waits.
-# Needs wrk (Debian package `wrk`) and openssl. Usage: bench/load.sh [seconds per run, default 10]
+# Load on the release binary, on loopback only, bounded in time. Beside flowgate runs the
+# baseline a platform team would compare with: a bare hyper proxy (bench/bare_proxy.rs)
+# forwarding the same webhook to the same instant Flow (bench/instant_upstream.rs). Scenarios:
+#   proxy     the bare proxy forwarding the webhook (the baseline; ratios are against it)
+#   sync      flowgate delivering each webhook inside the request (one updatestate)
+#   full      flowgate queued, store.sync = "full": 202 after a durable commit
+#   normal    flowgate queued, store.sync = "normal"
+#   rejected  flowgate refusing a bad signature (401)
+#   ping      flowgate's cheapest route
+# Queued runs also deliver everything they accept to the instant Flow while they run. Vendors
+# use dedup = "off" because wrk replays 1000 pre-signed bodies; the tenant's rate limit is high
+# so the gateway's own bucket never waits.
+# Needs wrk (Debian package `wrk`) and python3. Usage: bench/load.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-10}"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --locked --quiet --bin flowgate --example instant-upstream
+cargo build --release --locked --quiet --bin flowgate --example instant-upstream --example bare-proxy
 work=$(mktemp -d)
-trap 'kill "$pid" "$upstream_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-listen="127.0.0.1:$(port)"
+up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; echo "$1 never answered" >&2; exit 1; }
 upstream="127.0.0.1:$(port)"
-cat > "$work/config.toml" <<TOML
-[server]
-listen = "$listen"
-admin_listen = "127.0.0.1:$(port)"
-[log]
-level = "warn"
-[tenants.bench]
-base_url = "http://$upstream/flow"
-auth = { kind = "client_credentials", client_id = "bench", client_secret = "bench" }
-rate_limit = { per_second = 10000000, burst = 10000000 }
-[vendors.bench]
-verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
-tenant = "bench"
-TOML
-# 1000 distinct orders, each body signed, rotated by wrk (one order would serialise: calls for one
-# order take turns); the forged set carries a wrong signature.
+proxy="127.0.0.1:$(port)"
+
+# 1000 distinct orders, each body signed, rotated by wrk (one order would serialise: calls for
+# one order take turns); the forged set carries a wrong signature.
 python3 - "$work" <<'PY'
 import hashlib, hmac, json, sys, uuid
 work = sys.argv[1]
@@ -49,26 +45,60 @@ lua("post", False)
 lua("forged", True)
 PY
 
-target/release/examples/instant-upstream "$upstream" &
-upstream_pid=$!
+target/release/examples/instant-upstream "$upstream" & pids+=($!)
+target/release/examples/bare-proxy "$proxy" "$upstream" & pids+=($!)
 
-target/release/flowgate --config "$work/config.toml" serve 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 50); do curl -sf "http://$listen/ping" >/dev/null && break; sleep 0.1; done
+# One gateway per store.sync setting, each on a fresh database.
+gateway() { # $1 = store.sync; prints "pid listen"
+  local dir="$work/$1" listen="127.0.0.1:$(port)" admin="127.0.0.1:$(port)"
+  mkdir -p "$dir"
+  cat > "$dir/config.toml" <<TOML
+[server]
+listen = "$listen"
+admin_listen = "$admin"
+[store]
+sync = "$1"
+[log]
+level = "warn"
+[tenants.bench]
+base_url = "http://$upstream/flow"
+auth = { kind = "client_credentials", client_id = "bench", client_secret = "bench" }
+rate_limit = { per_second = 10000000, burst = 10000000 }
+[vendors.queued]
+verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
+tenant = "bench"
+dedup = "off"
+[vendors.sync]
+verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
+tenant = "bench"
+dedup = "off"
+delivery = "sync"
+TOML
+  target/release/flowgate --config "$dir/config.toml" serve 2>"$dir/serve.log" &
+  echo "$! $listen"
+}
 
 # requests/s, p50 and p99 of one wrk run
 run() { wrk -t2 -c64 -d"${seconds}s" --latency "$@" | awk '
   /Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
   END {printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0}'; }
 
-printf '%-6s %-10s %12s %10s %10s %8s %7s\n' round route req/s p50 p99 non-2xx /ping
+read -r full_pid full < <(gateway full); pids+=("$full_pid")
+read -r normal_pid normal < <(gateway normal); pids+=("$normal_pid")
+up "http://$full/ping"; up "http://$normal/ping"; up "http://$upstream/"; up "http://$proxy/"
+
+printf '%-6s %-9s %12s %10s %10s %9s %8s\n' round scenario req/s p50 p99 non-2xx /proxy
 for round in 1 2; do
-  read -r ping_rps ping_p50 ping_p99 ping_bad < <(run "http://$listen/ping")
-  printf '%-6s %-10s %12s %10s %10s %8s %7s\n' "$round" ping "$ping_rps" "$ping_p50" "$ping_p99" "$ping_bad" 1.00
-  for scenario in post:sync forged:rejected; do
-    read -r rps p50 p99 bad < <(run -s "$work/${scenario%%:*}.lua" "http://$listen/webhooks/bench")
-    ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$rps" "$ping_rps")
-    printf '%-6s %-10s %12s %10s %10s %8s %7s\n' "$round" "${scenario##*:}" "$rps" "$p50" "$p99" "$bad" "$ratio"
+  read -r base_rps base_p50 base_p99 base_bad < <(run -s "$work/post.lua" "http://$proxy/webhooks/queued")
+  printf '%-6s %-9s %12s %10s %10s %9s %8s\n' "$round" proxy "$base_rps" "$base_p50" "$base_p99" "$base_bad" 1.00
+  for scenario in "sync $full/webhooks/sync post" "full $full/webhooks/queued post" \
+                  "normal $normal/webhooks/queued post" "rejected $full/webhooks/queued forged" \
+                  "ping $full/ping -"; do
+    read -r name target script <<<"$scenario"
+    if [ "$script" = "-" ]; then args=(); else args=(-s "$work/$script.lua"); fi
+    read -r rps p50 p99 bad < <(run "${args[@]}" "http://$target")
+    ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$rps" "$base_rps")
+    printf '%-6s %-9s %12s %10s %10s %9s %8s\n' "$round" "$name" "$rps" "$p50" "$p99" "$bad" "$ratio"
   done
 done
-echo "peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")"
+echo "peak RSS: full $(awk '/VmHWM/ {print $2, $3}' "/proc/$full_pid/status"), normal $(awk '/VmHWM/ {print $2, $3}' "/proc/$normal_pid/status")"

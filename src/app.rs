@@ -18,6 +18,7 @@ use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::FlowClient;
+use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Retention, Store};
@@ -122,6 +123,7 @@ impl App {
             &self.config.delivery.circuit,
         ));
         let deliverer = Arc::new(Deliverer::new(self.client.clone(), store.clone()));
+        let backlog = Arc::new(Backlog::new(self.config.store.max_pending));
         let settings = self
             .workers
             .take()
@@ -142,6 +144,7 @@ impl App {
                 control: control.clone(),
                 waker: workers.waker(),
                 dedup_window: self.config.store.dedup_window,
+                backlog: backlog.clone(),
             },
         };
         let (close, closed) = watch::channel(false);
@@ -162,7 +165,11 @@ impl App {
         let grace = self.config.server.shutdown_grace;
         let (stop_workers, workers_stopped) = watch::channel(false);
         let delivering = tokio::spawn(workers.run(workers_stopped, grace));
-        let upkeep = tokio::spawn(upkeep(store, self.retention()));
+        let disk = Disk {
+            path: SqliteStore::path_from_config(&self.config),
+            min_free: self.config.store.min_free_disk.0,
+        };
+        let upkeep = tokio::spawn(upkeep(store, self.retention(), backlog, disk));
         // The simulator outlives the drain: requests still in flight may need it.
         let (_simulator_close, simulator_closed) = watch::channel(false);
         if let Some((listener, simulator)) = self.simulator.take() {
@@ -176,12 +183,7 @@ impl App {
         }
         let header_timeout = self.config.server.request_timeout;
         let public = server::serve(public, ingress, header_timeout, closed.clone());
-        let admin = server::serve(
-            admin,
-            admin::router_with(admin_state),
-            header_timeout,
-            closed,
-        );
+        let admin = server::serve(admin, admin::router(admin_state), header_timeout, closed);
         let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
         self.health.set_ready(true);
         tracing::info!("flowgate is ready");
@@ -190,8 +192,12 @@ impl App {
             result = &mut servers => return joined(result),
         }
         // Attempts in flight get the same grace as requests, at the same time.
-        let _ = stop_workers.send(true);
-        self.drain(&mut servers, close, cut).await?;
+        let switches = Switches {
+            close,
+            cut,
+            stop_workers,
+        };
+        self.drain(&mut servers, switches).await?;
         let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
         upkeep.abort();
         tracing::info!("flowgate stopped");
@@ -225,19 +231,20 @@ impl App {
         }
     }
 
-    /// Not ready at once; listeners closed after the drain delay; in-flight requests given the
-    /// grace period, then answered 503 and dropped.
-    async fn drain(
-        &self,
-        servers: &mut Servers,
-        close: watch::Sender<bool>,
-        cut: watch::Sender<bool>,
-    ) -> std::io::Result<()> {
+    /// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
+    /// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
+    async fn drain(&self, servers: &mut Servers, switches: Switches) -> std::io::Result<()> {
         let server = &self.config.server;
+        let Switches {
+            close,
+            cut,
+            stop_workers,
+        } = switches;
         self.health.set_ready(false);
         tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
         tokio::time::sleep(server.drain_delay).await;
         let _ = close.send(true);
+        let _ = stop_workers.send(true);
         if let Ok(result) = tokio::time::timeout(server.shutdown_grace, &mut *servers).await {
             return joined(result);
         }
@@ -251,16 +258,67 @@ impl App {
     }
 }
 
+/// What the drain turns off, in its order.
+struct Switches {
+    /// The listeners stop accepting and idle connections close.
+    close: watch::Sender<bool>,
+    /// Requests still running after the grace period are answered 503.
+    cut: watch::Sender<bool>,
+    /// The workers claim nothing more; running attempts get the grace period.
+    stop_workers: watch::Sender<bool>,
+}
+
 /// How long cut requests get to send their 503 before their connections are dropped.
 const CUT_WAIT: Duration = Duration::from_secs(1);
-/// How often records past their retention are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How often the open deliveries are counted for back-pressure.
+const COUNT_EVERY: Duration = Duration::from_secs(1);
+/// How often records past their retention are purged, in counts.
+const PURGE_EVERY_COUNTS: u32 = 60;
 
-/// Purges what retention no longer keeps, now and then every [`PURGE_EVERY`].
-async fn upkeep(store: Arc<dyn Store>, retention: Retention) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
+/// The embedded store's file, whose disk must keep `store.min_free_disk` free.
+struct Disk {
+    path: Option<std::path::PathBuf>,
+    min_free: u64,
+}
+
+impl Disk {
+    fn is_low(&self) -> bool {
+        let Some(dir) = self.path.as_deref().and_then(std::path::Path::parent) else {
+            return false;
+        };
+        match fs4::available_space(dir) {
+            Ok(free) => free < self.min_free,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the store's free disk space");
+                false
+            }
+        }
+    }
+}
+
+/// Counts the backlog and checks the disk every second; purges what retention no longer keeps
+/// every minute.
+async fn upkeep(store: Arc<dyn Store>, retention: Retention, backlog: Arc<Backlog>, disk: Disk) {
+    let mut every = tokio::time::interval(COUNT_EVERY);
+    let mut was_low = false;
+    for tick in 0u32.. {
         every.tick().await;
+        match store.depth().await {
+            Ok(depth) => backlog.set(depth.pending + depth.in_flight + depth.retrying),
+            Err(error) => tracing::warn!(%error, "counting the queue failed"),
+        }
+        let low = disk.is_low();
+        if low && !was_low {
+            tracing::warn!(
+                min_free_disk = disk.min_free,
+                "the store's disk is nearly full: new webhooks are refused"
+            );
+        }
+        was_low = low;
+        backlog.set_disk_low(low);
+        if tick % PURGE_EVERY_COUNTS != 0 {
+            continue;
+        }
         match store.purge(chrono::Utc::now(), retention).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "records past their retention purged"),

@@ -43,13 +43,8 @@ pub struct AdminState {
     pub health: Health,
 }
 
-/// The health routes alone, for an app that has no store yet.
-pub fn router(health: Health) -> Router {
-    around(health_routes(health))
-}
-
 /// `/healthz`, `/readyz` (open) and `/admin/*` (bearer token).
-pub fn router_with(state: AdminState) -> Router {
+pub fn router(state: AdminState) -> Router {
     let auth = RequireBearerLayer::new(state.token.as_deref());
     let admin = Router::new()
         .route("/deliveries", get(deliveries::list))
@@ -72,16 +67,16 @@ pub fn router_with(state: AdminState) -> Router {
         // Around the fallbacks too, so an unauthenticated caller cannot map the API by its 404s.
         .layer(auth)
         .with_state(state.clone());
-    around(health_routes(state.health).nest("/admin", admin))
+    around(health_routes(state).nest("/admin", admin))
 }
 
-fn health_routes(health: Health) -> Router {
+fn health_routes(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(health)
+        .with_state(state)
 }
 
 /// The admin listener's layers, outer → inner.
@@ -121,8 +116,9 @@ async fn healthz() -> Response {
 }
 
 /// Configuration loaded and not draining.
-async fn readyz(State(health): State<Health>) -> Response {
-    let ready = health.is_ready();
+/// Ready: started, not draining, and the store answers.
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let ready = state.health.is_ready() && state.store.ping().await.is_ok();
     let status = if ready {
         StatusCode::OK
     } else {

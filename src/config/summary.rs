@@ -29,7 +29,7 @@ pub fn render(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "delivery: {} by default, {} workers (every vendor is served sync until the queue exists)",
+        "delivery: {} by default, {} workers",
         mode(delivery.mode),
         delivery.workers
     );

@@ -199,16 +199,6 @@ impl Drop for Probe<'_> {
     }
 }
 
-impl std::fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Permit::Call => f.write_str("Call"),
-            Permit::Probe(probe) => write!(f, "Probe({})", probe.probe),
-            Permit::WaitUntil(at) => f.debug_tuple("WaitUntil").field(at).finish(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

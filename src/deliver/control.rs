@@ -112,10 +112,6 @@ pub struct Admission<'a> {
 }
 
 impl Admission<'_> {
-    pub fn is_probe(&self) -> bool {
-        self.probe.is_some()
-    }
-
     pub fn record(&mut self, now: Instant, result: CallResult) {
         match (self.probe.take(), self.circuit) {
             (Some(probe), _) => probe.record(now, result),

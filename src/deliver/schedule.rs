@@ -31,8 +31,21 @@ pub enum BackoffError {
     Jitter(f64),
     #[error("max_age must be more than zero")]
     NoAge,
+    /// Names the config key.
     #[error("{0} is longer than 100 years")]
     TooLong(&'static str),
+}
+
+impl BackoffError {
+    /// The `[delivery]` key at fault, for the config error.
+    pub fn key(&self) -> &'static str {
+        match self {
+            BackoffError::EmptySchedule => "delivery.retry_schedule",
+            BackoffError::Jitter(_) => "delivery.jitter",
+            BackoffError::NoAge => "delivery.max_age",
+            BackoffError::TooLong(key) => key,
+        }
+    }
 }
 
 /// When the next attempt is due, or why there is none.
@@ -59,9 +72,9 @@ impl Backoff {
             return Err(BackoffError::NoAge);
         }
         let too_long = [
-            ("a retry_schedule delay", schedule.iter().max().copied()),
-            ("max_retry_after", Some(max_retry_after)),
-            ("max_age", Some(max_age)),
+            ("delivery.retry_schedule", schedule.iter().max().copied()),
+            ("delivery.max_retry_after", Some(max_retry_after)),
+            ("delivery.max_age", Some(max_age)),
         ];
         if let Some((key, _)) = too_long
             .iter()

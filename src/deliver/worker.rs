@@ -178,10 +178,10 @@ impl Shared {
         let _lease = self.keep_lease(claimed.id);
         let about = About::of(&claimed);
         let (mut attempts, finish) = self.settle(claimed).await;
-        about.log(&finish);
         // The store records one attempt per finish: the earlier call of a two-call run (a patch
-        // delivered before updatestate) is in the log line above it but not in the record.
+        // delivered before updatestate) is logged but not recorded.
         let last: Option<Attempt> = attempts.pop();
+        about.log(&finish, last.as_ref());
         if let Err(error) = self.store.finish(about.id, last, finish).await {
             tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }
@@ -277,23 +277,24 @@ impl About {
         }
     }
 
-    /// One line per attempt's end; the calls were logged as they were made.
-    fn log(&self, finish: &Finish) {
+    /// One line per attempt's end, naming its last call; every call was logged as it was made.
+    fn log(&self, finish: &Finish, last: Option<&Attempt>) {
         let (id, vendor, tenant, order_id) = (self.id, &self.vendor, &self.tenant, self.order_id);
+        let operation = last.map(|a| a.operation.as_str());
+        let status = last.and_then(|a| a.status);
+        let duration_ms = last.map(|a| a.duration_ms);
         let spent_before = self.attempts;
         match finish {
             Finish::Delivered => {
-                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "delivered", "delivery delivered")
+                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "delivered", "delivery attempt")
             }
             Finish::Retry {
                 at, spent, error, ..
             } => {
-                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery retrying")
+                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery attempt")
             }
-            Finish::Dead {
-                flow_status, error, ..
-            } => {
-                tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, outcome = "dead", flow_status, spent_before, error, "delivery dead")
+            Finish::Dead { error, .. } => {
+                tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt")
             }
         }
     }

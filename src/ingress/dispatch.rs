@@ -3,6 +3,7 @@
 //! Flow inside the request and answered with Flow's result.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -15,13 +16,15 @@ use super::dedup::duplicate;
 use super::update::{Addressed, Authorized, flow_deadline};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
+use crate::deliver::plan::NoState;
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
 use crate::problem::{Code, Problem};
-use crate::queue::{Enqueued, Existing, Finish, NewDelivery, Store};
+use crate::queue::{Enqueued, Existing, Finish, NewDelivery, Store, StoreError};
 use crate::verify::Verified;
 
-/// What a sync caller is told to wait when the tenant is paused or its circuit open.
+/// What a caller is told to wait when the tenant is paused or its circuit open, or the queue
+/// is full.
 const RETRY_AFTER_CLOSED: Duration = Duration::from_secs(5);
 
 /// Everything the last stage needs; shared by every request.
@@ -33,6 +36,39 @@ pub struct Dispatch {
     /// Wakes the workers after a commit.
     pub waker: Arc<Notify>,
     pub dedup_window: Duration,
+    pub backlog: Arc<Backlog>,
+}
+
+/// Open deliveries (pending, in flight, retrying) as last counted, against `store.max_pending`,
+/// and whether the store's disk is below `store.min_free_disk`. Both are looked at every
+/// second rather than per request: they protect the disk from an outage that lasts hours, so a
+/// second's lag does not matter and ingest pays for no count query.
+pub struct Backlog {
+    open: AtomicU64,
+    limit: u64,
+    disk_low: AtomicBool,
+}
+
+impl Backlog {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            open: AtomicU64::new(0),
+            limit,
+            disk_low: AtomicBool::new(false),
+        }
+    }
+
+    pub fn set(&self, open: u64) {
+        self.open.store(open, Ordering::Relaxed);
+    }
+
+    pub fn set_disk_low(&self, low: bool) {
+        self.disk_low.store(low, Ordering::Relaxed);
+    }
+
+    fn is_full(&self) -> bool {
+        self.open.load(Ordering::Relaxed) >= self.limit || self.disk_low.load(Ordering::Relaxed)
+    }
 }
 
 impl Dispatch {
@@ -63,6 +99,21 @@ impl Dispatch {
             traceparent: delivery.traceparent.clone(),
             created_at: Utc::now(),
         };
+        if vendor.mode == DeliveryMode::Queued {
+            match self.state_known(&delivery).await {
+                Ok(true) => {}
+                Ok(false) => return Problem::from(DeliveryError::NoState(NoState)).into_response(),
+                Err(error) => return Problem::from(error).into_response(),
+            }
+        }
+        if vendor.mode == DeliveryMode::Queued && self.backlog.is_full() {
+            return Problem::new(
+                Code::Overloaded,
+                "The queue is full (too many deliveries waiting, or too little disk); retry later.",
+            )
+            .with_retry_after(RETRY_AFTER_CLOSED)
+            .into_response();
+        }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
             Ok(Enqueued::Accepted) => {}
@@ -74,6 +125,29 @@ impl Dispatch {
             DeliveryMode::Queued => self.queued(&delivery),
             DeliveryMode::Sync => self.sync(&delivery, &update.webhook).await,
         }
+    }
+
+    /// Whether a status without a state will have a state to go with it when it is sent: the
+    /// map's default, the order's last state sent, or a state in a delivery still queued for the
+    /// order (every open updatestate carries or inherits one). Sync delivery checks this itself.
+    async fn state_known(&self, delivery: &Delivery) -> Result<bool, StoreError> {
+        let update = &delivery.update;
+        if update.state.is_some() || update.status.is_none() || delivery.state_default.is_some() {
+            return Ok(true);
+        }
+        if self
+            .store
+            .last_sent(delivery.order_id)
+            .await?
+            .state
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let queued = self.store.order_deliveries(delivery.order_id).await?;
+        Ok(queued
+            .iter()
+            .any(|d| d.state.is_open() && d.operations.contains(&"updatestate")))
     }
 
     fn queued(&self, delivery: &Delivery) -> Response {

@@ -82,13 +82,14 @@ impl Demo {
         (output.status.success(), format!("{stdout}{stderr}"))
     }
 
-    /// The order once the simulated Flow has it (queued delivery arrives shortly after the 202).
+    /// The order once the simulated Flow holds a state for it (queued delivery arrives shortly
+    /// after the 202: a patch, then the updatestate).
     async fn sim_order(&self, guid: &str) -> Value {
         let url = format!("http://{}/sim/orders/{guid}", self.sim);
         within(TIMEOUT, "the order reaching the simulated Flow", async {
             loop {
                 let reply = request("GET", &url, None).await;
-                if reply.status == 200 {
+                if reply.status == 200 && reply.json()["OrderStatuses"][0].is_object() {
                     return reply.json();
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

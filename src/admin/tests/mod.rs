@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{AdminState, router_with};
+use super::{AdminState, router};
 use crate::app::Health;
 use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
 use crate::deliver::control::TenantControl;
@@ -55,7 +55,7 @@ fn admin_with(token: Option<&str>) -> Admin {
     let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("store"));
     let tenants = ["acme".to_owned(), "beta".to_owned()];
     let control = Arc::new(TenantControl::new(&tenants, &CircuitSettings::default()));
-    let router = router_with(AdminState {
+    let router = router(AdminState {
         store: store.clone(),
         control: control.clone(),
         token: token.map(str::to_owned),

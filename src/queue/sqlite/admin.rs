@@ -185,6 +185,7 @@ pub(super) fn delete(conn: &Connection, id: Uuid) -> Result<Deleted, StoreError>
     if state.is_open() {
         return Ok(Deleted::Open);
     }
+    give_back_key(conn, seq)?;
     conn.prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
         .execute([seq])?;
     Ok(Deleted::Deleted)

@@ -18,10 +18,11 @@ const DEAD: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliver
     WHERE state = 'dead' AND updated_at < ?1 LIMIT ?2)";
 
 /// A key still guards its delivery while that is open, however old.
-const DEDUP: &str = "DELETE FROM dedup WHERE rowid IN (SELECT k.rowid FROM dedup k
-    WHERE k.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d
-        WHERE d.id = k.delivery_id AND d.state IN ('pending', 'in_flight', 'retrying'))
-    LIMIT ?2)";
+const DEDUP: &str = "DELETE FROM dedup WHERE (vendor, event_id) IN
+    (SELECT k.vendor, k.event_id FROM dedup k
+     WHERE k.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d
+         WHERE d.id = k.delivery_id AND d.state IN ('pending', 'in_flight', 'retrying'))
+     LIMIT ?2)";
 
 /// An order is forgotten as a whole once neither its binding nor its last-sent values were
 /// touched within the retention: an order bound long ago but updated lately keeps both.

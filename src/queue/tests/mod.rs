@@ -198,4 +198,3 @@ pub(super) async fn claim_and_finish(store: &dyn Store, now: DateTime<Utc>, id: 
     claim_one(store, now, id).await;
     finish(store, id, end).await;
 }
-mod zz_bench_tmp;

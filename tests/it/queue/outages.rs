@@ -157,3 +157,81 @@ async fn flows_429_is_waited_out_without_spending_an_attempt() {
         .collect();
     assert_eq!(statuses, [429, 200]);
 }
+
+#[tokio::test]
+async fn beyond_max_pending_new_webhooks_are_503_overloaded_and_none_is_lost() {
+    let extra = format!("{}\n[store]\nmax_pending = 3\n", super::queued_config());
+    let gw = crate::support::fixtures::gateway("", &extra).await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 503}))
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let order = uuid::Uuid::new_v4().to_string();
+        ids.push(accepted(
+            &post(&gw, &order, json!({"state": "Completed"})).await,
+        ));
+    }
+    // The backlog is counted every second: within a few, the next webhook is refused.
+    let order = uuid::Uuid::new_v4().to_string();
+    let refused = crate::support::eventually(
+        "the queue counting as full",
+        async || post(&gw, &order, json!({"state": "Completed"})).await,
+        |reply| reply.status == 503,
+    )
+    .await;
+    crate::support::assert_problem(&refused, 503, "overloaded");
+    gw.sim().clear_faults().await;
+    for id in &ids {
+        until_state(&gw, id, "delivered").await;
+    }
+}
+
+#[tokio::test]
+async fn below_min_free_disk_new_webhooks_are_503_overloaded() {
+    // No disk here has a thousand tebibytes free.
+    let extra = format!(
+        "{}\n[store]\nmin_free_disk = \"1000TiB\"\n",
+        super::queued_config()
+    );
+    let gw = crate::support::fixtures::gateway("", &extra).await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let refused = crate::support::eventually(
+        "the disk counting as full",
+        async || post(&gw, &order, json!({"state": "Completed"})).await,
+        |reply| reply.status == 503,
+    )
+    .await;
+    crate::support::assert_problem(&refused, 503, "overloaded");
+}
+
+#[tokio::test]
+async fn a_status_alone_is_accepted_only_when_a_state_is_sent_or_queued_for_the_order() {
+    let gw = queued_gateway().await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 503}))
+        .await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let reply = post(&gw, &order, json!({"status": "Shoot moved"})).await;
+    crate::support::assert_problem(&reply, 422, "mapping-failed");
+
+    // A state still waiting for Flow is enough: the status follows it.
+    let first = accepted(
+        &post(
+            &gw,
+            &order,
+            json!({"state": "InProcess", "status": "Booked"}),
+        )
+        .await,
+    );
+    let second = accepted(&post(&gw, &order, json!({"status": "Shoot moved"})).await);
+    gw.sim().clear_faults().await;
+    until_state(&gw, &first, "delivered").await;
+    until_state(&gw, &second, "delivered").await;
+    let calls = gw.sim().calls_of("updatestate").await;
+    let last = calls.last().expect("calls");
+    assert_eq!(
+        last["body"],
+        json!({"Status": "Shoot moved", "State": "InProcess"})
+    );
+}

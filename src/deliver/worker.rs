@@ -177,12 +177,9 @@ impl Shared {
     ) {
         let _lease = self.keep_lease(claimed.id);
         let about = About::of(&claimed);
-        let (mut attempts, finish) = self.settle(claimed).await;
-        // The store records one attempt per finish: the earlier call of a two-call run (a patch
-        // delivered before updatestate) is logged but not recorded.
-        let last: Option<Attempt> = attempts.pop();
-        about.log(&finish, last.as_ref());
-        if let Err(error) = self.store.finish(about.id, last, finish).await {
+        let (attempts, finish) = self.settle(claimed).await;
+        about.log(&finish, attempts.last());
+        if let Err(error) = self.store.finish(about.id, attempts, finish).await {
             tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }
         // The order's next delivery may be due now.

@@ -167,8 +167,7 @@ impl Dispatch {
             Ok(_) => Finish::Delivered,
             Err(error) => failed(error, run.patched),
         };
-        let last = run.attempts.last().cloned();
-        if let Err(error) = self.store.finish(delivery.id, last, finish).await {
+        if let Err(error) = self.store.finish(delivery.id, run.attempts, finish).await {
             tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
         }
         match run.result {

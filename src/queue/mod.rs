@@ -274,12 +274,13 @@ pub trait Store: OrderBook {
     /// Extends the lease of a delivery whose attempt is still running.
     async fn renew(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Records `attempt` (when a call was made) and ends the delivery's turn. A sync delivery
-    /// that ends dead gives its dedup key back, so the vendor's retry is processed anew.
+    /// Records the turn's `attempts` (every call made, in order) and ends the delivery's turn,
+    /// in one transaction. A sync delivery that ends dead gives its dedup key back, so the
+    /// vendor's retry is processed anew.
     async fn finish(
         &self,
         id: Uuid,
-        attempt: Option<Attempt>,
+        attempts: Vec<Attempt>,
         finish: Finish,
     ) -> Result<(), StoreError>;
 

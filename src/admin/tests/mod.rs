@@ -159,7 +159,7 @@ impl Admin {
             _ => Finish::Delivered,
         };
         self.store
-            .finish(id, Some(attempt), finish)
+            .finish(id, vec![attempt], finish)
             .await
             .expect("finish");
     }

@@ -206,14 +206,14 @@ pub(super) fn give_back_key(conn: &Connection, seq: i64) -> Result<(), StoreErro
 pub(super) fn finish(
     conn: &Connection,
     id: Uuid,
-    attempt: Option<&Attempt>,
+    attempts: &[Attempt],
     finish: Finish,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let Some(delivery) = rows::brief(conn, id)? else {
         return Ok(());
     };
-    if let Some(attempt) = attempt {
+    for attempt in attempts {
         record_attempt(conn, delivery.seq, attempt)?;
     }
     if delivery.state != DeliveryState::InFlight {

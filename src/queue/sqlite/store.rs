@@ -80,11 +80,11 @@ impl Store for SqliteStore {
     async fn finish(
         &self,
         id: Uuid,
-        attempt: Option<Attempt>,
+        attempts: Vec<Attempt>,
         finish: Finish,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.write(move |conn| deliveries::finish(conn, id, attempt.as_ref(), finish, now))
+        self.write(move |conn| deliveries::finish(conn, id, &attempts, finish, now))
             .await
     }
 

@@ -160,7 +160,7 @@ pub(super) async fn claim_one(store: &dyn Store, now: DateTime<Utc>, id: Uuid) {
 }
 
 pub(super) async fn finish(store: &dyn Store, id: Uuid, finish: Finish) {
-    store.finish(id, None, finish).await.expect("finish");
+    store.finish(id, Vec::new(), finish).await.expect("finish");
 }
 
 pub(super) fn retry_at(at: DateTime<Utc>, spent: bool) -> Finish {

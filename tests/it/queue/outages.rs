@@ -10,14 +10,30 @@ use crate::support::admin::{admin, until_state};
 async fn a_queued_webhook_is_202_after_the_commit_then_delivered() {
     let gw = queued_gateway().await;
     let order = uuid::Uuid::new_v4().to_string();
-    let id = accepted(&post(&gw, &order, json!({"state": "Completed", "status": "Done"})).await);
+    let body = json!({"state": "Completed", "status": "Done", "title": "Photos"});
+    let id = accepted(&post(&gw, &order, body).await);
     let record = until_state(&gw, &id, "delivered").await;
     assert_eq!(record["mode"], "queued");
-    assert_eq!(record["operations"], json!(["updatestate"]));
-    assert_eq!(record["attempts"].as_array().map(Vec::len), Some(1));
-    assert_eq!(record["attempts"][0]["status"], 200);
+    assert_eq!(record["operations"], json!(["patch", "updatestate"]));
+    let calls: Vec<(&str, u64)> = record["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| {
+            (
+                a["operation"].as_str().unwrap_or_default(),
+                a["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [("patch", 200), ("updatestate", 200)],
+        "every call is recorded"
+    );
     let flow_order = gw.sim().order(&order).await.expect("delivered to Flow");
     assert_eq!(statuses(&flow_order), ["Done"]);
+    assert_eq!(flow_order["Title"], "Photos");
 }
 
 #[tokio::test]

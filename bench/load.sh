@@ -8,7 +8,8 @@
 #   normal    flowgate queued, store.sync = "normal"
 #   rejected  flowgate refusing a bad signature (401)
 #   ping      flowgate's cheapest route
-# Queued runs also deliver everything they accept to the instant Flow while they run. Vendors
+# Every scenario runs on a fresh gateway and database, so no run inherits another's backlog;
+# queued runs also deliver what they accept to the instant Flow while they run. Vendors
 # use dedup = "off" because wrk replays 1000 pre-signed bodies; the tenant's rate limit is high
 # so the gateway's own bucket never waits.
 # Needs wrk (Debian package `wrk`) and python3. Usage: bench/load.sh [seconds per run, default 10]
@@ -48,10 +49,10 @@ PY
 target/release/examples/instant-upstream "$upstream" & pids+=($!)
 target/release/examples/bare-proxy "$proxy" "$upstream" & pids+=($!)
 
-# One gateway per store.sync setting, each on a fresh database.
-gateway() { # $1 = store.sync; prints "pid listen"
-  local dir="$work/$1" listen="127.0.0.1:$(port)" admin="127.0.0.1:$(port)"
-  mkdir -p "$dir"
+# A fresh gateway on a fresh database; sets $gw_pid and $gw.
+gateway() { # $1 = store.sync
+  local dir listen="127.0.0.1:$(port)" admin="127.0.0.1:$(port)"
+  dir=$(mktemp -d "$work/gw.XXXX")
   cat > "$dir/config.toml" <<TOML
 [server]
 listen = "$listen"
@@ -75,7 +76,13 @@ dedup = "off"
 delivery = "sync"
 TOML
   target/release/flowgate --config "$dir/config.toml" serve 2>"$dir/serve.log" &
-  echo "$! $listen"
+  gw_pid=$! gw=$listen
+  pids+=("$gw_pid")
+  up "http://$gw/ping"
+}
+stop() { # prints the gateway's peak RSS, then stops it
+  awk '/VmHWM/ {print $2 / 1024}' "/proc/$gw_pid/status"
+  kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 }
 
 # requests/s, p50 and p99 of one wrk run
@@ -83,22 +90,20 @@ run() { wrk -t2 -c64 -d"${seconds}s" --latency "$@" | awk '
   /Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
   END {printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0}'; }
 
-read -r full_pid full < <(gateway full); pids+=("$full_pid")
-read -r normal_pid normal < <(gateway normal); pids+=("$normal_pid")
-up "http://$full/ping"; up "http://$normal/ping"; up "http://$upstream/"; up "http://$proxy/"
-
-printf '%-6s %-9s %12s %10s %10s %9s %8s\n' round scenario req/s p50 p99 non-2xx /proxy
+up "http://$upstream/"; up "http://$proxy/"
+printf '%-6s %-9s %12s %10s %10s %9s %8s %9s\n' round scenario req/s p50 p99 non-2xx /proxy "RSS MiB"
 for round in 1 2; do
   read -r base_rps base_p50 base_p99 base_bad < <(run -s "$work/post.lua" "http://$proxy/webhooks/queued")
-  printf '%-6s %-9s %12s %10s %10s %9s %8s\n' "$round" proxy "$base_rps" "$base_p50" "$base_p99" "$base_bad" 1.00
-  for scenario in "sync $full/webhooks/sync post" "full $full/webhooks/queued post" \
-                  "normal $normal/webhooks/queued post" "rejected $full/webhooks/queued forged" \
-                  "ping $full/ping -"; do
-    read -r name target script <<<"$scenario"
+  printf '%-6s %-9s %12s %10s %10s %9s %8s %9s\n' "$round" proxy "$base_rps" "$base_p50" "$base_p99" "$base_bad" 1.00 -
+  for scenario in "sync full /webhooks/sync post" "full full /webhooks/queued post" \
+                  "normal normal /webhooks/queued post" "rejected full /webhooks/queued forged" \
+                  "ping full /ping -"; do
+    read -r name sync path script <<<"$scenario"
     if [ "$script" = "-" ]; then args=(); else args=(-s "$work/$script.lua"); fi
-    read -r rps p50 p99 bad < <(run "${args[@]}" "http://$target")
+    gateway "$sync"
+    read -r rps p50 p99 bad < <(run "${args[@]}" "http://$gw$path")
+    rss=$(stop)
     ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$rps" "$base_rps")
-    printf '%-6s %-9s %12s %10s %10s %9s %8s\n' "$round" "$name" "$rps" "$p50" "$p99" "$bad" "$ratio"
+    printf '%-6s %-9s %12s %10s %10s %9s %8s %9.0f\n' "$round" "$name" "$rps" "$p50" "$p99" "$bad" "$ratio" "$rss"
   done
 done
-echo "peak RSS: full $(awk '/VmHWM/ {print $2, $3}' "/proc/$full_pid/status"), normal $(awk '/VmHWM/ {print $2, $3}' "/proc/$normal_pid/status")"

@@ -15,11 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{Request, StatusCode};
+use http::StatusCode;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,7 +27,8 @@ use uuid::Uuid;
 
 use crate::app::Health;
 use crate::deliver::control::TenantControl;
-use crate::ingress::request_id::{RequestId, RequestIdLayer};
+use crate::ingress::request_id::RequestIdLayer;
+use crate::ingress::stack::{panicked, span};
 use crate::ingress::{method_not_allowed, not_found};
 use crate::problem::{Code, Problem};
 use crate::queue::{Store, StoreError};
@@ -89,25 +89,6 @@ fn around(router: Router) -> Router {
         // A bug answers 500 `internal` instead of dropping the connection.
         .layer(CatchPanicLayer::custom(panicked));
     router.layer(layers)
-}
-
-fn span(request: &Request<Body>) -> tracing::Span {
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(RequestId::as_str)
-        .unwrap_or_default();
-    tracing::info_span!("admin", method = %request.method(), path = %request.uri().path(), request_id = %id)
-}
-
-fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
-    let message = cause
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| cause.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(panic = %message, "admin handler panicked");
-    Problem::internal().into_response()
 }
 
 /// The process is up and serving this listener.

@@ -8,7 +8,7 @@ pub mod dispatch;
 mod guard;
 mod launch;
 pub mod request_id;
-mod stack;
+pub(crate) mod stack;
 mod stage;
 pub mod update;
 mod vendors;

@@ -99,7 +99,8 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
     BoxCloneSyncService::new(stages)
 }
 
-fn span(request: &Request<Body>) -> tracing::Span {
+/// The span of one request on either listener: its method, path and request id.
+pub(crate) fn span(request: &Request<Body>) -> tracing::Span {
     let id = request
         .extensions()
         .get::<RequestId>()
@@ -108,7 +109,8 @@ fn span(request: &Request<Body>) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
-fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
+/// A panic in a handler: logged, answered 500 `internal` with nothing of the panic in it.
+pub(crate) fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
     let message = cause
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -1,9 +1,6 @@
 //! What flowgate remembers per order, behind [`OrderBook`]: the binding that routes it (made by a
 //! verified FlowToken, at `/launch` or on a webhook) and the values Flow last accepted, which
-//! every PATCH is merged over. [`MemoryOrderBook`] serves until a durable store holds them.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//! every PATCH is merged over. The store (`crate::queue`) keeps them durably.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -54,86 +51,4 @@ pub trait OrderBook: Send + Sync {
     async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError>;
     async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError>;
     async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError>;
-}
-
-/// Bindings and last-sent values in process memory: lost on restart.
-#[derive(Default)]
-pub struct MemoryOrderBook {
-    orders: Mutex<HashMap<Uuid, Remembered>>,
-}
-
-#[derive(Default)]
-struct Remembered {
-    binding: Option<Binding>,
-    last_sent: LastSent,
-}
-
-impl MemoryOrderBook {
-    fn with<T>(&self, order: Uuid, f: impl FnOnce(&mut Remembered) -> T) -> T {
-        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        f(orders.entry(order).or_default())
-    }
-}
-
-#[async_trait]
-impl OrderBook for MemoryOrderBook {
-    async fn binding(&self, order: Uuid) -> Result<Option<Binding>, StoreError> {
-        Ok(self.with(order, |o| o.binding.clone()))
-    }
-
-    async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError> {
-        Ok(self.with(order, |o| o.binding.get_or_insert(binding).clone()))
-    }
-
-    async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
-        Ok(self.with(order, |o| o.last_sent.clone()))
-    }
-
-    async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError> {
-        self.with(order, |o| o.last_sent = sent);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn binding(tenant: &str) -> Binding {
-        Binding {
-            tenant: tenant.to_owned(),
-            vendor: "photo".to_owned(),
-            case_id: Some(7),
-            broker: Broker::default(),
-            token_hash: [1; 32],
-            bound_at: Utc::now(),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_first_binding_wins() {
-        let book = MemoryOrderBook::default();
-        let order = Uuid::new_v4();
-        assert_eq!(book.binding(order).await.expect("read"), None);
-        let first = book.bind(order, binding("a")).await.expect("bind");
-        let second = book.bind(order, binding("b")).await.expect("bind");
-        assert_eq!(first.tenant, "a");
-        assert_eq!(second.tenant, "a");
-        let stored = book.binding(order).await.expect("read").expect("bound");
-        assert_eq!(stored.tenant, "a");
-    }
-
-    #[tokio::test]
-    async fn last_sent_is_per_order() {
-        let book = MemoryOrderBook::default();
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let sent = LastSent {
-            title: Some("Photos".to_owned()),
-            state: Some("InProcess".to_owned()),
-            ..LastSent::default()
-        };
-        book.record_sent(a, sent.clone()).await.expect("write");
-        assert_eq!(book.last_sent(a).await.expect("read"), sent);
-        assert_eq!(book.last_sent(b).await.expect("read"), LastSent::default());
-    }
 }

@@ -3,7 +3,7 @@
 
 mod book;
 
-pub use book::{Binding, Broker, LastSent, MemoryOrderBook, OrderBook, StoreError};
+pub use book::{Binding, Broker, LastSent, OrderBook, StoreError};
 
 /// Every `MarketingIntegratorOrderState` name, by its ordinal (Flow may answer with numbers).
 pub const ORDER_STATES: [&str; 9] = [
@@ -18,17 +18,9 @@ pub const ORDER_STATES: [&str; 9] = [
     "Activated",
 ];
 
-/// The `MarketingIntegratorOrderState` names a vendor may set (exact case). `CreatedNotSent` is
-/// Core's own default and `Unknown` is not a state, so neither is here.
-pub const SETTABLE_STATES: [&str; 7] = [
-    "InProcess",
-    "Error",
-    "MissingInfo",
-    "Completed",
-    "Cancelled",
-    "Created",
-    "Activated",
-];
+/// The `MarketingIntegratorOrderState` names a vendor may set (exact case): all but the first
+/// two, since `Unknown` is not a state and `CreatedNotSent` is Core's own default.
+pub const SETTABLE_STATES: &[&str] = ORDER_STATES.split_at(2).1;
 
 pub fn is_settable_state(name: &str) -> bool {
     SETTABLE_STATES.contains(&name)

@@ -251,3 +251,22 @@ async fn a_status_alone_is_accepted_only_when_a_state_is_sent_or_queued_for_the_
         json!({"Status": "Shoot moved", "State": "InProcess"})
     );
 }
+
+#[tokio::test]
+async fn when_the_store_fails_a_webhook_is_503_never_a_2xx_and_recovers_by_itself() {
+    let gw = queued_gateway().await;
+    let database = gw.config_path().with_file_name("data").join("flowgate.db");
+    let db = rusqlite::Connection::open(&database).expect("the gateway's database");
+    // Break the store under the running gateway, as a failing disk would.
+    db.execute_batch("ALTER TABLE deliveries RENAME TO deliveries_away")
+        .expect("rename");
+    let order = uuid::Uuid::new_v4().to_string();
+    let reply = post(&gw, &order, json!({"state": "Completed"})).await;
+    let problem = crate::support::assert_problem(&reply, 503, "unavailable");
+    assert!(reply.retry_after() >= 1, "{problem}");
+
+    db.execute_batch("ALTER TABLE deliveries_away RENAME TO deliveries")
+        .expect("rename back");
+    let id = accepted(&post(&gw, &order, json!({"state": "Completed"})).await);
+    until_state(&gw, &id, "delivered").await;
+}

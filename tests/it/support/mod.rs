@@ -80,6 +80,8 @@ impl Gateway {
         let run = tokio::spawn(app.run(public, admin, async {
             let _ = signal.await;
         }));
+        // Ready means the store is open: a test may look at it at once.
+        until_up(&format!("http://{admin_addr}/readyz")).await;
         Gateway {
             public: public_addr,
             admin: admin_addr,

@@ -6,6 +6,8 @@
 #   sync      flowgate delivering each webhook inside the request (one updatestate)
 #   full      flowgate queued, store.sync = "full": 202 after a durable commit
 #   normal    flowgate queued, store.sync = "normal"
+#   paced     as full, the tenant at its default budget (36/s): durable ingest while the workers
+#             deliver at the pace a real Flow allows
 #   rejected  flowgate refusing a bad signature (401)
 #   ping      flowgate's cheapest route
 # Every scenario runs on a fresh gateway and database, so no run inherits another's backlog;
@@ -65,9 +67,16 @@ level = "warn"
 base_url = "http://$upstream/flow"
 auth = { kind = "client_credentials", client_id = "bench", client_secret = "bench" }
 rate_limit = { per_second = 10000000, burst = 10000000 }
+[tenants.paced]
+base_url = "http://$upstream/paced/flow"
+auth = { kind = "client_credentials", client_id = "paced", client_secret = "paced" }
 [vendors.queued]
 verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
 tenant = "bench"
+dedup = "off"
+[vendors.paced]
+verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
+tenant = "paced"
 dedup = "off"
 [vendors.sync]
 verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
@@ -96,7 +105,8 @@ for round in 1 2; do
   read -r base_rps base_p50 base_p99 base_bad < <(run -s "$work/post.lua" "http://$proxy/webhooks/queued")
   printf '%-6s %-9s %12s %10s %10s %9s %8s %9s\n' "$round" proxy "$base_rps" "$base_p50" "$base_p99" "$base_bad" 1.00 -
   for scenario in "sync full /webhooks/sync post" "full full /webhooks/queued post" \
-                  "normal normal /webhooks/queued post" "rejected full /webhooks/queued forged" \
+                  "normal normal /webhooks/queued post" "paced full /webhooks/paced post" \
+                  "rejected full /webhooks/queued forged" \
                   "ping full /ping -"; do
     read -r name sync path script <<<"$scenario"
     if [ "$script" = "-" ]; then args=(); else args=(-s "$work/$script.lua"); fi

@@ -109,8 +109,8 @@ impl App {
         Ok(self)
     }
 
-    /// Serves both listeners until `shutdown` completes, then drains. Tests pass listeners bound
-    /// to port 0 and a shutdown future of their own.
+    /// Serves both listeners, the workers and the upkeep until `shutdown` completes, then
+    /// drains. Tests pass listeners bound to port 0 and a shutdown future of their own.
     pub async fn run(
         mut self,
         public: TcpListener,
@@ -118,6 +118,55 @@ impl App {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let store = self.open_store().await?;
+        let Delivering {
+            flow,
+            workers,
+            admin_state,
+            backlog,
+        } = self.delivering(&store)?;
+        let (close, closed) = watch::channel(false);
+        let (cut, cut_requests) = watch::channel(false);
+        let ingress = ingress::router(
+            &self.config,
+            self.vendors.clone(),
+            flow,
+            self.health.clone(),
+            cut_requests,
+        );
+        let grace = self.config.server.shutdown_grace;
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let delivering = tokio::spawn(workers.run(workers_stopped, grace));
+        let disk = Disk {
+            path: SqliteStore::path_from_config(&self.config),
+            min_free: self.config.store.min_free_disk.0,
+        };
+        let upkeep = tokio::spawn(upkeep(store, self.retention(), backlog, disk));
+        self.start_simulator();
+        let header_timeout = self.config.server.request_timeout;
+        let public = server::serve(public, ingress, header_timeout, closed.clone());
+        let admin = server::serve(admin, admin::router(admin_state), header_timeout, closed);
+        let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
+        self.health.set_ready(true);
+        tracing::info!("flowgate is ready");
+        tokio::select! {
+            () = shutdown => {}
+            result = &mut servers => return joined(result),
+        }
+        let switches = Switches {
+            close,
+            cut,
+            stop_workers,
+        };
+        self.drain(&mut servers, switches).await?;
+        let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
+        upkeep.abort();
+        tracing::info!("flowgate stopped");
+        Ok(())
+    }
+
+    /// Everything that delivers: the deliverer, the workers, the tenants' controls, and the
+    /// ingress and admin views of them, all on `store`.
+    fn delivering(&mut self, store: &Arc<dyn Store>) -> io::Result<Delivering> {
         let control = Arc::new(TenantControl::new(
             self.config.tenants.keys(),
             &self.config.delivery.circuit,
@@ -147,61 +196,35 @@ impl App {
                 backlog: backlog.clone(),
             },
         };
-        let (close, closed) = watch::channel(false);
-        let (cut, cut_requests) = watch::channel(false);
-        let ingress = ingress::router(
-            &self.config,
-            self.vendors.clone(),
-            flow,
-            self.health.clone(),
-            cut_requests,
-        );
         let admin_state = AdminState {
             store: store.clone(),
             control,
             token: self.admin_token.clone(),
             health: self.health.clone(),
         };
-        let grace = self.config.server.shutdown_grace;
-        let (stop_workers, workers_stopped) = watch::channel(false);
-        let delivering = tokio::spawn(workers.run(workers_stopped, grace));
-        let disk = Disk {
-            path: SqliteStore::path_from_config(&self.config),
-            min_free: self.config.store.min_free_disk.0,
+        Ok(Delivering {
+            flow,
+            workers,
+            admin_state,
+            backlog,
+        })
+    }
+
+    /// The in-process simulator, when attached. It outlives the drain (requests still in flight
+    /// may need it) and stops with the process.
+    fn start_simulator(&mut self) {
+        let Some((listener, simulator)) = self.simulator.take() else {
+            return;
         };
-        let upkeep = tokio::spawn(upkeep(store, self.retention(), backlog, disk));
-        // The simulator outlives the drain: requests still in flight may need it.
-        let (_simulator_close, simulator_closed) = watch::channel(false);
-        if let Some((listener, simulator)) = self.simulator.take() {
-            let timeout = self.config.server.request_timeout;
-            let serving = server::serve(listener, simulator.router(), timeout, simulator_closed);
-            tokio::spawn(async move {
-                if let Err(error) = serving.await {
-                    tracing::error!(%error, "the Flow simulator stopped");
-                }
-            });
-        }
-        let header_timeout = self.config.server.request_timeout;
-        let public = server::serve(public, ingress, header_timeout, closed.clone());
-        let admin = server::serve(admin, admin::router(admin_state), header_timeout, closed);
-        let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
-        self.health.set_ready(true);
-        tracing::info!("flowgate is ready");
-        tokio::select! {
-            () = shutdown => {}
-            result = &mut servers => return joined(result),
-        }
-        // Attempts in flight get the same grace as requests, at the same time.
-        let switches = Switches {
-            close,
-            cut,
-            stop_workers,
-        };
-        self.drain(&mut servers, switches).await?;
-        let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
-        upkeep.abort();
-        tracing::info!("flowgate stopped");
-        Ok(())
+        let (close, closed) = watch::channel(false);
+        let timeout = self.config.server.request_timeout;
+        let serving = server::serve(listener, simulator.router(), timeout, closed);
+        tokio::spawn(async move {
+            let _close = close;
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "the Flow simulator stopped");
+            }
+        });
     }
 
     /// Opens (creating and migrating) the embedded store of `store.url`.
@@ -256,6 +279,14 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The delivery side of a running gateway, as `run` wires it.
+struct Delivering {
+    flow: FlowPath,
+    workers: Workers,
+    admin_state: AdminState,
+    backlog: Arc<Backlog>,
 }
 
 /// What the drain turns off, in its order.

@@ -1,18 +1,18 @@
 //! flowgate: an edge gateway between marketing vendors and Core's Flow API.
 //!
 //! One webhook's journey, each arrow a stage of the public listener (`ingress/stack.rs` holds
-//! the order):
+//! the order), then the workers:
 //!
 //! ```text
-//! vendor ─▶ ingress ─▶ verify ─▶ validate ─▶ map ─▶ route ─▶ verify ─▶ deliver ─▶ flow ─▶ Flow
-//!           lookup,    signature  JSON       Order   tenant   Flow-     patch,     pooled
-//!           media type, on raw    Schema     Update  (SSRF    Token     update-    client,
-//!           body cap   bytes                         guard)   policy    state      token cache
+//! vendor ─▶ ingress ─▶ verify ─▶ dedup ─▶ validate ─▶ map ─▶ route ─▶ verify ─▶ queue ══▶ deliver ─▶ flow ─▶ Flow
+//!           lookup,    signature (event   JSON        Order  tenant   Flow-     commit,   workers:   pooled
+//!           media type, on raw   id)      Schema      Update (SSRF    Token     then 202  per-order  client,
+//!           body cap   bytes                                 guard)   policy              FIFO       token cache
 //! ```
 //!
-//! `order` holds the shared vocabulary and what is remembered per order (bindings, last-sent
-//! values); `simulator` is a Flow for local runs and tests. The durable queue between `route`
-//! and `deliver` is not built yet: every vendor is served synchronously.
+//! A sync vendor's update goes from `route` straight to `deliver` inside the request. `order`
+//! holds the shared vocabulary and what is remembered per order (bindings, last-sent values);
+//! `admin` is the operators' API; `simulator` is a Flow for local runs and tests.
 
 #![forbid(unsafe_code)]
 

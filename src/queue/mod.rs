@@ -5,7 +5,7 @@
 
 pub mod sqlite;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -15,9 +15,8 @@ use uuid::Uuid;
 
 use super::{AdminState, router};
 use crate::app::Health;
-use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
+use crate::config::{Circuit as CircuitSettings, SyncMode};
 use crate::deliver::control::TenantControl;
-use crate::order::OrderUpdate;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
 
@@ -105,24 +104,13 @@ impl Admin {
         minutes_ago: i64,
         end: End,
     ) -> Uuid {
-        let id = Uuid::now_v7();
+        let created_at = Utc::now() - Duration::minutes(minutes_ago);
         let delivery = NewDelivery {
-            id,
             vendor: vendor.to_owned(),
             tenant: tenant.to_owned(),
-            order_id: order,
-            event_id: format!("evt-{id}"),
-            dedup: true,
-            body_hash: [7; 32],
-            mode: DeliveryMode::Queued,
-            update: OrderUpdate {
-                state: Some("InProcess".to_owned()),
-                ..OrderUpdate::default()
-            },
-            state_default: None,
-            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
-            created_at: Utc::now() - Duration::minutes(minutes_ago),
+            ..crate::queue::tests::delivery(order, created_at)
         };
+        let id = delivery.id;
         let enqueued = self
             .store
             .enqueue(delivery, Utc::now() - Duration::days(1))

@@ -108,7 +108,7 @@ pub(super) fn days(n: i64) -> TimeDelta {
 }
 
 /// A queued delivery of `order` with a dedup key of its own, committed at `created_at`.
-pub(super) fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
+pub(crate) fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
     let id = Uuid::new_v4();
     NewDelivery {
         id,

@@ -114,10 +114,6 @@ impl Deliverer {
         }
     }
 
-    pub fn book(&self) -> &Arc<dyn OrderBook> {
-        &self.book
-    }
-
     /// Sends every operation of `delivery` before `deadline`; Flow's last answer on success.
     /// Neither pause nor circuit is consulted: see [`Deliverer::deliver_sync`].
     pub async fn deliver(

@@ -4,15 +4,13 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Utc;
 use http::{HeaderValue, StatusCode, header};
 use uuid::Uuid;
 
 use super::guard::RequestDeadline;
 use super::vendors::{Launch, Vendor};
 use super::{FlowPath, Ingress};
-use crate::order::Binding;
-use crate::route::{Claim, RouteError};
+use crate::route::{self, Claim, RouteError};
 use crate::verify::flow_token::TokenError;
 
 /// Why a launch cannot go on; each is one short page.
@@ -126,25 +124,12 @@ async fn admit(
         .tokens
         .verify(tenant, &asked.token, asked.order_id, deadline)
         .await?;
-    let made = Binding {
-        tenant: name,
-        vendor: vendor.name.clone(),
-        case_id: verified.identity.case_id.or(asked.case_id),
-        broker: verified.identity.broker.clone(),
-        token_hash: verified.hash,
-        bound_at: Utc::now(),
-    };
-    let in_force = book
-        .bind(asked.order_id, made.clone())
+    let mut made = verified.binding(&name, &vendor.name);
+    made.case_id = made.case_id.or(asked.case_id);
+    route::bind(book.as_ref(), asked.order_id, made)
         .await
-        .map_err(|_| LaunchError::Unavailable)?;
-    if in_force.vendor != made.vendor {
-        return Err(RouteError::OtherVendor.into());
-    }
-    if in_force.tenant != made.tenant {
-        return Err(RouteError::BoundElsewhere.into());
-    }
-    tracing::info!(vendor = %vendor.name, tenant = %made.tenant, order_id = %asked.order_id, "launch admitted");
+        .map_err(|_| LaunchError::Unavailable)??;
+    tracing::info!(vendor = %vendor.name, tenant = %name, order_id = %asked.order_id, "launch admitted");
     Ok(with_query(&launch.url, query))
 }
 

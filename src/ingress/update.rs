@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use tokio::time::Instant;
 
 use super::dedup::Identity;
@@ -18,7 +17,7 @@ use crate::flow::TenantFlow;
 use crate::map::{self, MappingError};
 use crate::order::{Binding, OrderBook, StoreError};
 use crate::problem::Problem;
-use crate::route::{Claim, RouteError, Tenants};
+use crate::route::{self, Claim, RouteError, Tenants};
 use crate::verify::Verified;
 use crate::verify::flow_token::{self, FlowTokens, TokenError, VerifiedToken};
 
@@ -188,22 +187,8 @@ impl CheckFlowToken {
             .tokens
             .verify(&addressed.tenant, token, order, deadline)
             .await?;
-        let binding = Binding {
-            tenant: addressed.tenant.name().to_owned(),
-            vendor: webhook.vendor().name.clone(),
-            case_id: verified.identity.case_id,
-            broker: verified.identity.broker.clone(),
-            token_hash: verified.hash,
-            bound_at: Utc::now(),
-        };
-        let in_force = self.book.bind(order, binding.clone()).await?;
-        // Another request may have bound the order since this one was routed.
-        if in_force.vendor != binding.vendor {
-            return Err(RouteError::OtherVendor.into());
-        }
-        if in_force.tenant != binding.tenant {
-            return Err(RouteError::BoundElsewhere.into());
-        }
+        let binding = verified.binding(addressed.tenant.name(), &webhook.vendor().name);
+        route::bind(self.book.as_ref(), order, binding).await??;
         Ok(Some(verified))
     }
 }

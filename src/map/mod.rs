@@ -20,10 +20,6 @@ use self::text::Cutter;
 use crate::config::VendorMap;
 use crate::order::OrderUpdate;
 
-/// Every name [`Mapped::truncated`] may hold: the label values of
-/// `flowgate_fields_truncated_total`.
-pub const TRUNCATABLE_FIELDS: [&str; 4] = ["status", "title", "action_text", "metadata"];
-
 /// What one webhook maps to: the update and the fields that route and authorise it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mapped {

@@ -13,7 +13,7 @@ pub use url::normalise;
 
 use crate::config::{Config, ConfigErrors};
 use crate::flow::TenantFlow;
-use crate::order::Binding;
+use crate::order::{Binding, OrderBook, StoreError};
 
 /// One configured tenant as routing sees it.
 #[derive(Clone, Debug)]
@@ -61,6 +61,24 @@ pub enum RouteError {
         "No tenant could be chosen: send flowUrl or tenantId, or configure the vendor's tenant."
     )]
     Unresolved,
+}
+
+/// Records `binding` (the first binding of an order wins) and checks that the binding in force
+/// is this one's tenant and vendor: another request may have bound the order since this one
+/// was routed.
+pub async fn bind(
+    book: &dyn OrderBook,
+    order: uuid::Uuid,
+    binding: Binding,
+) -> Result<Result<(), RouteError>, StoreError> {
+    let in_force = book.bind(order, binding.clone()).await?;
+    Ok(if in_force.vendor != binding.vendor {
+        Err(RouteError::OtherVendor)
+    } else if in_force.tenant != binding.tenant {
+        Err(RouteError::BoundElsewhere)
+    } else {
+        Ok(())
+    })
 }
 
 impl Tenants {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::flow::model::{self, TokenModel};
 use crate::flow::{FlowClient, FlowError, FlowRequest, FlowResponse, TenantFlow};
-use crate::order::Broker;
+use crate::order::{Binding, Broker};
 
 /// How many verified and refused tokens are remembered; beyond it the oldest go first.
 const CACHE_CAPACITY: u64 = 100_000;
@@ -108,6 +108,20 @@ fn cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> Cache<(String, [u8;
         .max_capacity(CACHE_CAPACITY)
         .time_to_live(ttl)
         .build()
+}
+
+impl VerifiedToken {
+    /// The binding this token makes for an order of `tenant`, reported on by `vendor`.
+    pub fn binding(&self, tenant: &str, vendor: &str) -> Binding {
+        Binding {
+            tenant: tenant.to_owned(),
+            vendor: vendor.to_owned(),
+            case_id: self.identity.case_id,
+            broker: self.identity.broker.clone(),
+            token_hash: self.hash,
+            bound_at: chrono::Utc::now(),
+        }
+    }
 }
 
 /// SHA-256 of a FlowToken: what bindings and caches keep instead of the token.

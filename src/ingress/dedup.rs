@@ -74,6 +74,18 @@ pub enum Repeat {
     Store(StoreError),
 }
 
+impl Repeat {
+    /// What a webhook is when its key names `existing`: its duplicate, or a conflict when the
+    /// bodies differ.
+    pub fn of(existing: Existing, body_hash: &[u8; 32]) -> Repeat {
+        if existing.body_hash == *body_hash {
+            Repeat::Duplicate(existing)
+        } else {
+            Repeat::Conflict
+        }
+    }
+}
+
 impl From<StoreError> for Repeat {
     fn from(error: StoreError) -> Self {
         Repeat::Store(error)
@@ -95,7 +107,7 @@ impl IntoResponse for Repeat {
 }
 
 /// 200 with the original delivery: the vendor's retry succeeded, nothing more happens.
-pub fn duplicate(existing: &Existing) -> Response {
+fn duplicate(existing: &Existing) -> Response {
     let body = json!({"id": existing.id, "state": existing.state.as_str(), "duplicate": true});
     (StatusCode::OK, axum::Json(body)).into_response()
 }
@@ -118,9 +130,10 @@ impl AsyncStage<Parsed> for Deduplicate {
         let Some(existing) = found else {
             return Ok(unique(parsed, identity));
         };
-        if existing.body_hash != identity.body_hash {
-            return Err(Repeat::Conflict);
-        }
+        let existing = match Repeat::of(existing, &identity.body_hash) {
+            Repeat::Duplicate(existing) => existing,
+            other => return Err(other),
+        };
         let deadline = flow_deadline(&parsed.webhook);
         match self
             .settled(existing, &vendor.name, &identity, deadline)

@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::dedup::duplicate;
+use super::dedup::Repeat;
 use super::update::{Addressed, Authorized, flow_deadline};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
@@ -20,7 +20,7 @@ use crate::deliver::plan::NoState;
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
 use crate::problem::{Code, Problem};
-use crate::queue::{Enqueued, Existing, Finish, NewDelivery, Store, StoreError};
+use crate::queue::{Enqueued, Finish, NewDelivery, Store, StoreError};
 use crate::verify::Verified;
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, or the queue
@@ -118,7 +118,9 @@ impl Dispatch {
         match self.store.enqueue(record, since).await {
             Ok(Enqueued::Accepted) => {}
             // Another request with the same key committed first.
-            Ok(Enqueued::Taken(existing)) => return taken(&existing, &update.identity.body_hash),
+            Ok(Enqueued::Taken(existing)) => {
+                return Repeat::of(existing, &update.identity.body_hash).into_response();
+            }
             Err(error) => return Problem::from(error).into_response(),
         }
         match vendor.mode {
@@ -202,18 +204,6 @@ fn failed(error: &SyncError, patched: bool) -> Finish {
         flow_status,
         flow_body,
         error: error.to_string(),
-    }
-}
-
-fn taken(existing: &Existing, body_hash: &[u8; 32]) -> Response {
-    if existing.body_hash == *body_hash {
-        duplicate(existing)
-    } else {
-        Problem::new(
-            Code::DuplicateConflict,
-            "This event id was already used for a different body.",
-        )
-        .into_response()
     }
 }
 

@@ -4,16 +4,14 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Stdio;
 
 use crate::support::client::get;
 use crate::support::fixtures::{
     self, BEARER_TOKEN, CANONICAL_SECRET, GITHUB_SECRET, OTHER_SECRET, canonical_update,
     photo_event,
 };
+use crate::support::flowgate_command;
 use crate::support::{Gateway, TIMEOUT, eventually, within};
-
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
 
 /// What a run of the binary left behind.
 #[derive(Debug)]
@@ -29,11 +27,8 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut command = tokio::process::Command::new(BIN);
-    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FLOWGATE_")) {
-        command.env_remove(name);
-    }
+    let mut command = flowgate_command();
+    command.args(args);
     let output = within(TIMEOUT, "the flowgate binary", command.output())
         .await
         .expect("the binary runs");

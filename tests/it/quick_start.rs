@@ -11,9 +11,9 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 
 use crate::support::client::request;
+use crate::support::flowgate_command;
 use crate::support::{TIMEOUT, free_port, until_up, within};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The repository's demo setup in a temporary directory, its ports moved to free ones.
@@ -59,17 +59,12 @@ impl Demo {
 
     /// The binary with `--config` and `args`, without the caller's `FLOWGATE_*` variables.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = flowgate_command();
         command
             .arg("--config")
             .arg(self.config())
             .args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FLOWGATE_")) {
-            command.env_remove(name);
-        }
+            .current_dir(self.dir.path());
         command
     }
 

@@ -9,29 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::queued_config;
 use crate::flow::canonical_body;
 use crate::support::fixtures::canonical;
 use crate::support::flow::FlowSim;
+use crate::support::flowgate_command;
 use crate::support::sign::sign;
 use crate::support::{TIMEOUT, free_port, until_up, within};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
-
 fn start(config: &Path) -> Child {
-    let mut command = Command::new(BIN);
+    let mut command = flowgate_command();
     command
         .arg("--config")
         .arg(config)
         .arg("serve")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FLOWGATE_")) {
-        command.env_remove(name);
-    }
+        .stderr(Stdio::null());
     command.spawn().expect("the gateway starts")
 }
 

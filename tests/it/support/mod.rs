@@ -204,3 +204,16 @@ pub async fn until_up(url: &str) {
     })
     .await;
 }
+
+/// The flowgate binary as a child process: no stdin, killed with the test, and without the
+/// caller's `FLOWGATE_*` variables (tests must not depend on whoever runs them).
+pub fn flowgate_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_flowgate"));
+    command
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FLOWGATE_")) {
+        command.env_remove(name);
+    }
+    command
+}

@@ -14,7 +14,8 @@
 # queued runs also deliver what they accept to the instant Flow while they run. Vendors
 # use dedup = "off" because wrk replays 1000 pre-signed bodies; the tenant's rate limit is high
 # so the gateway's own bucket never waits.
-# Needs wrk (Debian package `wrk`) and python3. Usage: bench/load.sh [seconds per run, default 10]
+# Needs wrk (Debian package `wrk`) and python3. Usage: bench/load.sh [seconds per run, default 10];
+# SCENARIOS="full paced" runs only those beside the proxy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-10}"
@@ -109,6 +110,7 @@ for round in 1 2; do
                   "rejected full /webhooks/queued forged" \
                   "ping full /ping -"; do
     read -r name sync path script <<<"$scenario"
+    [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
     if [ "$script" = "-" ]; then args=(); else args=(-s "$work/$script.lua"); fi
     gateway "$sync"
     read -r rps p50 p99 bad < <(run "${args[@]}" "http://$gw$path")

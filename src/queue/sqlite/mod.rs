@@ -6,6 +6,7 @@
 
 mod admin;
 mod book;
+mod checkpoint;
 mod deliveries;
 mod rows;
 mod schema;
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, SyncMode};
 use crate::order::StoreError;
 
+use checkpoint::Checkpointer;
 use writer::Writer;
 
 /// Reads running at once, each on a connection of the pool; further reads wait their turn
@@ -38,6 +40,7 @@ struct Inner {
     path: PathBuf,
     // Dropped before the readers: the writer finishes its batch and closes the file.
     writer: Writer,
+    _checkpointer: Checkpointer,
     read_turns: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
 }
@@ -68,6 +71,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer: Writer::start(prepared)?,
+                _checkpointer: Checkpointer::start(path)?,
                 read_turns: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
             }),

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use crate::config::SyncMode;
@@ -16,6 +17,10 @@ use super::rows::millis;
 /// How long a statement waits for another connection's lock (a checkpoint, an operator's
 /// `sqlite3` shell) before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// WAL pages after which the writer checkpoints by itself: only when the checkpoint thread
+/// (`checkpoint.rs`) has fallen far behind, so the WAL stays bounded (~40 MiB) whatever happens.
+const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// Prepared statements kept per connection: every query of the store fits, so none is
 /// compiled twice.
@@ -117,18 +122,21 @@ pub(super) fn prepare(path: &Path, sync: SyncMode) -> Result<Connection, StoreEr
 
 /// WAL lets readers run beside the writer; `synchronous` is what `store.sync` promises.
 fn configure(conn: &Connection, sync: SyncMode) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    tune(conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError(format!(
             "the database cannot use WAL (journal mode {mode})"
         )));
     }
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     conn.execute_batch(match sync {
-        SyncMode::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        SyncMode::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        SyncMode::Full => "PRAGMA synchronous = FULL;",
+        SyncMode::Normal => "PRAGMA synchronous = NORMAL;",
     })?;
+    // Each request's savepoint keeps the pages it changes until its release: in memory, not
+    // in a temporary file written page by page.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
     Ok(())
 }
 
@@ -139,12 +147,29 @@ fn optimize(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Settings every connection shares. The query planner's stability guarantee keeps one plan
+/// per statement: without it SQLite recompiles a cached statement whenever a newly bound value
+/// might suggest another plan, which cost every commit a parse of its queries.
+fn tune(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 /// Read connections may not write, so no write can slip past the group commit.
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
+    tune(&conn)?;
+    Ok(conn)
+}
+
+/// The checkpoint thread's connection: it writes the database file, never a row.
+pub(super) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 

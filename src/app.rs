@@ -1,6 +1,6 @@
-//! Wires the configuration into running listeners, and drains them on shutdown: readiness turns
-//! 503 at once, listeners close after `server.drain_delay`, in-flight requests get
-//! `server.shutdown_grace`.
+//! Wires the configuration into running listeners, workers and the gateway's own metrics, and
+//! drains them on shutdown: readiness turns 503 at once, listeners close after
+//! `server.drain_delay`, in-flight requests get `server.shutdown_grace`.
 
 use std::future::Future;
 use std::io;
@@ -20,6 +20,7 @@ use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::FlowClient;
 use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
+use crate::metrics::Metrics;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Retention, Store};
 use crate::route::Tenants;
@@ -53,6 +54,7 @@ pub struct App {
     workers: Option<WorkerSettings>,
     admin_token: Option<String>,
     health: Health,
+    metrics: Metrics,
     simulator: Option<(TcpListener, Simulator)>,
 }
 
@@ -64,8 +66,9 @@ impl App {
             .into_iter()
             .filter_map(|secret| secret.and_then(|s| s.resolve(&config.source)).err())
             .collect();
-        let vendors = Vendors::build(&config).map_err(|e| errors.extend(e.0));
-        let tenants = Tenants::build(&config).map_err(|e| errors.extend(e.0));
+        let metrics = Metrics::from_config(&config);
+        let vendors = Vendors::build(&config, &metrics).map_err(|e| errors.extend(e.0));
+        let tenants = Tenants::build(&config, &metrics).map_err(|e| errors.extend(e.0));
         let workers = WorkerSettings::from_config(&config).map_err(|e| {
             errors.push(
                 config
@@ -98,6 +101,7 @@ impl App {
             workers: Some(workers),
             admin_token,
             health: Health::default(),
+            metrics,
             simulator: None,
         })
     }
@@ -131,6 +135,7 @@ impl App {
             self.vendors.clone(),
             flow,
             self.health.clone(),
+            self.metrics.clone(),
             cut_requests,
         );
         let grace = self.config.server.shutdown_grace;
@@ -140,7 +145,14 @@ impl App {
             path: SqliteStore::path_from_config(&self.config),
             min_free: self.config.store.min_free_disk.0,
         };
-        let upkeep = tokio::spawn(upkeep(store, self.retention(), backlog, disk));
+        // The queue gauges and the back-pressure describe the store before the gateway is ready.
+        let queue = Queue {
+            store,
+            backlog,
+            metrics: self.metrics.clone(),
+        };
+        queue.count().await;
+        let upkeep = tokio::spawn(upkeep(queue, self.retention(), disk));
         self.start_simulator();
         let header_timeout = self.config.server.request_timeout;
         let public = server::serve(public, ingress, header_timeout, closed.clone());
@@ -183,6 +195,7 @@ impl App {
             self.tenants.clone(),
             control.clone(),
             settings,
+            self.metrics.clone(),
         );
         let flow = FlowPath {
             tenants: self.tenants.clone(),
@@ -201,6 +214,7 @@ impl App {
             control,
             token: self.admin_token.clone(),
             health: self.health.clone(),
+            metrics: self.metrics.clone(),
         };
         Ok(Delivering {
             flow,
@@ -327,17 +341,37 @@ impl Disk {
     }
 }
 
-/// Counts the backlog and checks the disk every second; purges what retention no longer keeps
-/// every minute.
-async fn upkeep(store: Arc<dyn Store>, retention: Retention, backlog: Arc<Backlog>, disk: Disk) {
-    let mut every = tokio::time::interval(COUNT_EVERY);
-    let mut was_low = false;
-    for tick in 0u32.. {
-        every.tick().await;
-        match store.depth().await {
-            Ok(depth) => backlog.set(depth.pending + depth.in_flight + depth.retrying),
+/// The store's queue as back-pressure and the queue gauges see it.
+struct Queue {
+    store: Arc<dyn Store>,
+    backlog: Arc<Backlog>,
+    metrics: Metrics,
+}
+
+impl Queue {
+    /// Counts the deliveries by state, for the backlog and the gauges.
+    async fn count(&self) {
+        match self.store.depth().await {
+            Ok(depth) => {
+                let open = depth.pending + depth.in_flight + depth.retrying;
+                self.backlog.set(open);
+                self.metrics.set_queue(&depth, chrono::Utc::now());
+            }
             Err(error) => tracing::warn!(%error, "counting the queue failed"),
         }
+    }
+}
+
+/// Counts the queue and checks the disk every second (and folds histogram samples into their
+/// buckets); purges what retention no longer keeps every minute.
+async fn upkeep(queue: Queue, retention: Retention, disk: Disk) {
+    let mut every = tokio::time::interval(COUNT_EVERY);
+    let mut was_low = false;
+    let (store, backlog) = (&queue.store, &queue.backlog);
+    for tick in 0u32.. {
+        every.tick().await;
+        queue.count().await;
+        queue.metrics.run_upkeep();
         let low = disk.is_low();
         if low && !was_low {
             tracing::warn!(

@@ -12,7 +12,8 @@
 //!
 //! A sync vendor's update goes from `route` straight to `deliver` inside the request. `order`
 //! holds the shared vocabulary and what is remembered per order (bindings, last-sent values);
-//! `admin` is the operators' API; `simulator` is a Flow for local runs and tests.
+//! `admin` is the operators' API (and `/metrics`, whose names and labels `metrics` lists once);
+//! `simulator` is a Flow for local runs and tests.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod deliver;
 pub mod flow;
 pub mod ingress;
 pub mod map;
+pub mod metrics;
 pub mod order;
 pub mod problem;
 pub mod queue;

@@ -1,9 +1,11 @@
-//! The admin listener, on its own address: liveness and readiness for orchestrators, and the
-//! bearer-protected `/admin` API (contract section 9) to inspect and steer deliveries, orders
-//! and tenants. Each `/admin` file holds one resource; `auth.rs` holds the token check.
+//! The admin listener, on its own address: liveness, readiness and metrics for orchestrators and
+//! Prometheus, and the bearer-protected `/admin` API (contract section 9) to inspect and steer
+//! deliveries, orders and tenants. Each `/admin` file holds one resource; `auth.rs` holds the
+//! token check.
 
 mod auth;
 mod deliveries;
+mod metrics;
 mod orders;
 mod tenants;
 #[cfg(test)]
@@ -30,6 +32,7 @@ use crate::deliver::control::TenantControl;
 use crate::ingress::request_id::RequestIdLayer;
 use crate::ingress::stack::{panicked, span};
 use crate::ingress::{method_not_allowed, not_found};
+use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::queue::{Store, StoreError};
 
@@ -41,9 +44,11 @@ pub struct AdminState {
     /// The resolved admin token; `None` closes `/admin` (403).
     pub token: Option<String>,
     pub health: Health,
+    /// This gateway's metrics, served on `/metrics`.
+    pub metrics: Metrics,
 }
 
-/// `/healthz`, `/readyz` (open) and `/admin/*` (bearer token).
+/// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
 pub fn router(state: AdminState) -> Router {
     let auth = RequireBearerLayer::new(state.token.as_deref());
     let admin = Router::new()
@@ -74,6 +79,7 @@ fn health_routes(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -96,16 +102,22 @@ async fn healthz() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// Configuration loaded and not draining.
 /// Ready: started, not draining, and the store answers.
 async fn readyz(State(state): State<AdminState>) -> Response {
-    let ready = state.health.is_ready() && state.store.ping().await.is_ok();
+    let ready = readiness(&state).await;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(json!({"ready": ready}))).into_response()
+}
+
+/// Whether the gateway is ready, as `/readyz` answers and `flowgate_ready` reports it.
+async fn readiness(state: &AdminState) -> bool {
+    let ready = state.health.is_ready() && state.store.ping().await.is_ok();
+    state.metrics.set_ready(ready);
+    ready
 }
 
 /// How long a caller should wait after the store failed.

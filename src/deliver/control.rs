@@ -69,6 +69,13 @@ impl TenantControl {
         self.circuits.get(tenant)
     }
 
+    /// Every tenant's circuit, by tenant name.
+    pub fn circuits(&self) -> impl Iterator<Item = (&str, &Circuit)> {
+        self.circuits
+            .iter()
+            .map(|(name, circuit)| (name.as_str(), circuit))
+    }
+
     /// Whether a call to `tenant` may go now: refused while paused or while its circuit is open
     /// (or another call is probing it). The admission records the calls' verdicts.
     pub fn admit(&self, tenant: &str, now: Instant) -> Result<Admission<'_>, Closed> {

@@ -152,7 +152,7 @@ fn error_of(outcome: &Outcome) -> Option<String> {
 
 /// One line per Flow call, for the operator following one order. Never a body or a token.
 fn log_call(delivery: &Delivery, call: &Call, outcome: &Outcome) {
-    let result = match outcome {
+    let verdict = match outcome {
         Outcome::Success(_) => "success",
         Outcome::Retry(_) => "retry",
         Outcome::DontRetry(_) => "rejected",
@@ -165,7 +165,7 @@ fn log_call(delivery: &Delivery, call: &Call, outcome: &Outcome) {
         operation = call.operation.as_str(),
         status = call.status.map(|s| s.as_u16()),
         duration_ms = u64::try_from(call.duration.as_millis()).unwrap_or(u64::MAX),
-        result,
+        outcome = verdict,
         error = call.error.as_deref(),
         "flow call"
     );

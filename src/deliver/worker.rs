@@ -16,6 +16,7 @@ use super::schedule::{Backoff, BackoffError};
 use super::settle::{self, Progress};
 use super::{Deliverer, Delivery};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::queue::{Attempt, Claimed, Finish, Store};
 use crate::route::Tenants;
 
@@ -61,6 +62,7 @@ struct Shared {
     control: Arc<TenantControl>,
     settings: WorkerSettings,
     waker: Arc<Notify>,
+    metrics: Metrics,
 }
 
 impl Workers {
@@ -70,6 +72,7 @@ impl Workers {
         tenants: Arc<Tenants>,
         control: Arc<TenantControl>,
         settings: WorkerSettings,
+        metrics: Metrics,
     ) -> Self {
         let shared = Shared {
             store,
@@ -78,6 +81,7 @@ impl Workers {
             control,
             settings,
             waker: Arc::new(Notify::new()),
+            metrics,
         };
         Self {
             shared: Arc::new(shared),
@@ -179,6 +183,7 @@ impl Shared {
         let about = About::of(&claimed);
         let (attempts, finish) = self.settle(claimed).await;
         about.log(&finish, attempts.last());
+        about.count(&self.metrics, &finish);
         if let Err(error) = self.store.finish(about.id, attempts, finish).await {
             tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }
@@ -261,6 +266,7 @@ struct About {
     tenant: String,
     order_id: uuid::Uuid,
     attempts: u32,
+    created_at: DateTime<Utc>,
 }
 
 impl About {
@@ -271,6 +277,21 @@ impl About {
             tenant: claimed.tenant.clone(),
             order_id: claimed.order_id,
             attempts: claimed.attempts,
+            created_at: claimed.created_at,
+        }
+    }
+
+    /// `flowgate_deliveries_total`, and the lag of a delivered one (now is just after Flow's
+    /// 2xx for its last operation).
+    fn count(&self, metrics: &Metrics, finish: &Finish) {
+        let counted = metrics.vendor(&self.vendor);
+        match finish {
+            Finish::Delivered => {
+                let lag = Utc::now() - self.created_at;
+                counted.delivered(lag.to_std().unwrap_or_default());
+            }
+            Finish::Retry { .. } => counted.retried(),
+            Finish::Dead { .. } => counted.dead(),
         }
     }
 

@@ -48,11 +48,12 @@ impl Bucket {
         })
     }
 
-    /// Takes one cell, waiting for it while the wait ends before `deadline`.
-    pub(super) async fn spend(&self, deadline: Instant) -> Result<(), FlowError> {
+    /// Takes one cell, waiting for it while the wait ends before `deadline`; how long it waited.
+    pub(super) async fn spend(&self, deadline: Instant) -> Result<Duration, FlowError> {
+        let mut waited = Duration::ZERO;
         loop {
             let not_until = match self.limiter.check() {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(waited),
                 Err(not_until) => not_until,
             };
             let wait = not_until.wait_time_from(self.clock.now());
@@ -60,7 +61,9 @@ impl Bucket {
                 return Err(FlowError::Throttled(wait));
             }
             // Another caller may take the cell first: look again after the sleep.
-            tokio::time::sleep(wait.max(MIN_SLEEP)).await;
+            let sleep = wait.max(MIN_SLEEP);
+            tokio::time::sleep(sleep).await;
+            waited += sleep;
         }
     }
 }
@@ -99,11 +102,16 @@ mod tests {
         let bucket = Bucket::new(rate(20.0, 3)).expect("a bucket");
         let far = Instant::now() + Duration::from_secs(5);
         for _ in 0..3 {
-            bucket.spend(far).await.expect("the burst");
+            let waited = bucket.spend(far).await.expect("the burst");
+            assert_eq!(waited, Duration::ZERO, "a burst does not wait");
         }
         let started = Instant::now();
-        bucket.spend(far).await.expect("a 50 ms wait fits");
+        let waited = bucket.spend(far).await.expect("a 50 ms wait fits");
         assert!(started.elapsed() >= Duration::from_millis(30), "it waited");
+        assert!(
+            waited >= Duration::from_millis(30),
+            "and says so: {waited:?}"
+        );
 
         let near = Instant::now() + Duration::from_millis(5);
         let started = Instant::now();

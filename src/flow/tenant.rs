@@ -14,6 +14,7 @@ use super::limit::Bucket;
 use super::{FlowClient, FlowError, FlowRequest, FlowResponse, Operation};
 use crate::config::check::check_base_url;
 use crate::config::{Config, ConfigError, ConfigErrors, Tenant, TenantAuthKind};
+use crate::metrics::{Metrics, StatusClass, TenantMetrics, ThrottleCause};
 
 /// A verify_token 401 under an access token younger than this is the FlowToken's fault.
 const VERIFY_REFRESH_AGE: Duration = Duration::from_secs(60);
@@ -26,6 +27,7 @@ pub struct TenantFlow {
     tokens: TokenCache,
     bucket: Arc<Bucket>,
     verify_refresh_age: Duration,
+    metrics: TenantMetrics,
 }
 
 impl TenantFlow {
@@ -74,7 +76,8 @@ impl TenantFlow {
         self.tokens.obtain(stale, deadline, fetch).await
     }
 
-    /// One HTTP exchange: spends a cell of the bucket, then asks Flow; logged as one line.
+    /// One HTTP exchange: spends a cell of the bucket, then asks Flow; counted, and logged as
+    /// one line.
     async fn send(
         &self,
         client: &FlowClient,
@@ -82,12 +85,22 @@ impl TenantFlow {
         bearer: Option<&HeaderValue>,
         deadline: Instant,
     ) -> Result<FlowResponse, FlowError> {
-        self.bucket.spend(deadline).await?;
-        let started = Instant::now();
+        let spent = self.bucket.spend(deadline).await;
+        let waited = match &spent {
+            Ok(wait) => !wait.is_zero(),
+            Err(error) => matches!(error, FlowError::Throttled(_)),
+        };
+        if waited {
+            self.metrics.throttled(ThrottleCause::Bucket);
+        }
+        spent?;
         let http = request.to_http(&self.base_url, bearer)?;
+        let started = Instant::now();
         let result = client.exchange(http, deadline).await;
+        let elapsed = started.elapsed();
+        self.count(request.operation(), &result, elapsed);
         let (tenant, operation) = (self.name.as_str(), request.operation().as_str());
-        let elapsed_ms = started.elapsed().as_millis();
+        let elapsed_ms = elapsed.as_millis();
         match &result {
             Ok(answer) => {
                 let status = answer.status.as_u16();
@@ -98,6 +111,33 @@ impl TenantFlow {
             }
         }
         result
+    }
+}
+
+impl TenantFlow {
+    /// This tenant's series: Flow requests, throttling, FlowToken verifications, circuit.
+    pub fn metrics(&self) -> &TenantMetrics {
+        &self.metrics
+    }
+
+    fn count(
+        &self,
+        operation: Operation,
+        result: &Result<FlowResponse, FlowError>,
+        took: Duration,
+    ) {
+        let class = match result {
+            Ok(response) => StatusClass::of(response.status),
+            Err(FlowError::Timeout) => StatusClass::Timeout,
+            Err(_) => StatusClass::Error,
+        };
+        self.metrics.flow_request(operation, class, took);
+        if result
+            .as_ref()
+            .is_ok_and(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        {
+            self.metrics.throttled(ThrottleCause::Flow429);
+        }
     }
 }
 
@@ -112,12 +152,15 @@ impl std::fmt::Debug for TenantFlow {
 
 /// Every configured tenant's Flow, by tenant name; tenants with the same client_id share one
 /// bucket (Flow counts per client id), the first tenant's `rate_limit` setting it.
-pub fn tenants(config: &Config) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
+pub fn tenants(
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
     let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();
     let mut flows = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, tenant) in &config.tenants {
-        match tenant_flow(config, name, tenant, &mut buckets) {
+        match tenant_flow(config, name, tenant, &mut buckets, metrics.tenant(name)) {
             Ok(flow) => {
                 flows.insert(name.clone(), Arc::new(flow));
             }
@@ -133,6 +176,7 @@ fn tenant_flow(
     name: &str,
     tenant: &Tenant,
     buckets: &mut HashMap<String, Arc<Bucket>>,
+    metrics: TenantMetrics,
 ) -> Result<TenantFlow, Vec<ConfigError>> {
     let source = &config.source;
     let key = |field: &str| format!("tenants.{name}.{field}");
@@ -151,7 +195,13 @@ fn tenant_flow(
     match (base_url, credentials, bucket) {
         (Ok(()), Ok(credentials), Ok(bucket)) => {
             buckets.insert(bucket_key, bucket.clone());
-            Ok(TenantFlow::new(name, &tenant.base_url, credentials, bucket))
+            Ok(TenantFlow::new(
+                name,
+                &tenant.base_url,
+                credentials,
+                bucket,
+                metrics,
+            ))
         }
         (base_url, credentials, bucket) => Err([base_url.err(), credentials.err(), bucket.err()]
             .into_iter()
@@ -161,13 +211,20 @@ fn tenant_flow(
 }
 
 impl TenantFlow {
-    fn new(name: &str, base_url: &str, credentials: Credentials, bucket: Arc<Bucket>) -> Self {
+    fn new(
+        name: &str,
+        base_url: &str,
+        credentials: Credentials,
+        bucket: Arc<Bucket>,
+        metrics: TenantMetrics,
+    ) -> Self {
         TenantFlow {
             name: name.to_owned(),
             base_url: base_url.to_owned(),
             tokens: TokenCache::new(credentials),
             bucket,
             verify_refresh_age: VERIFY_REFRESH_AGE,
+            metrics,
         }
     }
 }

@@ -13,9 +13,11 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::AsyncStage;
+use super::outcome::Findings;
 use super::update::flow_deadline;
 use super::webhook::Parsed;
 use crate::config::Dedup;
+use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::{DeliveryState, Existing, Store, StoreError};
 use crate::verify::Verified;
@@ -109,7 +111,9 @@ impl IntoResponse for Repeat {
 /// 200 with the original delivery: the vendor's retry succeeded, nothing more happens.
 fn duplicate(existing: &Existing) -> Response {
     let body = json!({"id": existing.id, "state": existing.state.as_str(), "duplicate": true});
-    (StatusCode::OK, axum::Json(body)).into_response()
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    response.extensions_mut().insert(Outcome::Duplicate);
+    response
 }
 
 impl AsyncStage<Parsed> for Deduplicate {
@@ -139,7 +143,10 @@ impl AsyncStage<Parsed> for Deduplicate {
             .settled(existing, &vendor.name, &identity, deadline)
             .await?
         {
-            Some(existing) => Err(Repeat::Duplicate(existing)),
+            Some(existing) => {
+                Findings::note_delivery(&parsed.webhook, existing.id);
+                Err(Repeat::Duplicate(existing))
+            }
             // The first was a sync delivery that failed: its key was given back.
             None => Ok(unique(parsed, identity)),
         }

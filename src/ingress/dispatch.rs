@@ -7,18 +7,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::dedup::Repeat;
+use super::outcome::Findings;
 use super::update::{Addressed, Authorized, flow_deadline};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
 use crate::deliver::plan::NoState;
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
+use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::{Enqueued, Finish, NewDelivery, Store, StoreError};
 use crate::verify::Verified;
@@ -99,6 +101,7 @@ impl Dispatch {
             traceparent: delivery.traceparent.clone(),
             created_at: Utc::now(),
         };
+        let accepted_at = record.created_at;
         if vendor.mode == DeliveryMode::Queued {
             match self.state_known(&delivery).await {
                 Ok(true) => {}
@@ -116,16 +119,17 @@ impl Dispatch {
         }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
-            Ok(Enqueued::Accepted) => {}
+            Ok(Enqueued::Accepted) => Findings::note_delivery(&update.webhook, delivery.id),
             // Another request with the same key committed first.
             Ok(Enqueued::Taken(existing)) => {
+                Findings::note_delivery(&update.webhook, existing.id);
                 return Repeat::of(existing, &update.identity.body_hash).into_response();
             }
             Err(error) => return Problem::from(error).into_response(),
         }
         match vendor.mode {
             DeliveryMode::Queued => self.queued(&delivery),
-            DeliveryMode::Sync => self.sync(&delivery, &update.webhook).await,
+            DeliveryMode::Sync => self.sync(&delivery, &update.webhook, accepted_at).await,
         }
     }
 
@@ -154,20 +158,33 @@ impl Dispatch {
 
     fn queued(&self, delivery: &Delivery) -> Response {
         self.waker.notify_one();
-        tracing::info!(delivery_id = %delivery.id, vendor = %delivery.vendor, tenant = delivery.tenant.name(), order_id = %delivery.order_id, event_id = %delivery.event_id, "webhook accepted");
         let body = json!({"id": delivery.id, "state": "pending", "duplicate": false});
-        (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+        response.extensions_mut().insert(Outcome::Accepted);
+        response
     }
 
-    async fn sync(&self, delivery: &Delivery, webhook: &Verified) -> Response {
+    async fn sync(
+        &self,
+        delivery: &Delivery,
+        webhook: &Verified,
+        accepted_at: DateTime<Utc>,
+    ) -> Response {
         let deadline = flow_deadline(webhook);
         let run = self
             .deliverer
             .deliver_sync(delivery, &self.control, deadline)
             .await;
+        let counted = &webhook.vendor().metrics;
         let finish = match &run.result {
-            Ok(_) => Finish::Delivered,
-            Err(error) => failed(error, run.patched),
+            Ok(_) => {
+                counted.delivered((Utc::now() - accepted_at).to_std().unwrap_or_default());
+                Finish::Delivered
+            }
+            Err(error) => {
+                counted.dead();
+                failed(error, run.patched)
+            }
         };
         if let Err(error) = self.store.finish(delivery.id, run.attempts, finish).await {
             tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
@@ -208,11 +225,12 @@ fn failed(error: &SyncError, patched: bool) -> Finish {
 }
 
 fn delivered(delivery: &Delivery, response: &FlowResponse) -> Response {
-    tracing::info!(delivery_id = %delivery.id, vendor = %delivery.vendor, tenant = delivery.tenant.name(), order_id = %delivery.order_id, "webhook delivered");
     let order = serde_json::from_slice::<Value>(&response.body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into()));
     let body = json!({"id": delivery.id, "state": "delivered", "duplicate": false, "order": order});
-    (StatusCode::OK, axum::Json(body)).into_response()
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    response.extensions_mut().insert(Outcome::Delivered);
+    response
 }
 
 /// The vendor's W3C trace context when it sent a well-formed one, else a new trace.

@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod dispatch;
 mod guard;
 mod launch;
+pub mod outcome;
 pub mod request_id;
 pub(crate) mod stack;
 mod stage;
@@ -36,6 +37,7 @@ use webhook::Inbound;
 
 use crate::app::Health;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::route::Tenants;
 use crate::verify::flow_token::FlowTokens;
@@ -67,6 +69,7 @@ pub fn router(
     vendors: Arc<Vendors>,
     flow: FlowPath,
     health: Health,
+    metrics: Metrics,
     cut: watch::Receiver<bool>,
 ) -> Router {
     let state = Ingress {
@@ -82,7 +85,7 @@ pub fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    stack::around_routes(routes, config, cut)
+    stack::around_routes(routes, config, metrics, cut)
 }
 
 async fn webhook(

@@ -18,17 +18,24 @@ use tracing::Level;
 use super::body::ReadBodyLayer;
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
+use super::outcome::RecordOutcomeLayer;
 use super::request_id::{RequestId, RequestIdLayer};
 use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
 use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::order::OrderBook;
 use crate::problem::Problem;
 use crate::verify::Authenticate;
 
 /// Wraps every route of the public listener.
-pub fn around_routes(router: Router, config: &Config, cut: watch::Receiver<bool>) -> Router {
+pub fn around_routes(
+    router: Router,
+    config: &Config,
+    metrics: Metrics,
+    cut: watch::Receiver<bool>,
+) -> Router {
     let server = &config.server;
     let layers = ServiceBuilder::new()
         // First, so every answer (even a panic's or a timeout's) carries the id and is rendered.
@@ -39,6 +46,9 @@ pub fn around_routes(router: Router, config: &Config, cut: watch::Receiver<bool>
                 .make_span_with(span)
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        // Outside everything that can answer a webhook (panic, deadline, shedding, the stages),
+        // so each webhook is counted and logged once, whoever answered it.
+        .layer(RecordOutcomeLayer::new(metrics))
         // A bug answers 500 `internal` instead of dropping the connection.
         .layer(CatchPanicLayer::custom(panicked))
         // The deadline covers the slow parts (reading the body) of everything inside it.
@@ -135,7 +145,8 @@ mod tests {
     async fn a_panic_is_answered_500_internal_without_its_message() {
         let panicking = Router::new().route("/boom", get(boom));
         let (_cut, cut) = watch::channel(false);
-        let router = around_routes(panicking, &Config::default(), cut);
+        let config = Config::default();
+        let router = around_routes(panicking, &config, Metrics::from_config(&config), cut);
         let request = Request::get("/boom").body(Body::empty()).expect("request");
         let response = router.oneshot(request).await.expect("answered");
         assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::dedup::Identity;
 use super::guard::RequestDeadline;
+use super::outcome::Findings;
 use super::webhook::Valid;
 use super::{AsyncStage, Stage};
 use crate::config::FlowTokenPolicy;
@@ -56,7 +57,11 @@ impl Stage<Valid> for MapUpdate {
     fn run(&self, valid: Valid) -> Result<Update, MappingError> {
         let vendor = valid.webhook.vendor();
         let order = vendor.mapper.map(&valid.document)?;
+        Findings::note_order(&valid.webhook, order.order_id);
         if !order.truncated.is_empty() {
+            for field in &order.truncated {
+                vendor.metrics.truncated(field);
+            }
             tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
         }
         if !order.update.patches() && !order.update.updates_state() {
@@ -115,6 +120,7 @@ impl AsyncStage<Update> for ResolveTenant {
             .flow(&name)
             .cloned()
             .ok_or(RouteError::Unresolved)?;
+        Findings::note_tenant(&update.webhook, &tenant);
         Ok(Addressed {
             update,
             tenant,

@@ -14,6 +14,7 @@ use crate::config::{
     RateLimit,
 };
 use crate::map::Mapper;
+use crate::metrics::{Metrics, VendorMetrics};
 use crate::route::VendorRouting;
 use crate::validate::{self, VendorSchemas};
 use crate::verify::signature::Verifier;
@@ -32,6 +33,8 @@ pub struct Vendor {
     pub tenant: Option<String>,
     pub tenants: Option<Vec<String>>,
     pub launch: Option<Launch>,
+    /// This vendor's series: signature failures, cut fields, deliveries.
+    pub metrics: VendorMetrics,
 }
 
 /// Where `/launch/{vendor}` sends the broker, and the query names Core's button uses.
@@ -55,7 +58,7 @@ pub struct Vendors {
 
 impl Vendors {
     /// Resolves every vendor's secrets and compiles every schema; reports all failures.
-    pub fn build(config: &Config) -> Result<Self, ConfigErrors> {
+    pub fn build(config: &Config, metrics: &Metrics) -> Result<Self, ConfigErrors> {
         let mut errors = Vec::new();
         let canonical = validate::compile_canonical()
             .map(Arc::new)
@@ -63,7 +66,8 @@ impl Vendors {
             .ok();
         let mut by_name = HashMap::new();
         for (name, vendor) in &config.vendors {
-            match build_vendor(config, name, vendor, canonical.as_ref()) {
+            let counted = metrics.vendor(name);
+            match build_vendor(config, name, vendor, canonical.as_ref(), counted) {
                 Ok(built) => {
                     by_name.insert(name.clone(), Arc::new(built));
                 }
@@ -84,6 +88,7 @@ fn build_vendor(
     name: &str,
     vendor: &config::Vendor,
     canonical: Option<&Arc<Validator>>,
+    metrics: VendorMetrics,
 ) -> Result<Vendor, Vec<ConfigError>> {
     let source = &config.source;
     let key = format!("vendors.{name}");
@@ -129,6 +134,7 @@ fn build_vendor(
                 url,
                 params: vendor.launch_params.clone(),
             }),
+            metrics,
         }),
         (verifier, own_schema) => Err([verifier.err(), own_schema.err()]
             .into_iter()

@@ -288,8 +288,11 @@ impl Problem {
     /// Fills in the body of a response made by [`IntoResponse`], now that the request id is known.
     /// Responses that carry no problem pass unchanged.
     pub fn render(mut response: Response, request_id: &str) -> Response {
+        let logged = response.extensions_mut().remove::<Logged>().is_some();
         if let Some(problem) = response.extensions_mut().remove::<Problem>() {
-            problem.log(request_id);
+            if !logged {
+                problem.log(request_id);
+            }
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
@@ -301,6 +304,11 @@ impl Problem {
         response
     }
 }
+
+/// Marks an answer whose log line was already written with more context (a webhook's outcome
+/// line), so rendering its problem adds no second line.
+#[derive(Clone, Copy, Debug)]
+pub struct Logged;
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {

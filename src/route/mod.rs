@@ -13,6 +13,7 @@ pub use url::normalise;
 
 use crate::config::{Config, ConfigErrors};
 use crate::flow::TenantFlow;
+use crate::metrics::Metrics;
 use crate::order::{Binding, OrderBook, StoreError};
 
 /// One configured tenant as routing sees it.
@@ -83,8 +84,8 @@ pub async fn bind(
 
 impl Tenants {
     /// Every tenant with its Flow; fails on the secrets `flow::tenants` cannot resolve.
-    pub fn build(config: &Config) -> Result<Self, ConfigErrors> {
-        let flows = crate::flow::tenants(config)?;
+    pub fn build(config: &Config, metrics: &Metrics) -> Result<Self, ConfigErrors> {
+        let flows = crate::flow::tenants(config, metrics)?;
         let entries = config
             .tenants
             .iter()

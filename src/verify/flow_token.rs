@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::flow::model::{self, TokenModel};
 use crate::flow::{FlowClient, FlowError, FlowRequest, FlowResponse, TenantFlow};
+use crate::metrics::TokenResult;
 use crate::order::{Binding, Broker};
 
 /// How many verified and refused tokens are remembered; beyond it the oldest go first.
@@ -62,8 +63,27 @@ impl FlowTokens {
         }
     }
 
-    /// Verifies `token` on `tenant` for `order`, from the cache when it can.
+    /// Verifies `token` on `tenant` for `order`, from the cache when it can; counted by result.
     pub async fn verify(
+        &self,
+        tenant: &TenantFlow,
+        token: &str,
+        order: Uuid,
+        deadline: Instant,
+    ) -> Result<VerifiedToken, TokenError> {
+        let verified = self.check(tenant, token, order, deadline).await;
+        let result = match &verified {
+            Ok(token) if token.cached => TokenResult::Cached,
+            Ok(_) => TokenResult::Valid,
+            Err(TokenError::Invalid) => TokenResult::Invalid,
+            Err(TokenError::Mismatch) => TokenResult::Mismatch,
+            Err(TokenError::Unavailable { .. }) => TokenResult::Error,
+        };
+        tenant.metrics().token_verified(result);
+        verified
+    }
+
+    async fn check(
         &self,
         tenant: &TenantFlow,
         token: &str,

@@ -43,7 +43,7 @@ impl Verified {
     }
 }
 
-/// Stage: authenticate the vendor → 401 `signature-invalid`.
+/// Stage: authenticate the vendor → 401 `signature-invalid`, each failure counted by reason.
 #[derive(Clone, Copy, Default)]
 pub struct Authenticate;
 
@@ -60,7 +60,8 @@ impl Stage<Received> for Authenticate {
         } = received;
         let authenticated = vendor
             .verifier
-            .verify(&parts.headers, &body, SystemTime::now())?;
+            .verify(&parts.headers, &body, SystemTime::now())
+            .inspect_err(|error| vendor.metrics.signature_failure(error.reason()))?;
         Ok(Verified {
             vendor,
             parts,

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::metrics::SignatureReason;
+
 mod credentials;
 mod hmac_header;
 mod mac;
@@ -96,14 +98,14 @@ pub enum SignatureError {
 
 impl SignatureError {
     /// The `reason` label of `flowgate_signature_failures_total`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> SignatureReason {
         match self {
-            Self::MissingHeader(_) => "missing_header",
-            Self::BadTimestamp => "bad_timestamp",
-            Self::Expired => "expired",
-            Self::Future => "future",
-            Self::BadSignature => "bad_signature",
-            Self::BadCredentials => "bad_credentials",
+            Self::MissingHeader(_) => SignatureReason::MissingHeader,
+            Self::BadTimestamp => SignatureReason::BadTimestamp,
+            Self::Expired => SignatureReason::Expired,
+            Self::Future => SignatureReason::Future,
+            Self::BadSignature => SignatureReason::BadSignature,
+            Self::BadCredentials => SignatureReason::BadCredentials,
         }
     }
 }

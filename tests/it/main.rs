@@ -1,8 +1,10 @@
 //! Integration tests: the real gateway on loopback ports.
 mod check_config;
 mod cli_send;
+mod deploy;
 mod flow;
 mod ingress;
+mod metrics;
 mod packaging;
 mod queue;
 mod quick_start;

@@ -17,6 +17,7 @@ use super::{AdminState, router};
 use crate::app::Health;
 use crate::config::{Circuit as CircuitSettings, SyncMode};
 use crate::deliver::control::TenantControl;
+use crate::metrics::Metrics;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
 
@@ -59,6 +60,7 @@ fn admin_with(token: Option<&str>) -> Admin {
         control: control.clone(),
         token: token.map(str::to_owned),
         health: Health::default(),
+        metrics: Metrics::new([], tenants.iter().map(String::as_str)),
     });
     Admin {
         dir,

@@ -22,6 +22,7 @@ use crate::config::{
 use crate::deliver::control::TenantControl;
 use crate::deliver::{Backoff, Deliverer, WorkerSettings, Workers};
 use crate::flow::FlowClient;
+use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{DeliveryRecord, DeliveryState, Enqueued, NewDelivery, Store};
@@ -55,6 +56,7 @@ pub struct Harness {
     pub control: Arc<TenantControl>,
     pub deliverer: Arc<Deliverer>,
     pub tenants: Arc<Tenants>,
+    pub metrics: Metrics,
     stop: watch::Sender<bool>,
     workers: Option<JoinHandle<()>>,
     _sim_close: watch::Sender<bool>,
@@ -77,7 +79,8 @@ impl Harness {
         let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("the store"));
         let mut config = Config::default();
         config.tenants.insert(TENANT.to_owned(), tenant(&base_url));
-        let tenants = Arc::new(Tenants::build(&config).expect("tenants"));
+        let metrics = Metrics::from_config(&config);
+        let tenants = Arc::new(Tenants::build(&config, &metrics).expect("tenants"));
         let (failures, open_for) = knobs.circuit;
         let settings = CircuitSettings { failures, open_for };
         let control = Arc::new(TenantControl::new(config.tenants.keys(), &settings));
@@ -90,6 +93,7 @@ impl Harness {
             control,
             deliverer,
             tenants,
+            metrics,
             stop,
             workers: None,
             _sim_close: sim_close,
@@ -118,6 +122,7 @@ impl Harness {
             self.tenants.clone(),
             self.control.clone(),
             settings,
+            self.metrics.clone(),
         );
         let stop = self.stop.subscribe();
         self.workers = Some(tokio::spawn(workers.run(stop, GRACE)));

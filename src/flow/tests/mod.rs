@@ -6,13 +6,15 @@ mod calls;
 mod tokens;
 mod upstream;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{FlowClient, TenantFlow, tenants};
-use crate::config::{Config, RateLimit, Tenant, TenantAuth, TenantAuthKind};
+use super::{FlowClient, TenantFlow};
+use crate::config::{Config, ConfigErrors, RateLimit, Tenant, TenantAuth, TenantAuthKind};
+use crate::metrics::Metrics;
 
 const SECRET: &str = "s&c=t +secret";
 
@@ -67,6 +69,11 @@ fn config(tenants: Vec<(&str, Tenant)>) -> Config {
         config.tenants.insert(name.to_owned(), tenant);
     }
     config
+}
+
+/// Every tenant of `config`, counted in metrics of their own.
+fn tenants(config: &Config) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
+    super::tenants(config, &Metrics::from_config(config))
 }
 
 /// The one tenant of a config holding only `tenant`, named `demo`.

@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use super::{accepted, post, queued_gateway, statuses};
+use crate::flow::canonical_body;
 use crate::support::admin::{admin, until_state};
+use crate::support::fixtures::canonical;
 
 #[tokio::test]
 async fn a_queued_webhook_is_202_after_the_commit_then_delivered() {
@@ -34,6 +36,39 @@ async fn a_queued_webhook_is_202_after_the_commit_then_delivered() {
     let flow_order = gw.sim().order(&order).await.expect("delivered to Flow");
     assert_eq!(statuses(&flow_order), ["Done"]);
     assert_eq!(flow_order["Title"], "Photos");
+}
+
+#[tokio::test]
+async fn a_vendors_traceparent_travels_with_the_delivery_to_every_attempt() {
+    let gw = queued_gateway().await;
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 503, "fail_next": 1}))
+        .await;
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let order = uuid::Uuid::new_v4().to_string();
+    let reply = gw
+        .webhook(
+            "queued",
+            canonical_body(&order, json!({"state": "Completed"})),
+        )
+        .signed(&canonical())
+        .header("traceparent", trace)
+        .send()
+        .await;
+    let id = accepted(&reply);
+    until_state(&gw, &id, "delivered").await;
+    let calls = gw.sim().calls_of("updatestate").await;
+    let sent: Vec<(u64, &str)> = calls
+        .iter()
+        .map(|c| {
+            let status = c["status"].as_u64().unwrap_or_default();
+            (
+                status,
+                c["headers"]["traceparent"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(sent, [(503, trace), (200, trace)], "{calls:#?}");
 }
 
 #[tokio::test]

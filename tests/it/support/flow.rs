@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::client::request;
+use super::client::{exchange, request};
 
 pub const SIM_CLIENT_ID: &str = "it-client";
 pub const SIM_CLIENT_SECRET: &str = "it-client-secret";
@@ -112,6 +112,22 @@ impl FlowSim {
     pub async fn clear_faults(&self) {
         let reply = request("DELETE", &self.url("/sim/faults"), None).await;
         assert_eq!(reply.status, 204, "{reply:?}");
+    }
+
+    /// A fresh access token for the tests' client, as Flow's `/authtoken` issues it (for a
+    /// tenant configured with `kind = "bearer"`).
+    pub async fn access_token(&self) -> String {
+        let form = format!(
+            "grant_type=client_credentials&client_id={SIM_CLIENT_ID}&client_secret={SIM_CLIENT_SECRET}"
+        );
+        let request = http::Request::post(format!("{}/authtoken", self.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(http_body_util::Full::new(bytes::Bytes::from(form)))
+            .expect("a request");
+        let reply = exchange(request).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let token = reply.json()["access_token"].as_str().map(str::to_owned);
+        token.expect("an access_token")
     }
 
     pub async fn expire_tokens(&self) {

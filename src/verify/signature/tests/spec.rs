@@ -246,7 +246,7 @@ fn reasons_are_the_metric_labels() {
         (SignatureError::BadCredentials, "bad_credentials"),
     ];
     for (error, reason) in cases {
-        assert_eq!(error.reason(), reason);
+        assert_eq!(error.reason().as_str(), reason);
         assert!(!error.to_string().is_empty());
     }
     assert_eq!(

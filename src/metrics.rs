@@ -1,0 +1,376 @@
+//! THE one list of metric names, help texts, units and closed label sets (contract section 11).
+//! Components count through typed handles (`handles.rs`) that [`Metrics`] (`registry.rs`) builds
+//! once per gateway, so every series of every configured vendor and tenant is exported at 0 from
+//! start-up, and the hot path indexes an array: it never formats or allocates.
+
+use ::metrics::Unit;
+
+use crate::flow::Operation;
+use crate::problem::Code;
+
+/// What a metric counts, and how it is exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: its name (`flowgate_<name>_<unit>[_total]`), type, help text, unit, labels and,
+/// for a histogram, its buckets.
+#[derive(Clone, Copy, Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub unit: Option<Unit>,
+    pub labels: &'static [&'static str],
+    pub buckets: &'static [f64],
+}
+
+const fn family(
+    name: &'static str,
+    kind: Kind,
+    help: &'static str,
+    labels: &'static [&'static str],
+) -> Family {
+    Family {
+        name,
+        kind,
+        help,
+        unit: None,
+        labels,
+        buckets: &[],
+    }
+}
+
+const fn seconds(
+    name: &'static str,
+    kind: Kind,
+    help: &'static str,
+    labels: &'static [&'static str],
+    buckets: &'static [f64],
+) -> Family {
+    Family {
+        name,
+        kind,
+        help,
+        unit: Some(Unit::Seconds),
+        labels,
+        buckets,
+    }
+}
+
+pub const WEBHOOKS_RECEIVED: Family = family(
+    "flowgate_webhooks_received_total",
+    Kind::Counter,
+    "Webhooks answered, by vendor (unknown for an unconfigured one) and outcome.",
+    &["vendor", "outcome"],
+);
+pub const WEBHOOK_DURATION: Family = seconds(
+    "flowgate_webhook_duration_seconds",
+    Kind::Histogram,
+    "Time from a webhook's arrival to its answer, by vendor.",
+    &["vendor"],
+    // A queued webhook answers in about a millisecond; a sync one waits for Flow, up to the
+    // request's deadline.
+    &[
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ],
+);
+pub const SIGNATURE_FAILURES: Family = family(
+    "flowgate_signature_failures_total",
+    Kind::Counter,
+    "Webhooks that failed vendor authentication, by vendor and reason.",
+    &["vendor", "reason"],
+);
+pub const FIELDS_TRUNCATED: Family = family(
+    "flowgate_fields_truncated_total",
+    Kind::Counter,
+    "Mapped fields cut to limits.max_field_chars, by vendor and canonical field.",
+    &["vendor", "field"],
+);
+pub const TOKEN_VERIFICATIONS: Family = family(
+    "flowgate_token_verifications_total",
+    Kind::Counter,
+    "FlowToken verifications, by tenant and result (cached: valid from the cache).",
+    &["tenant", "result"],
+);
+pub const FLOW_REQUESTS: Family = family(
+    "flowgate_flow_requests_total",
+    Kind::Counter,
+    "HTTP requests sent to Flow, by tenant, operation and status class (timeout and error: no answer).",
+    &["tenant", "operation", "status_class"],
+);
+pub const FLOW_REQUEST_DURATION: Family = seconds(
+    "flowgate_flow_request_duration_seconds",
+    Kind::Histogram,
+    "Time one HTTP request to Flow took, answered or not, by tenant and operation.",
+    &["tenant", "operation"],
+    &[
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+    ],
+);
+pub const DELIVERIES: Family = family(
+    "flowgate_deliveries_total",
+    Kind::Counter,
+    "Delivery turns by how they ended: delivered and dead once per delivery, retried each time one is rescheduled.",
+    &["vendor", "result"],
+);
+pub const DELIVERY_LAG: Family = seconds(
+    "flowgate_delivery_lag_seconds",
+    Kind::Histogram,
+    "Time from a webhook's acceptance to Flow's 2xx for its delivery's last operation, by vendor.",
+    &["vendor"],
+    // From an immediate delivery to one that waited out a long outage (delivery.max_age is 48h).
+    &[
+        0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
+        43200.0, 86400.0, 172800.0,
+    ],
+);
+pub const QUEUE_DEPTH: Family = family(
+    "flowgate_queue_depth",
+    Kind::Gauge,
+    "Deliveries in the store, by state (the store's count: aggregate replicas with max).",
+    &["state"],
+);
+pub const QUEUE_OLDEST_AGE: Family = seconds(
+    "flowgate_queue_oldest_age_seconds",
+    Kind::Gauge,
+    "Age of the oldest delivery in the state, 0 when there is none.",
+    &["state"],
+    &[],
+);
+pub const CIRCUIT_OPEN: Family = family(
+    "flowgate_circuit_open",
+    Kind::Gauge,
+    "1 while the tenant's circuit breaker is open or half-open, else 0.",
+    &["tenant"],
+);
+pub const FLOW_THROTTLED: Family = family(
+    "flowgate_flow_throttled_total",
+    Kind::Counter,
+    "Flow calls held back, by tenant and cause (bucket: our token bucket; flow_429: Flow's).",
+    &["tenant", "cause"],
+);
+pub const READY: Family = family(
+    "flowgate_ready",
+    Kind::Gauge,
+    "1 while the gateway is ready for traffic, 0 while starting or draining.",
+    &[],
+);
+pub const BUILD_INFO: Family = family(
+    "flowgate_build_info",
+    Kind::Gauge,
+    "Always 1; the version label names the running build.",
+    &["version"],
+);
+
+/// Every metric the gateway exports.
+pub const FAMILIES: [Family; 15] = [
+    WEBHOOKS_RECEIVED,
+    WEBHOOK_DURATION,
+    SIGNATURE_FAILURES,
+    FIELDS_TRUNCATED,
+    TOKEN_VERIFICATIONS,
+    FLOW_REQUESTS,
+    FLOW_REQUEST_DURATION,
+    DELIVERIES,
+    DELIVERY_LAG,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST_AGE,
+    CIRCUIT_OPEN,
+    FLOW_THROTTLED,
+    READY,
+    BUILD_INFO,
+];
+
+/// The vendor label of a webhook for no configured vendor.
+pub const UNKNOWN_VENDOR: &str = "unknown";
+
+/// A closed label set: an enum whose variants are the only values the label takes.
+macro_rules! label_set {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $value:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($value),+].len()] = [$($name::$variant),+];
+            pub const COUNT: usize = Self::ALL.len();
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $value,)+
+                }
+            }
+        }
+    };
+}
+
+label_set! {
+    /// How a webhook was answered (`outcome` of `flowgate_webhooks_received_total`).
+    Outcome {
+        Accepted => "accepted",
+        Delivered => "delivered",
+        Duplicate => "duplicate",
+        UnknownVendor => "unknown_vendor",
+        UnsupportedMediaType => "unsupported_media_type",
+        TooLarge => "too_large",
+        Timeout => "timeout",
+        Unauthenticated => "unauthenticated",
+        RateLimited => "rate_limited",
+        InvalidJson => "invalid_json",
+        DuplicateConflict => "duplicate_conflict",
+        SchemaInvalid => "schema_invalid",
+        MappingFailed => "mapping_failed",
+        TenantRejected => "tenant_rejected",
+        TenantUnresolved => "tenant_unresolved",
+        TokenRejected => "token_rejected",
+        FlowRejected => "flow_rejected",
+        FlowTimeout => "flow_timeout",
+        Overloaded => "overloaded",
+        Unavailable => "unavailable",
+        Internal => "internal",
+    }
+}
+
+label_set! {
+    /// Why vendor authentication failed (contract section 4).
+    SignatureReason {
+        MissingHeader => "missing_header",
+        BadTimestamp => "bad_timestamp",
+        Expired => "expired",
+        Future => "future",
+        BadSignature => "bad_signature",
+        BadCredentials => "bad_credentials",
+    }
+}
+
+label_set! {
+    /// The canonical fields a mapping may cut.
+    TruncatedField {
+        Status => "status",
+        Title => "title",
+        ActionText => "action_text",
+        Metadata => "metadata",
+    }
+}
+
+label_set! {
+    /// What a FlowToken verification came to.
+    TokenResult {
+        Valid => "valid",
+        Cached => "cached",
+        Invalid => "invalid",
+        Mismatch => "mismatch",
+        Error => "error",
+    }
+}
+
+label_set! {
+    /// Flow's answer to one request, or why there was none.
+    StatusClass {
+        Success => "2xx",
+        Redirection => "3xx",
+        ClientError => "4xx",
+        ServerError => "5xx",
+        Timeout => "timeout",
+        Error => "error",
+    }
+}
+
+label_set! {
+    /// How a delivery turn ended.
+    DeliveryResult {
+        Delivered => "delivered",
+        Retried => "retried",
+        Dead => "dead",
+    }
+}
+
+label_set! {
+    /// What held a Flow call back.
+    ThrottleCause {
+        Bucket => "bucket",
+        Flow429 => "flow_429",
+    }
+}
+
+label_set! {
+    /// Delivery states the queue gauges count.
+    QueueState {
+        Pending => "pending",
+        InFlight => "in_flight",
+        Retrying => "retrying",
+        Dead => "dead",
+    }
+}
+
+/// The `operation` label values, in index order.
+pub const OPERATIONS: [Operation; 4] = [
+    Operation::AuthToken,
+    Operation::VerifyToken,
+    Operation::Patch,
+    Operation::UpdateState,
+];
+
+impl From<Code> for Outcome {
+    /// The outcome a problem answer stands for (the contract's list in section 11).
+    fn from(code: Code) -> Outcome {
+        match code {
+            Code::UnknownVendor => Outcome::UnknownVendor,
+            Code::UnsupportedMediaType => Outcome::UnsupportedMediaType,
+            Code::PayloadTooLarge => Outcome::TooLarge,
+            Code::RequestTimeout => Outcome::Timeout,
+            Code::SignatureInvalid => Outcome::Unauthenticated,
+            Code::RateLimited => Outcome::RateLimited,
+            Code::InvalidJson => Outcome::InvalidJson,
+            Code::DuplicateConflict => Outcome::DuplicateConflict,
+            Code::SchemaViolation => Outcome::SchemaInvalid,
+            Code::MappingFailed => Outcome::MappingFailed,
+            Code::TenantNotAllowed | Code::OrderNotAllowed => Outcome::TenantRejected,
+            Code::TenantUnresolved => Outcome::TenantUnresolved,
+            Code::FlowTokenMissing | Code::FlowTokenInvalid | Code::FlowTokenMismatch => {
+                Outcome::TokenRejected
+            }
+            Code::FlowRejected => Outcome::FlowRejected,
+            Code::FlowTimeout => Outcome::FlowTimeout,
+            Code::Overloaded => Outcome::Overloaded,
+            Code::Unavailable => Outcome::Unavailable,
+            Code::Internal => Outcome::Internal,
+            // The admin API's and the router's own codes never answer a webhook.
+            Code::NotFound
+            | Code::MethodNotAllowed
+            | Code::Unauthorized
+            | Code::Forbidden
+            | Code::InvalidQuery
+            | Code::NotDead
+            | Code::Superseded
+            | Code::NotFinished => Outcome::Internal,
+        }
+    }
+}
+
+impl StatusClass {
+    /// The class of an answered request's status.
+    pub fn of(status: http::StatusCode) -> StatusClass {
+        match status.as_u16() {
+            200..=299 => StatusClass::Success,
+            300..=399 => StatusClass::Redirection,
+            400..=499 => StatusClass::ClientError,
+            500..=599 => StatusClass::ServerError,
+            _ => StatusClass::Error,
+        }
+    }
+}
+
+mod handles;
+mod registry;
+#[cfg(test)]
+mod tests;
+
+pub use handles::{TenantMetrics, VendorMetrics};
+pub use registry::Metrics;

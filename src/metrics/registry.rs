@@ -1,0 +1,162 @@
+//! One gateway's metrics: its own recorder (never installed globally, so several gateways can
+//! share a process), every metric described, and every series of the configured vendors and
+//! tenants registered at start-up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::metrics::{Gauge, KeyName, Recorder, SharedString};
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+use super::handles::Series;
+use super::{
+    BUILD_INFO, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE, QueueState, READY, TenantMetrics,
+    UNKNOWN_VENDOR, VendorMetrics,
+};
+use crate::config::Config;
+use crate::queue::Depth;
+
+/// The states whose oldest delivery's age is exported.
+const AGED_STATES: [QueueState; 2] = [QueueState::Pending, QueueState::Retrying];
+
+/// One gateway's metrics: its own recorder, and the handles of every configured vendor and
+/// tenant. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+}
+
+struct Registry {
+    recorder: PrometheusRecorder,
+    vendors: HashMap<String, VendorMetrics>,
+    unknown_vendor: VendorMetrics,
+    tenants: HashMap<String, TenantMetrics>,
+    queue_depth: [Gauge; QueueState::COUNT],
+    oldest_age: [Gauge; AGED_STATES.len()],
+    ready: Gauge,
+}
+
+impl Metrics {
+    /// Every series for the configured vendors and tenants.
+    pub fn from_config(config: &Config) -> Metrics {
+        Metrics::new(
+            config.vendors.keys().map(String::as_str),
+            config.tenants.keys().map(String::as_str),
+        )
+    }
+
+    /// Every series for `vendors` (and `unknown`) and `tenants`, counters at 0, gauges at 0
+    /// but build info.
+    pub fn new<'a>(
+        vendors: impl IntoIterator<Item = &'a str>,
+        tenants: impl IntoIterator<Item = &'a str>,
+    ) -> Metrics {
+        let recorder = recorder();
+        let series = Series(&recorder);
+        let vendors = vendors
+            .into_iter()
+            .map(|name| (name.to_owned(), VendorMetrics::register(&series, name)))
+            .collect();
+        let tenants = tenants
+            .into_iter()
+            .map(|name| (name.to_owned(), TenantMetrics::register(&series, name)))
+            .collect();
+        let unknown_vendor = VendorMetrics::register(&series, UNKNOWN_VENDOR);
+        let state = |state: QueueState| [("state", state.as_str())];
+        let queue_depth = QueueState::ALL.map(|s| series.gauge(&QUEUE_DEPTH, &state(s)));
+        let oldest_age = AGED_STATES.map(|s| series.gauge(&QUEUE_OLDEST_AGE, &state(s)));
+        let ready = series.gauge(&READY, &[]);
+        let version = [("version", env!("CARGO_PKG_VERSION"))];
+        series.gauge(&BUILD_INFO, &version).set(1.0);
+        Metrics {
+            registry: Arc::new(Registry {
+                recorder,
+                vendors,
+                unknown_vendor,
+                tenants,
+                queue_depth,
+                oldest_age,
+                ready,
+            }),
+        }
+    }
+
+    /// The handles of vendor `name`, or of `unknown` when no such vendor is configured.
+    pub fn vendor(&self, name: &str) -> VendorMetrics {
+        let registry = &self.registry;
+        registry
+            .vendors
+            .get(name)
+            .unwrap_or(&registry.unknown_vendor)
+            .clone()
+    }
+
+    /// The handles of tenant `name`; detached (counting nowhere) when it is not configured,
+    /// since only configured tenants are ever called.
+    pub fn tenant(&self, name: &str) -> TenantMetrics {
+        self.registry
+            .tenants
+            .get(name)
+            .cloned()
+            .unwrap_or_else(TenantMetrics::detached)
+    }
+
+    /// The queue gauges, from the store's count at `now`.
+    pub fn set_queue(&self, depth: &Depth, now: DateTime<Utc>) {
+        let registry = &self.registry;
+        let counts = [depth.pending, depth.in_flight, depth.retrying, depth.dead];
+        for (gauge, count) in registry.queue_depth.iter().zip(counts) {
+            gauge.set(count as f64);
+        }
+        let age = |oldest: Option<DateTime<Utc>>| {
+            oldest.map_or(0.0, |at| {
+                (now - at).to_std().unwrap_or(Duration::ZERO).as_secs_f64()
+            })
+        };
+        let oldest = [depth.oldest_pending, depth.oldest_retrying];
+        for (gauge, at) in registry.oldest_age.iter().zip(oldest) {
+            gauge.set(age(at));
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.registry.ready.set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self) -> String {
+        self.registry.recorder.handle().render()
+    }
+
+    /// Folds recorded histogram samples into their buckets, so they do not pile up between
+    /// scrapes; call it every few seconds.
+    pub fn run_upkeep(&self) {
+        self.registry.recorder.handle().run_upkeep();
+    }
+}
+
+/// A recorder with every metric described and every histogram's buckets set.
+fn recorder() -> PrometheusRecorder {
+    let mut builder = PrometheusBuilder::new();
+    for family in FAMILIES.iter().filter(|f| !f.buckets.is_empty()) {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(family.name.to_owned()), family.buckets)
+            // Only an empty list is refused, and the filter above keeps those out.
+            .unwrap_or_else(|_| unreachable!("the bucket list of {} is empty", family.name));
+    }
+    let recorder = builder.build_recorder();
+    for family in FAMILIES {
+        let (name, help) = (
+            KeyName::from_const_str(family.name),
+            SharedString::const_str(family.help),
+        );
+        match family.kind {
+            Kind::Counter => recorder.describe_counter(name, family.unit, help),
+            Kind::Gauge => recorder.describe_gauge(name, family.unit, help),
+            Kind::Histogram => recorder.describe_histogram(name, family.unit, help),
+        }
+    }
+    recorder
+}

@@ -1,5 +1,5 @@
-//! Nothing acknowledged is lost on `kill -9` (DESIGN section 8): the binary is killed with
-//! SIGKILL in the middle of a load while Flow refuses every update, restarted on the same
+//! Nothing acknowledged is lost on `kill -9` (DESIGN section 8): the binary (the release build
+//! when `.ci/run` provides one) is killed with SIGKILL in the middle of a load while Flow refuses every update, restarted on the same
 //! database, and once Flow recovers every webhook that was answered 202 reaches it.
 
 use std::collections::BTreeSet;
@@ -15,12 +15,12 @@ use super::queued_config;
 use crate::flow::canonical_body;
 use crate::support::fixtures::canonical;
 use crate::support::flow::FlowSim;
-use crate::support::flowgate_command;
+use crate::support::release_flowgate_command;
 use crate::support::sign::sign;
 use crate::support::{TIMEOUT, free_port, until_up, within};
 
 fn start(config: &Path) -> Child {
-    let mut command = flowgate_command();
+    let mut command = release_flowgate_command();
     command
         .arg("--config")
         .arg(config)

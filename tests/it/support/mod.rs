@@ -205,10 +205,33 @@ pub async fn until_up(url: &str) {
     .await;
 }
 
+/// Names a release build of flowgate for the tests that must run the binary users run (the
+/// crash test); `.ci/run` builds one and sets it.
+pub const RELEASE_BINARY_VAR: &str = "FLOWGATE_TEST_RELEASE_BINARY";
+
 /// The flowgate binary as a child process: no stdin, killed with the test, and without the
 /// caller's `FLOWGATE_*` variables (tests must not depend on whoever runs them).
 pub fn flowgate_command() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_flowgate"));
+    command_for(env!("CARGO_BIN_EXE_flowgate"))
+}
+
+/// As [`flowgate_command`], on the release binary [`RELEASE_BINARY_VAR`] names; without it, on
+/// the test build, saying so.
+pub fn release_flowgate_command() -> tokio::process::Command {
+    match std::env::var_os(RELEASE_BINARY_VAR) {
+        Some(binary) => command_for(binary),
+        None => {
+            eprintln!(
+                "{RELEASE_BINARY_VAR} is not set: running the test build of flowgate \
+                 instead of a release build (.ci/run sets it)"
+            );
+            flowgate_command()
+        }
+    }
+}
+
+fn command_for(binary: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
     command
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);

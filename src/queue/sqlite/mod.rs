@@ -5,6 +5,7 @@
 //! `upkeep.rs` and `book.rs`; the trait impls that route them in `store.rs`.
 
 mod admin;
+mod bindings;
 mod book;
 mod checkpoint;
 mod deliveries;
@@ -23,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, SyncMode};
 use crate::order::StoreError;
 
+use bindings::BindingCache;
 use checkpoint::Checkpointer;
 use writer::Writer;
 
@@ -43,6 +45,7 @@ struct Inner {
     _checkpointer: Checkpointer,
     read_turns: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
+    bindings: BindingCache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -74,6 +77,7 @@ impl SqliteStore {
                 _checkpointer: Checkpointer::start(path)?,
                 read_turns: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
+                bindings: BindingCache::new(),
             }),
         })
     }

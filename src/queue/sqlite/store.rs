@@ -17,12 +17,22 @@ use super::{SqliteStore, admin, book, deliveries, upkeep};
 #[async_trait]
 impl OrderBook for SqliteStore {
     async fn binding(&self, order: Uuid) -> Result<Option<Binding>, StoreError> {
-        self.read(move |conn| book::binding(conn, order)).await
+        let cache = &self.inner.bindings;
+        if let Some(known) = cache.get(order) {
+            return Ok(known);
+        }
+        let lookup = cache.start();
+        let found = self.read(move |conn| book::binding(conn, order)).await?;
+        cache.remember(order, found.clone(), lookup);
+        Ok(found)
     }
 
     async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError> {
-        self.write(move |conn| book::bind(conn, order, &binding))
-            .await
+        let winner = self
+            .write(move |conn| book::bind(conn, order, &binding))
+            .await?;
+        self.inner.bindings.bound(order, winner.clone());
+        Ok(winner)
     }
 
     async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
@@ -148,6 +158,8 @@ impl Store for SqliteStore {
                 .await?;
             removed += deliveries;
             if !more {
+                // The purge may have forgotten orders; so does the cache.
+                self.inner.bindings.forget();
                 return Ok(removed);
             }
         }

@@ -17,10 +17,11 @@ use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
 use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
-use crate::flow::FlowClient;
+use crate::flow::{FlowClient, SharedBuckets};
 use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
+use crate::queue::postgres::{PgOptions, PgStore};
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Retention, Store};
 use crate::route::Tenants;
@@ -66,6 +67,7 @@ impl App {
             .into_iter()
             .filter_map(|secret| secret.and_then(|s| s.resolve(&config.source)).err())
             .collect();
+        errors.extend(store_url_error(&config));
         let metrics = Metrics::from_config(&config);
         let vendors = Vendors::build(&config, &metrics).map_err(|e| errors.extend(e.0));
         let tenants = Tenants::build(&config, &metrics).map_err(|e| errors.extend(e.0));
@@ -241,12 +243,23 @@ impl App {
         });
     }
 
-    /// Opens (creating and migrating) the embedded store of `store.url`.
+    /// Opens (creating and migrating) the store of `store.url`: PostgreSQL, shared with the
+    /// other replicas, in `store.schema`; else the embedded SQLite file.
     async fn open_store(&self) -> io::Result<Arc<dyn Store>> {
         let config = &self.config;
+        if let Some(options) = PgOptions::from_config(config) {
+            let store = PgStore::open(&options)
+                .await
+                .map_err(|e| io::Error::other(format!("store.url: {e}")))?;
+            tracing::info!(schema = %options.schema, "the PostgreSQL store is open");
+            // Replicas pace each tenant together, so the fleet stays within its rate_limit.
+            let buckets: Arc<dyn SharedBuckets> = Arc::new(store.clone());
+            self.tenants.share_buckets(&buckets);
+            return Ok(Arc::new(store));
+        }
         let path = SqliteStore::path_from_config(config).ok_or_else(|| {
             io::Error::other(format!(
-                "store.url: `{}` is not a sqlite:// URL this version can open",
+                "store.url: `{}` is neither a sqlite:// nor a postgres:// URL",
                 config.store.url
             ))
         })?;
@@ -320,7 +333,8 @@ const COUNT_EVERY: Duration = Duration::from_secs(1);
 /// How often records past their retention are purged, in counts.
 const PURGE_EVERY_COUNTS: u32 = 60;
 
-/// The embedded store's file, whose disk must keep `store.min_free_disk` free.
+/// The embedded store's file, whose disk must keep `store.min_free_disk` free. With PostgreSQL
+/// there is none (the database's disk is its server's to watch), and the check never fires.
 struct Disk {
     path: Option<std::path::PathBuf>,
     min_free: u64,
@@ -396,6 +410,17 @@ type Servers = JoinHandle<std::io::Result<((), ())>>;
 
 fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Result<()> {
     result.map_err(std::io::Error::other)?.map(drop)
+}
+
+/// A PostgreSQL `store.url` that does not parse; checked without connecting, so `check-config`
+/// works where the database is out of reach.
+fn store_url_error(config: &Config) -> Option<ConfigError> {
+    let url = &config.store.url;
+    if !crate::queue::postgres::is_postgres_url(url) {
+        return None;
+    }
+    let checked = crate::queue::postgres::check_url(url);
+    checked.err().map(|e| config.source.error("store.url", e.0))
 }
 
 /// The simulator's secret, when the simulator is on (the tenants' are resolved with them).

@@ -18,15 +18,15 @@ pub fn render(config: &Config) -> String {
         humantime::format_duration(server.request_timeout),
         server.max_in_flight
     );
-    let _ = writeln!(
-        out,
-        "store: {} (sync {})",
-        redact_url(&store.url),
+    let store_detail = if crate::queue::postgres::is_postgres_url(&store.url) {
+        format!("schema {}", store.schema)
+    } else {
         match store.sync {
-            SyncMode::Full => "full",
-            SyncMode::Normal => "normal",
+            SyncMode::Full => "sync full".to_owned(),
+            SyncMode::Normal => "sync normal".to_owned(),
         }
-    );
+    };
+    let _ = writeln!(out, "store: {} ({store_detail})", redact_url(&store.url));
     let _ = writeln!(
         out,
         "delivery: {} by default, {} workers",

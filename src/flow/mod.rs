@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 pub use client::FlowClient;
+pub use limit::{SharedBuckets, Take};
 pub use request::FlowRequest;
 pub use tenant::{TenantFlow, tenants};
 

@@ -10,7 +10,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::auth::{Credentials, IssuedToken, TokenCache};
-use super::limit::Bucket;
+use super::limit::{Bucket, SharedBuckets};
 use super::{FlowClient, FlowError, FlowRequest, FlowResponse, Operation};
 use crate::config::check::check_base_url;
 use crate::config::{Config, ConfigError, ConfigErrors, Tenant, TenantAuthKind};
@@ -38,6 +38,12 @@ impl TenantFlow {
     /// As configured.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Paces this tenant with `buckets`, shared with the other processes of the fleet, instead
+    /// of a bucket of this process's own (tenants of one client id still share one bucket).
+    pub fn share_bucket(&self, buckets: Arc<dyn SharedBuckets>) {
+        self.bucket.share(buckets);
     }
 
     /// Sends one call; `deadline` bounds everything (bucket wait, access token, the request, a
@@ -188,7 +194,7 @@ fn tenant_flow(
     };
     let bucket = match buckets.get(&bucket_key) {
         Some(bucket) => Ok(bucket.clone()),
-        None => Bucket::new(tenant.rate_limit)
+        None => Bucket::new(&bucket_key, tenant.rate_limit)
             .map(Arc::new)
             .map_err(|e| source.error(key("rate_limit"), e.to_string())),
     };

@@ -20,7 +20,7 @@ pub struct Binding {
 }
 
 /// Who handed the vendor the order, as Flow's VerifyToken told it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Broker {
     pub user_id: Option<i64>,
     pub full_name: Option<String>,

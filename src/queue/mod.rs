@@ -1,8 +1,9 @@
 //! The durable queue (contract section 8) behind [`Store`]: a webhook is acknowledged only once
 //! its delivery is committed here; workers claim deliveries, one order at a time and in order,
-//! and record every attempt. `sqlite.rs` is the embedded store; the trait is written so a
-//! PostgreSQL store shared by several processes can implement it (claims are leased).
+//! and record every attempt. `sqlite` is the embedded store of one process; `postgres` is
+//! shared by several processes (claims are leased, per-order FIFO holds across all of them).
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod tests;

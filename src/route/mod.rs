@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub use url::normalise;
 
 use crate::config::{Config, ConfigErrors};
-use crate::flow::TenantFlow;
+use crate::flow::{SharedBuckets, TenantFlow};
 use crate::metrics::Metrics;
 use crate::order::{Binding, OrderBook, StoreError};
 
@@ -96,6 +96,14 @@ impl Tenants {
             })
             .collect();
         Ok(Self { entries, flows })
+    }
+
+    /// Paces every tenant with `buckets`, shared by the fleet (the PostgreSQL store), instead of
+    /// buckets of this process's own.
+    pub fn share_buckets(&self, buckets: &Arc<dyn SharedBuckets>) {
+        for flow in self.flows.values() {
+            flow.share_bucket(buckets.clone());
+        }
     }
 
     pub fn flow(&self, tenant: &str) -> Option<&Arc<TenantFlow>> {

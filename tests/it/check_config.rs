@@ -158,3 +158,29 @@ status = "/data/mesage"
         "a reachable pointer is fine: {text}"
     );
 }
+
+#[test]
+fn a_postgres_store_is_checked_without_connecting_and_its_password_never_shown() {
+    let store = concat!(
+        "[store]\nurl = \"postgres://flowgate:s3cret@db.invalid:5432/flowgate\"\n",
+        "schema = \"gateway\"\n"
+    );
+    let dir = dir_with(&format!("{store}{GOOD}"), &[("schemas/acme.json", SCHEMA)]);
+    let env = [("FLOWGATE_IT_ACME_SECRETS", SECRET)];
+    let output = run(dir.path(), &["check-config"], &env);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(
+        stdout.contains("@db.invalid:5432/flowgate (schema gateway)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+
+    let bad = store.replace(":5432", ":notaport");
+    let dir = dir_with(&format!("{bad}{GOOD}"), &[("schemas/acme.json", SCHEMA)]);
+    let output = run(dir.path(), &["check-config"], &env);
+    let text = stderr(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("store.url"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+}

@@ -1,7 +1,7 @@
 //! The store's behaviour suite, written against [`Store`] alone so every store runs the same
-//! cases: a backend module (`sqlite.rs`) implements [`Backend`] and instantiates the suite with
-//! [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`, `claim`, `admin`,
-//! `upkeep`.
+//! cases: a backend module (`sqlite.rs`, `postgres.rs`) implements [`Backend`] and instantiates
+//! the suite with [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`,
+//! `claim`, `admin`, `upkeep`.
 
 mod admin;
 mod claim;
@@ -86,6 +86,7 @@ macro_rules! store_suite {
     };
 }
 
+mod postgres;
 mod sqlite;
 
 // === fixtures ===

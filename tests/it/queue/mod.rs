@@ -1,11 +1,13 @@
 //! Queued delivery (DESIGN sections 8 and 9): 202 after the commit, workers delivering in order
 //! per order through Flow's outages, refusals and rate limits, dedup, dead letters and their
-//! redrive through the admin API.
+//! redrive through the admin API; the same on PostgreSQL, shared by several replicas.
 
 mod crash;
 mod dedup;
+mod fleet;
 mod outages;
 mod pacing;
+mod postgres;
 
 use serde_json::Value;
 

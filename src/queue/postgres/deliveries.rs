@@ -1,0 +1,310 @@
+//! Committing and finishing deliveries, safe with several processes on one schema: a delivery
+//! commits with its dedup key (the key's row decides between racing commits), and a turn is
+//! ended only by the process holding the claim. Claims themselves are `claims.rs`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use deadpool_postgres::{GenericClient, Object};
+use tokio_postgres::types::Json;
+use uuid::Uuid;
+
+use crate::config::DeliveryMode;
+use crate::order::StoreError;
+use crate::queue::{Attempt, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
+
+use super::rows::{self, Brief, after, stored_status};
+
+/// The delivery a key names now, whenever the key was committed.
+const KEY: &str = "
+    SELECT k.delivery_id, d.state, k.body_hash
+    FROM dedup k JOIN deliveries d ON d.id = k.delivery_id
+    WHERE k.vendor = $1 AND k.event_id = $2";
+
+pub(super) async fn find(
+    client: &Object,
+    vendor: &str,
+    event_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<Existing>, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT k.delivery_id, d.state, k.body_hash
+             FROM dedup k JOIN deliveries d ON d.id = k.delivery_id
+             WHERE k.vendor = $1 AND k.event_id = $2 AND k.created_at >= $3",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&vendor, &event_id, &since])
+        .await?;
+    row.map(|row| existing(&row)).transpose()
+}
+
+fn existing(row: &tokio_postgres::Row) -> Result<Existing, StoreError> {
+    Ok(Existing {
+        id: row.try_get(0)?,
+        state: rows::state(row, 1)?,
+        body_hash: rows::hash(row, 2)?,
+    })
+}
+
+/// Takes the key for this delivery unless it was taken at or after `$6` (a key older than
+/// the window is stale and taken over). On a conflict the key's row is locked either way, so
+/// it stays as it is until this transaction ends; a racing commit of the same key waits here
+/// for the first to end and then sees its key.
+const TAKE_KEY: &str = "
+    INSERT INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (vendor, event_id) DO UPDATE
+        SET delivery_id = EXCLUDED.delivery_id, body_hash = EXCLUDED.body_hash,
+            created_at = EXCLUDED.created_at
+        WHERE dedup.created_at < $6
+    RETURNING delivery_id";
+
+/// The delivery and its key in one transaction: both commit, or (the key taken) neither.
+pub(super) async fn enqueue(
+    client: &mut Object,
+    delivery: &NewDelivery,
+    since: DateTime<Utc>,
+    owner: i64,
+    sync_lease: TimeDelta,
+) -> Result<Enqueued, StoreError> {
+    let tx = client.transaction().await?;
+    insert(&tx, delivery, owner, sync_lease).await?;
+    if !delivery.dedup {
+        tx.commit().await?;
+        return Ok(Enqueued::Accepted);
+    }
+    let take = tx.prepare_cached(TAKE_KEY).await?;
+    let hash = delivery.body_hash.as_slice();
+    let taken = tx
+        .query_opt(
+            &take,
+            &[
+                &delivery.vendor,
+                &delivery.event_id,
+                &delivery.id,
+                &hash,
+                &delivery.created_at,
+                &since,
+            ],
+        )
+        .await?;
+    if taken.is_some() {
+        tx.commit().await?;
+        return Ok(Enqueued::Accepted);
+    }
+    // A new statement sees the key's holder, committed before the key could be locked.
+    let key = tx.prepare_cached(KEY).await?;
+    let holder = tx
+        .query_opt(&key, &[&delivery.vendor, &delivery.event_id])
+        .await?;
+    tx.rollback().await?;
+    match holder {
+        Some(row) => Ok(Enqueued::Taken(existing(&row)?)),
+        None => Err(StoreError(
+            "a dedup key was taken but its delivery is missing".to_owned(),
+        )),
+    }
+}
+
+/// Queued deliveries start `pending` and due at once; sync ones `in_flight`, held by this
+/// process until the longest a request may run.
+async fn insert(
+    client: &impl GenericClient,
+    delivery: &NewDelivery,
+    owner: i64,
+    sync_lease: TimeDelta,
+) -> Result<(), StoreError> {
+    let created = delivery.created_at;
+    let (state, next_attempt_at, lease_until, claimed_by) = match delivery.mode {
+        DeliveryMode::Queued => (DeliveryState::Pending, Some(created), None, None),
+        DeliveryMode::Sync => (
+            DeliveryState::InFlight,
+            None,
+            Some(after(created, sync_lease)),
+            Some(owner),
+        ),
+    };
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state,
+                 order_update, state_default, traceparent, body_hash, created_at, updated_at,
+                 next_attempt_at, lease_until, claimed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
+        )
+        .await?;
+    let hash = delivery.body_hash.as_slice();
+    client
+        .execute(
+            &statement,
+            &[
+                &delivery.id,
+                &delivery.vendor,
+                &delivery.tenant,
+                &delivery.order_id,
+                &delivery.event_id,
+                &delivery.mode.as_str(),
+                &state.as_str(),
+                &Json(&delivery.update),
+                &delivery.state_default,
+                &delivery.traceparent,
+                &hash,
+                &created,
+                &next_attempt_at,
+                &lease_until,
+                &claimed_by,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records the attempts, then ends the turn, but only of a delivery still `in_flight` under
+/// this process's claim: one cancelled meanwhile stays dead, one released and claimed again
+/// belongs to its new holder. An unknown id (deleted meanwhile) records nothing.
+pub(super) async fn finish(
+    client: &mut Object,
+    id: Uuid,
+    attempts: &[Attempt],
+    finish: Finish,
+    now: DateTime<Utc>,
+    owner: i64,
+) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    let Some(delivery) = rows::brief_for_update(&tx, id).await? else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    record_attempts(&tx, delivery.seq, attempts).await?;
+    if delivery.state == DeliveryState::InFlight && delivery.claimed_by == Some(owner) {
+        end_turn(&tx, &delivery, finish, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every call of the turn in one statement, numbered in the order given.
+async fn record_attempts(
+    client: &impl GenericClient,
+    seq: i64,
+    attempts: &[Attempt],
+) -> Result<(), StoreError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let at: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.at).collect();
+    let operation: Vec<&str> = attempts.iter().map(|a| a.operation.as_str()).collect();
+    let status: Vec<Option<i32>> = attempts.iter().map(|a| stored_status(a.status)).collect();
+    let duration: Vec<i64> = attempts
+        .iter()
+        .map(|a| i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+        .collect();
+    let error: Vec<Option<&str>> = attempts.iter().map(|a| a.error.as_deref()).collect();
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO attempts (delivery_seq, at, operation, status, duration_ms, error)
+             SELECT $1, a.at, a.operation, a.status, a.duration_ms, a.error
+             FROM unnest($2::timestamptz[], $3::text[], $4::integer[], $5::bigint[], $6::text[])
+                 WITH ORDINALITY AS a (at, operation, status, duration_ms, error, n)
+             ORDER BY a.n",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[&seq, &at, &operation, &status, &duration, &error],
+        )
+        .await?;
+    Ok(())
+}
+
+const DELIVERED: &str = "
+    UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, lease_until = NULL,
+        claimed_by = NULL, error = NULL, flow_status = NULL, flow_body = NULL, updated_at = $2
+    WHERE seq = $1";
+
+const RETRYING: &str = "
+    UPDATE deliveries SET state = 'retrying', next_attempt_at = $2, lease_until = NULL,
+        claimed_by = NULL, attempts = attempts + $3, patched = $4, error = $5, updated_at = $6
+    WHERE seq = $1";
+
+const DEAD: &str = "
+    UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, lease_until = NULL,
+        claimed_by = NULL, patched = $2, flow_status = $3, flow_body = $4, error = $5,
+        updated_at = $6
+    WHERE seq = $1";
+
+async fn end_turn(
+    client: &impl GenericClient,
+    delivery: &Brief,
+    finish: Finish,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let finish = if delivery.queued {
+        finish
+    } else {
+        sync_finish(finish)
+    };
+    let seq = delivery.seq;
+    match finish {
+        Finish::Delivered => {
+            let statement = client.prepare_cached(DELIVERED).await?;
+            client.execute(&statement, &[&seq, &now]).await?;
+        }
+        Finish::Retry {
+            at,
+            spent,
+            patched,
+            error,
+        } => {
+            let spent = i32::from(spent);
+            let statement = client.prepare_cached(RETRYING).await?;
+            client
+                .execute(&statement, &[&seq, &at, &spent, &patched, &error, &now])
+                .await?;
+        }
+        Finish::Dead {
+            patched,
+            flow_status,
+            flow_body,
+            error,
+        } => {
+            let statement = client.prepare_cached(DEAD).await?;
+            let status = stored_status(flow_status);
+            client
+                .execute(
+                    &statement,
+                    &[&seq, &patched, &status, &flow_body, &error, &now],
+                )
+                .await?;
+            if !delivery.queued {
+                give_back_key(client, seq).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A sync delivery that ends dead lets the vendor's retry be processed anew.
+pub(super) async fn give_back_key(client: &impl GenericClient, seq: i64) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "DELETE FROM dedup WHERE delivery_id = (SELECT id FROM deliveries WHERE seq = $1)",
+        )
+        .await?;
+    client.execute(&statement, &[&seq]).await?;
+    Ok(())
+}
+
+/// Workers never retry a sync delivery: one left `retrying` would hold its order's line
+/// forever, so a retry ends it dead instead.
+fn sync_finish(finish: Finish) -> Finish {
+    match finish {
+        Finish::Retry { patched, error, .. } => Finish::Dead {
+            patched,
+            flow_status: None,
+            flow_body: None,
+            error,
+        },
+        other => other,
+    }
+}

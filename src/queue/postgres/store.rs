@@ -1,0 +1,143 @@
+//! [`Store`] and [`OrderBook`] for [`PgStore`]: each call on a pooled connection, durable when
+//! it answers. Times are taken here, at the call, as the SQLite store does.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::order::{Binding, LastSent, OrderBook, StoreError};
+use crate::queue::{
+    Attempt, Claimed, Deleted, DeliveryRecord, Depth, Enqueued, Existing, Finish, ListFilter,
+    NewDelivery, Page, RedriveFilter, Retention, Retried, Store,
+};
+
+use super::{PgStore, admin, book, claims, deliveries, upkeep};
+
+#[async_trait]
+impl OrderBook for PgStore {
+    async fn binding(&self, order: Uuid) -> Result<Option<Binding>, StoreError> {
+        book::binding(&self.client().await?, order).await
+    }
+
+    async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError> {
+        book::bind(&self.client().await?, order, &binding).await
+    }
+
+    async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
+        book::last_sent(&self.client().await?, order).await
+    }
+
+    async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError> {
+        book::record_sent(&self.client().await?, order, &sent, Utc::now()).await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn find(
+        &self,
+        vendor: &str,
+        event_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Existing>, StoreError> {
+        deliveries::find(&self.client().await?, vendor, event_id, since).await
+    }
+
+    async fn enqueue(
+        &self,
+        delivery: NewDelivery,
+        dedup_since: DateTime<Utc>,
+    ) -> Result<Enqueued, StoreError> {
+        let mut client = self.client().await?;
+        let sync_lease = self.inner.sync_lease;
+        deliveries::enqueue(
+            &mut client,
+            &delivery,
+            dedup_since,
+            self.owner(),
+            sync_lease,
+        )
+        .await
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_until: DateTime<Utc>,
+        paused: &[String],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let mut client = self.client().await?;
+        claims::claim(&mut client, now, limit, lease_until, paused, self.owner()).await
+    }
+
+    async fn renew(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
+        claims::renew(&self.client().await?, id, lease_until, self.owner()).await
+    }
+
+    async fn finish(
+        &self,
+        id: Uuid,
+        attempts: Vec<Attempt>,
+        finish: Finish,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let now = Utc::now();
+        deliveries::finish(&mut client, id, &attempts, finish, now, self.owner()).await
+    }
+
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        claims::release_expired(&mut self.client().await?, now).await
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Page, StoreError> {
+        admin::list(&self.client().await?, filter).await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
+        admin::get(&self.client().await?, id).await
+    }
+
+    async fn retry(
+        &self,
+        id: Uuid,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Retried, StoreError> {
+        admin::retry(&mut self.client().await?, id, force, now).await
+    }
+
+    async fn cancel(&self, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
+        admin::cancel(&mut self.client().await?, id, Utc::now()).await
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<Deleted, StoreError> {
+        admin::delete(&mut self.client().await?, id).await
+    }
+
+    async fn redrive(
+        &self,
+        filter: &RedriveFilter,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        admin::redrive(&self.client().await?, filter, now).await
+    }
+
+    async fn order_deliveries(&self, order: Uuid) -> Result<Vec<DeliveryRecord>, StoreError> {
+        admin::order_deliveries(&self.client().await?, order).await
+    }
+
+    async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError> {
+        upkeep::purge(&self.client().await?, now, retention).await
+    }
+
+    async fn depth(&self) -> Result<Depth, StoreError> {
+        upkeep::depth(&self.client().await?).await
+    }
+
+    /// A pooled connection that answers: readiness means a webhook could be committed now.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+}

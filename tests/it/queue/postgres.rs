@@ -1,0 +1,343 @@
+//! The queue on PostgreSQL (DESIGN section 8), on the server `FLOWGATE_TEST_POSTGRES_URL` names
+//! (without it each test says why it is skipped and passes), each test in a schema of its own:
+//! the binary commits a queued webhook there and delivers it; two binaries on one schema share
+//! the queue and keep each order in line; a database out of reach is 503 until it is back.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Child;
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+use super::{accepted, post, queued_config, statuses};
+use crate::flow::canonical_body;
+use crate::support::admin::{ADMIN_TOKEN, until_state};
+use crate::support::client::{Reply, exchange};
+use crate::support::fixtures::canonical;
+use crate::support::flow::FlowSim;
+use crate::support::sign::sign;
+use crate::support::{Gateway, TIMEOUT, flowgate_command, free_port, until_up};
+
+const URL_VAR: &str = "FLOWGATE_TEST_POSTGRES_URL";
+
+/// A schema of the test's own, named for it; its connections carry the name as their application
+/// name. At the end they are ended and the schema is dropped.
+pub(super) struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    pub(super) fn new() -> Option<Schema> {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => Some(Schema {
+                url,
+                name: format!("flowgate_it_{}", uuid::Uuid::new_v4().simple()),
+            }),
+            _ => {
+                eprintln!("skipped: {URL_VAR} is not set (a PostgreSQL server URL runs this test)");
+                None
+            }
+        }
+    }
+
+    /// `store.url` (through `server` when given, else the test server itself) and
+    /// `store.schema`, as a `[store]` table.
+    pub(super) fn store_table(&self, server: Option<SocketAddr>) -> String {
+        let url = match server {
+            Some(address) => with_address(&self.url, address),
+            None => self.url.clone(),
+        };
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!(
+            "[store]\nurl = \"{url}{separator}application_name={name}\"\nschema = \"{name}\"\n",
+            name = self.name
+        )
+    }
+
+    /// The state of delivery `id` as the database holds it.
+    pub(super) async fn state(&self, id: &str) -> Option<String> {
+        let client = connect(&self.url).await;
+        let id: uuid::Uuid = id.parse().expect("a delivery id");
+        let sql = format!(
+            "SELECT state FROM \"{}\".deliveries WHERE id = $1",
+            self.name
+        );
+        let row = client.query_opt(&sql, &[&id]).await.expect("read");
+        row.map(|row| row.get(0))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let client = connect(&url).await;
+                let end = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                           WHERE application_name = $1 AND pid <> pg_backend_pid()";
+                client.execute(end, &[&name]).await?;
+                let drop =
+                    format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+                client.batch_execute(&drop).await
+            })
+        });
+        if !matches!(dropped.join(), Ok(Ok(()))) {
+            eprintln!("the test schema {} was left behind", self.name);
+        }
+    }
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{URL_VAR} is set but the server does not answer: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// `url` with its host and port replaced by `address`.
+fn with_address(url: &str, address: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
+    format!(
+        "{scheme}://{}{address}{path}",
+        credentials.unwrap_or_default()
+    )
+}
+
+/// One replica: the binary with `config` (its listeners at `public` and `admin`).
+pub(super) struct Replica {
+    public: String,
+    admin: String,
+    process: Child,
+}
+
+async fn replica(dir: &Path, name: &str, sim: &FlowSim, store: &str) -> Replica {
+    start_replica(dir, name, &sim.tenant("sim", Some(14)), store).await
+}
+
+/// One replica whose only tenant is `tenant` (a `[tenants.sim]` table).
+pub(super) async fn start_replica(dir: &Path, name: &str, tenant: &str, store: &str) -> Replica {
+    let (public, admin) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let config = format!(
+        "[server]\nlisten = \"{public}\"\nadmin_listen = \"{admin}\"\n\
+         [log]\nlevel = \"warn\"\n{tenant}\n{}\n{store}",
+        queued_config()
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).expect("write the config");
+    let mut command = flowgate_command();
+    command
+        .arg("--config")
+        .arg(&path)
+        .arg("serve")
+        .stderr(Stdio::null());
+    let process = command.spawn().expect("the gateway starts");
+    until_up(&format!("http://{admin}/readyz")).await;
+    Replica {
+        public,
+        admin,
+        process,
+    }
+}
+
+impl Replica {
+    /// Ends the process with SIGKILL: no drain, no goodbye to the database.
+    pub(super) fn kill(&mut self) {
+        self.process.start_kill().expect("SIGKILL the replica");
+    }
+
+    pub(super) async fn post(&self, order: &str, members: Value) -> Reply {
+        let body = canonical_body(order, members);
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{}/webhooks/queued", self.public))
+            .header("content-type", "application/json");
+        for (name, value) in sign(&canonical(), body.as_bytes()) {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body)));
+        exchange(request.expect("a request")).await
+    }
+
+    /// Waits until delivery `id` is in `state`, as this replica's admin API shows it.
+    pub(super) async fn until_state(&self, id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let request = http::Request::builder()
+                .uri(format!("http://{}/admin/deliveries/{id}", self.admin))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .body(Full::new(Bytes::new()))
+                .expect("a request");
+            let record = exchange(request).await.json();
+            if record["state"] == state {
+                return record;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "delivery {id} never reached {state}: {record:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it() {
+    let Some(schema) = Schema::new() else {
+        return;
+    };
+    let sim = FlowSim::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = replica(dir.path(), "one", &sim, &schema.store_table(None)).await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let body = json!({"state": "Completed", "status": "Done", "title": "Photos"});
+    let id = accepted(&gateway.post(&order, body).await);
+    let record = gateway.until_state(&id, "delivered").await;
+    assert_eq!(record["operations"], json!(["patch", "updatestate"]));
+    assert_eq!(schema.state(&id).await.as_deref(), Some("delivered"));
+    let flow_order = sim.order(&order).await.expect("delivered to Flow");
+    assert_eq!(statuses(&flow_order), ["Done"]);
+    assert_eq!(flow_order["Title"], "Photos");
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_schema_share_the_queue_and_keep_each_order_in_line() {
+    let Some(schema) = Schema::new() else {
+        return;
+    };
+    let sim = FlowSim::start().await;
+    sim.fault(json!({"op": "updatestate", "status": 503})).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = schema.store_table(None);
+    let replicas = [
+        replica(dir.path(), "one", &sim, &store).await,
+        replica(dir.path(), "two", &sim, &store).await,
+    ];
+    let orders: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let mut ids = Vec::new();
+    // Each order's updates arrive at both replicas in turn, while Flow refuses.
+    for step in 0..4 {
+        for (n, order) in orders.iter().enumerate() {
+            let body = json!({"state": "InProcess", "status": format!("step {step}")});
+            ids.push(accepted(&replicas[(n + step) % 2].post(order, body).await));
+        }
+    }
+    sim.clear_faults().await;
+    for (n, id) in ids.iter().enumerate() {
+        replicas[n % 2].until_state(id, "delivered").await;
+    }
+    for order in &orders {
+        let flow_order = sim.order(order).await.expect("the order");
+        assert_eq!(
+            statuses(&flow_order),
+            ["step 0", "step 1", "step 2", "step 3"]
+        );
+    }
+}
+
+/// A TCP relay to the database that can be cut (every connection closed, new ones refused)
+/// and restored, as a network outage would.
+struct Relay {
+    address: SocketAddr,
+    cut: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (cut, is_cut) = watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let mut is_cut = is_cut.clone();
+                if *is_cut.borrow_and_update() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let mut inbound = inbound;
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = is_cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { address, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+/// The test server's address, for the relay.
+fn server_address(url: &str) -> SocketAddr {
+    let config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let host = if host == "localhost" {
+        "127.0.0.1".to_owned()
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+        .parse()
+        .expect("a loopback address")
+}
+
+#[tokio::test]
+async fn while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_itself() {
+    let Some(schema) = Schema::new() else {
+        return;
+    };
+    let relay = Relay::start(server_address(&schema.url)).await;
+    let extra = format!(
+        "{}\n{}",
+        queued_config(),
+        schema.store_table(Some(relay.address))
+    );
+    let gw: Gateway = crate::support::fixtures::gateway("", &extra).await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let first = accepted(&post(&gw, &order, json!({"state": "InProcess"})).await);
+    until_state(&gw, &first, "delivered").await;
+
+    relay.set_cut(true);
+    let reply = post(&gw, &order, json!({"state": "Completed"})).await;
+    crate::support::assert_problem(&reply, 503, "unavailable");
+    let ready = exchange(crate::support::client::bare(
+        http::Method::GET,
+        &gw.admin_url("/readyz"),
+    ));
+    assert_eq!(ready.await.status, 503, "not ready without the database");
+
+    relay.set_cut(false);
+    let id = accepted(&post(&gw, &order, json!({"state": "Completed"})).await);
+    until_state(&gw, &id, "delivered").await;
+    let flow_order = gw.sim().order(&order).await.expect("the order");
+    // A state without a status is sent with the state's name as its status.
+    assert_eq!(statuses(&flow_order), ["InProcess", "Completed"]);
+}

@@ -11,7 +11,7 @@ use crate::queue::{
     Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried,
 };
 
-use super::deliveries::give_back_key;
+use super::deliveries::{give_back_key, schedule_next};
 use super::rows::{self, Brief, millis, record_by_seq, record_rows, record_sql, with_attempts};
 
 /// The largest page, whatever the caller asks.
@@ -173,6 +173,7 @@ pub(super) fn cancel(
         if !delivery.queued {
             give_back_key(conn, delivery.seq)?;
         }
+        schedule_next(conn, delivery.seq)?;
     }
     record_by_seq(conn, delivery.seq).map(Some)
 }

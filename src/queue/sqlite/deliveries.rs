@@ -78,10 +78,16 @@ pub(super) fn enqueue(
     Ok(Enqueued::Accepted)
 }
 
-/// Queued deliveries start `pending` and due at once; sync ones `in_flight`, never claimed.
+/// Queued deliveries start `pending`: due at once when they head their order's line, else
+/// unscheduled (no `next_attempt_at`) until the delivery ahead of them finishes, so that an
+/// order with a long line costs a claim one candidate, not the whole line. Sync ones start
+/// `in_flight` and are never claimed.
 fn insert(conn: &Connection, delivery: &NewDelivery) -> Result<(), StoreError> {
     let created = millis(delivery.created_at);
     let (state, next_attempt_at) = match delivery.mode {
+        DeliveryMode::Queued if order_is_open(conn, &delivery.order_id.to_string())? => {
+            (DeliveryState::Pending, None)
+        }
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created)),
         DeliveryMode::Sync => (DeliveryState::InFlight, None),
     };
@@ -106,6 +112,33 @@ fn insert(conn: &Connection, delivery: &NewDelivery) -> Result<(), StoreError> {
         created,
         next_attempt_at,
     ])?;
+    Ok(())
+}
+
+/// Whether the order has a delivery pending, in flight or retrying.
+fn order_is_open(conn: &Connection, order_id: &str) -> Result<bool, StoreError> {
+    let open = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_order
+             WHERE order_id = ?1 AND state IN ('pending', 'in_flight', 'retrying'))",
+        )?
+        .query_row([order_id], |row| row.get(0))?;
+    Ok(open)
+}
+
+/// Once the delivery `seq` has left its order's line (delivered or dead), the next one in the
+/// line, if it waits unscheduled, becomes due: since it was committed, as if it had never
+/// waited, so the line keeps its place among other orders' deliveries.
+pub(super) fn schedule_next(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = created_at
+         WHERE seq = (SELECT n.seq FROM deliveries n INDEXED BY deliveries_order
+                      WHERE n.order_id = (SELECT order_id FROM deliveries WHERE seq = ?1)
+                        AND n.state IN ('pending', 'in_flight', 'retrying')
+                      ORDER BY n.seq LIMIT 1)
+           AND state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL",
+    )?
+    .execute([seq])?;
     Ok(())
 }
 
@@ -268,6 +301,7 @@ fn end_turn(
     match finish {
         Finish::Delivered => {
             conn.prepare_cached(DELIVERED)?.execute(params![seq, now])?;
+            schedule_next(conn, seq)?;
         }
         Finish::Retry {
             at,
@@ -302,6 +336,7 @@ fn end_turn(
             if !delivery.queued {
                 give_back_key(conn, seq)?;
             }
+            schedule_next(conn, seq)?;
         }
     }
     Ok(())

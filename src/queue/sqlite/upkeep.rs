@@ -36,6 +36,14 @@ const LAST_SENT: &str = "DELETE FROM last_sent WHERE rowid IN (SELECT l.rowid FR
         WHERE b.order_id = l.order_id AND b.bound_at >= ?1)
     LIMIT ?2)";
 
+/// Queued deliveries left unscheduled although nothing is ahead of them in their order's line
+/// are made due: every path that ends a turn schedules the next one, and this makes sure of it.
+const STRANDED: &str = "UPDATE deliveries SET next_attempt_at = created_at
+    WHERE state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM deliveries e
+          WHERE e.order_id = deliveries.order_id AND e.seq < deliveries.seq
+            AND e.state IN ('pending', 'in_flight', 'retrying'))";
+
 /// One chunk of the purge: the deliveries it removed (their attempts go with them), and
 /// whether any statement hit the chunk size (so more may be left).
 pub(super) fn purge_chunk(
@@ -43,6 +51,7 @@ pub(super) fn purge_chunk(
     now: i64,
     retention: Retention,
 ) -> Result<(u64, bool), StoreError> {
+    conn.prepare_cached(STRANDED)?.execute([])?;
     let delivered = delete_chunk(conn, DELIVERED, before(now, retention.delivered))?;
     // A zero `dead` retention keeps dead records until an operator retries or deletes them.
     let dead = if retention.dead.is_zero() {

@@ -14,7 +14,7 @@ use crate::config::{Config, SyncMode};
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Deleted, Enqueued, Finish, Store};
 
-use super::{Backend, accept, attempt, claim_one, delivery, t0};
+use super::{Backend, accept, attempt, claim_and_finish, claim_one, delivery, t0};
 
 struct SqliteBackend {
     // Field order: the store closes before its directory is removed.
@@ -70,6 +70,29 @@ async fn an_acknowledged_delivery_is_on_disk() {
     let store = backend.store();
     let id = accept(&*store, delivery(Uuid::new_v4(), t0())).await;
     assert_eq!(state_on_disk(&backend.path, id).as_deref(), Some("pending"));
+}
+
+/// Only the head of an order's line is scheduled, so a long line costs a claim one candidate;
+/// the next one becomes due, since its commit, when the head finishes.
+#[tokio::test]
+async fn a_line_waits_unscheduled_until_its_turn() {
+    let backend = SqliteBackend::new();
+    let store = backend.store();
+    let (t, order) = (t0(), Uuid::new_v4());
+    let first = accept(&*store, delivery(order, t)).await;
+    let second = accept(&*store, delivery(order, t)).await;
+    let scheduled = |id| {
+        let store = store.clone();
+        async move {
+            let record = store.get(id).await.expect("get").expect("the delivery");
+            record.next_attempt_at
+        }
+    };
+    assert_eq!(scheduled(first).await, Some(t));
+    assert_eq!(scheduled(second).await, None, "waits its turn unscheduled");
+    claim_and_finish(&*store, t, first, Finish::Delivered).await;
+    assert_eq!(scheduled(second).await, Some(t), "due since its commit");
+    claim_one(&*store, t, second).await;
 }
 
 #[tokio::test]

@@ -1,67 +1,132 @@
 #!/usr/bin/env bash
-# Load on the release binary, on loopback only, bounded in time. Beside flowgate runs the
-# baseline a platform team would compare with: a bare hyper proxy (bench/bare_proxy.rs)
-# forwarding the same webhook to the same instant Flow (bench/instant_upstream.rs). Scenarios:
-#   proxy     the bare proxy forwarding the webhook (the baseline; ratios are against it)
-#   sync      flowgate delivering each webhook inside the request (one updatestate)
-#   full      flowgate queued, store.sync = "full": 202 after a durable commit
-#   normal    flowgate queued, store.sync = "normal"
-#   paced     as full, the tenant at its default budget (36/s): durable ingest while the workers
-#             deliver at the pace a real Flow allows
-#   rejected  flowgate refusing a bad signature (401)
-#   ping      flowgate's cheapest route
-# Every scenario runs on a fresh gateway and database, so no run inherits another's backlog;
-# queued runs also deliver what they accept to the instant Flow while they run. Vendors
-# use dedup = "off" because wrk replays 1000 pre-signed bodies; the tenant's rate limit is high
-# so the gateway's own bucket never waits.
-# Needs wrk (Debian package `wrk`) and python3. Usage: bench/load.sh [seconds per run, default 10];
-# SCENARIOS="full paced" runs only those beside the proxy.
+# The load benchmark: release binaries on loopback only, every run bounded in time. flowgate and
+# two baselines take the same ~600-byte signed webhooks and forward them to the same instant Flow
+# (bench/instant_upstream.rs):
+#   nginx     Debian's nginx, proxy_pass with keepalive to the upstream: what a team would
+#             otherwise put in front of Flow
+#   proxy     a bare hyper reverse proxy (bench/bare_proxy.rs): plain forwarding on flowgate's stack
+# then flowgate, each scenario on a fresh gateway and a fresh database:
+#   sync      delivered inside the request, one updatestate per webhook (one upstream call, as
+#             the baselines make)
+#   full      queued, store.sync = "full": 202 after a durable commit; 10 000 distinct orders
+#   normal    queued, store.sync = "normal"
+#   hot       as full, but every webhook is for one order (per-order FIFO at the workers)
+#   postgres  as full, on PostgreSQL (FLOWGATE_BENCH_POSTGRES_URL, default the local server's
+#             `test` database, in a schema of its own dropped afterwards); skipped with a
+#             message when no server answers there
+#   paced     as full, the tenant at its default budget (36 calls/s): durable ingest while the
+#             workers deliver at a real Flow's pace instead of competing for the cores
+#   rejected  a bad signature: 401
+#   ping      GET /ping, the cheapest route
+# Queued scenarios deliver what they accept (a patch and an updatestate each) while they run.
+# Vendors use dedup = "off" because wrk replays its bodies; the `bench` tenant's rate limit is
+# high so the gateway's own bucket never waits. Measured per run: req/s, p50, p99, non-2xx,
+# ratios to nginx and to the proxy, the gateway's peak RSS (VmHWM); before the load, start-up
+# time from exec to /readyz 200 (median of several starts) and idle RSS. At the end, the targets.
+#
+# Usage: bench/load.sh [SECONDS]   seconds per run (default 10), each after a WARMUP (default 2 s)
+#        bench/load.sh --smoke     (or SMOKE=1) 1 s per run, no warm-up: exits 1 unless every run
+#                                  answered as expected; never judges the targets
+# SCENARIOS="full hot" runs only those flowgate scenarios (the baselines always run); ROUNDS=N
+# repeats every run N times (the targets then take the median ratio).
+# Installs what is missing (wrk, nginx, curl, python3) with apt-get, through sudo when not root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-seconds="${1:-10}"
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+smoke="${SMOKE:-0}" seconds=10
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    [1-9]*) seconds="$arg" ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+done
+if [ "$smoke" = 1 ]; then seconds=1 warmup=0 starts=3 settle=0.2 mode=smoke
+else warmup="${WARMUP:-2}" starts=7 settle=1 mode=full; fi
+rounds="${ROUNDS:-1}"
+began=$SECONDS
+
+missing=()
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+
 cargo build --release --locked --quiet --bin flowgate --example instant-upstream --example bare-proxy
+built=$SECONDS
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; echo "$1 never answered" >&2; exit 1; }
-upstream="127.0.0.1:$(port)"
-proxy="127.0.0.1:$(port)"
+up() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; echo "$1 never answered" >&2; exit 1; }
+upstream="127.0.0.1:$(port)" proxy="127.0.0.1:$(port)" edge="127.0.0.1:$(port)"
 
-# 1000 distinct orders, each body signed, rotated by wrk (one order would serialise: calls for
-# one order take turns); the forged set carries a wrong signature.
-python3 - "$work" <<'PY'
-import hashlib, hmac, json, sys, uuid
-work = sys.argv[1]
-def lua(name, forged):
-    with open(f"{work}/{name}.lua", "w") as out:
-        out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal bodies, signatures, n = {}, {}, 0\n')
-        for i in range(1000):
-            body = json.dumps({"id": f"evt-{i}", "orderId": str(uuid.UUID(int=i + 1)), "state": "Completed",
-                               "status": "Photos delivered to the broker, 24 images in high resolution, ready for the listing"},
-                              separators=(",", ":"))
-            mac = "0" * 64 if forged else hmac.new(b"bench-secret", body.encode(), hashlib.sha256).hexdigest()
-            out.write(f"bodies[{i + 1}] = {json.dumps(body)}\nsignatures[{i + 1}] = \"sha256={mac}\"\n")
-        out.write('request = function()\n  n = n % 1000 + 1\n  wrk.headers["X-Hub-Signature-256"] = signatures[n]\n  return wrk.format(nil, nil, nil, bodies[n])\nend\n')
-lua("post", False)
-lua("forged", True)
-PY
+# 10 000 orders, each body signed (one order would serialise its deliveries: see `hot`); the
+# forged set carries wrong signatures.
+python3 bench/load.py bodies "$work"
 
 target/release/examples/instant-upstream "$upstream" & pids+=($!)
 target/release/examples/bare-proxy "$proxy" "$upstream" & pids+=($!)
 
-# A fresh gateway on a fresh database; sets $gw_pid and $gw.
-gateway() { # $1 = store.sync
-  local dir listen="127.0.0.1:$(port)" admin="127.0.0.1:$(port)"
-  dir=$(mktemp -d "$work/gw.XXXX")
-  cat > "$dir/config.toml" <<TOML
+# nginx runs one worker per core (auto = 2), like flowgate's runtime, which runs one tokio worker
+# per core: one worker would cap the baseline at half the machine. Connections are never recycled
+# (keepalive_requests), as they are not in flowgate or the bare proxy.
+mkdir -m 755 "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  upstream flow {
+    server $upstream;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen $edge;
+    location / {
+      proxy_pass http://flow;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+"$nginx" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+pg_url="${FLOWGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_schema="flowgate_bench_$$"
+
+# Writes a fresh gateway's configuration into $1 for store.sync = $2 ("postgres": a queued
+# store on PostgreSQL instead, in a fresh schema); sets $gw and $gw_admin.
+configure() {
+  gw="127.0.0.1:$(port)" gw_admin="127.0.0.1:$(port)"
+  local store="sync = \"$2\""
+  if [ "$2" = postgres ]; then
+    psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $pg_schema CASCADE" 2>/dev/null
+    store="url = \"$pg_url\"
+schema = \"$pg_schema\""
+  fi
+  cat > "$1/config.toml" <<TOML
 [server]
-listen = "$listen"
-admin_listen = "$admin"
+listen = "$gw"
+admin_listen = "$gw_admin"
 [store]
-sync = "$1"
+$store
 [log]
 level = "warn"
 [tenants.bench]
@@ -79,43 +144,111 @@ dedup = "off"
 verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
 tenant = "paced"
 dedup = "off"
+# The same envelope, checked against the same schema, but mapped to its state and status only:
+# one updatestate per webhook.
 [vendors.sync]
+schema = "$PWD/schemas/flow-order-update.schema.json"
 verify = { scheme = "hmac", preset = "github", secrets = ["bench-secret"] }
 tenant = "bench"
 dedup = "off"
 delivery = "sync"
+[vendors.sync.map]
+event_id = "/id"
+order_id = "/orderId"
+state = "/state"
+status = "/status"
 TOML
+}
+
+# Starts a fresh gateway on a fresh database; sets $gw_pid and $gw.
+gateway() { # $1 = store.sync
+  local dir
+  dir=$(mktemp -d "$work/gw.XXXX")
+  configure "$dir" "$1"
   target/release/flowgate --config "$dir/config.toml" serve 2>"$dir/serve.log" &
-  gw_pid=$! gw=$listen
+  gw_pid=$!
   pids+=("$gw_pid")
   up "http://$gw/ping"
 }
-stop() { # prints the gateway's peak RSS, then stops it
-  awk '/VmHWM/ {print $2 / 1024}' "/proc/$gw_pid/status"
+stop() { # sets $rss to the gateway's peak RSS in MiB, then stops it and waits for its exit
+  rss=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$gw_pid/status")
   kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 }
 
-# requests/s, p50 and p99 of one wrk run
-run() { wrk -t2 -c64 -d"${seconds}s" --latency "$@" | awk '
-  /Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
-  END {printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0}'; }
+# The HTTP status of one request of the set $2 ("-" for a GET) to $1.
+probe() {
+  if [ "$2" = "-" ]; then curl -s -o /dev/null -w '%{http_code}' "$1"; return; fi
+  curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "X-Hub-Signature-256: $(cat "$work/$2.sig")" --data-binary "@$work/$2.json" "$1"
+}
 
-up "http://$upstream/"; up "http://$proxy/"
-printf '%-6s %-9s %12s %10s %10s %9s %8s %9s\n' round scenario req/s p50 p99 non-2xx /proxy "RSS MiB"
-for round in 1 2; do
-  read -r base_rps base_p50 base_p99 base_bad < <(run -s "$work/post.lua" "http://$proxy/webhooks/queued")
-  printf '%-6s %-9s %12s %10s %10s %9s %8s %9s\n' "$round" proxy "$base_rps" "$base_p50" "$base_p99" "$base_bad" 1.00 -
-  for scenario in "sync full /webhooks/sync post" "full full /webhooks/queued post" \
-                  "normal normal /webhooks/queued post" "paced full /webhooks/paced post" \
-                  "rejected full /webhooks/queued forged" \
-                  "ping full /ping -"; do
-    read -r name sync path script <<<"$scenario"
+# One measured wrk run after the warm-up: req/s, p50, p99, requests, non-2xx, socket errors.
+load() { # URL SET
+  local args=()
+  if [ "$2" != "-" ]; then args=(-s "$work/$2.lua"); fi
+  if [ "$warmup" != 0 ]; then wrk -t2 -c64 -d"${warmup}s" --timeout 5s "${args[@]}" "$1" >/dev/null; fi
+  wrk -t2 -c64 -d"${seconds}s" --timeout 5s --latency "${args[@]}" "$1" | awk '
+    /Requests\/sec/ {rps = $2} /^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2} / requests in / {n = $1}
+    /Non-2xx/ {bad = $NF} /Socket errors/ {gsub(",", ""); errors = $4 + $6 + $8 + $10}
+    END {printf "%s %s %s %d %d %d\n", rps ? rps : 0, p50 ? p50 : "-", p99 ? p99 : "-", n, bad, errors}'
+}
+
+# The gateway's deliveries so far: delivered, then failed (Flow calls not answered 2xx,
+# deliveries retried or dead). Nothing should fail against the instant Flow.
+deliveries() {
+  curl -s "http://$gw_admin/metrics" | awk '
+    /^flowgate_deliveries_total/ && /result="delivered"/ {done += $NF}
+    /^flowgate_deliveries_total/ && /result="(dead|retried)"/ {failed += $NF}
+    /^flowgate_flow_requests_total/ && !/status_class="2xx"/ {failed += $NF}
+    END {printf "%d %d\n", done, failed}'
+}
+
+record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read its peak RSS, stop it]
+  local status rps p50 p99 n bad errors rss=- delivered=0 failed=0
+  status=$(probe "$3" "$4")
+  read -r rps p50 p99 n bad errors < <(load "$3" "$4")
+  if [ "${6:-}" = gateway ]; then
+    read -r delivered failed < <(deliveries)
+    stop
+  fi
+  echo "$1 $2 $rps $p50 $p99 $n $bad $errors $rss $5 $status $delivered $failed" >> "$work/results"
+  printf '%-9s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$bad" >&2
+}
+
+up "http://$upstream/"; up "http://$proxy/"; up "http://$edge/"
+touch "$work/results" "$work/starts"
+echo "start-up: $starts starts on fresh databases" >&2
+for _ in $(seq "$starts"); do
+  dir=$(mktemp -d "$work/start.XXXX")
+  configure "$dir" full
+  python3 bench/load.py ready target/release/flowgate "$dir/config.toml" "$gw_admin" "$settle" >> "$work/starts"
+done
+echo "load: ${seconds} s per run after ${warmup} s of warm-up, wrk -t2 -c64" >&2
+for round in $(seq "$rounds"); do
+  record "$round" nginx "http://$edge/webhooks/queued" post 200
+  record "$round" proxy "http://$proxy/webhooks/queued" post 200
+  for scenario in "sync full /webhooks/sync post 200" "full full /webhooks/queued post 202" \
+                  "normal normal /webhooks/queued post 202" "hot full /webhooks/queued hot 202" \
+                  "postgres postgres /webhooks/queued post 202" \
+                  "paced full /webhooks/paced post 202" "rejected full /webhooks/queued forged 401" \
+                  "ping full /ping - 200"; do
+    read -r name sync path set expect <<<"$scenario"
     [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
-    if [ "$script" = "-" ]; then args=(); else args=(-s "$work/$script.lua"); fi
+    if [ "$sync" = postgres ] && ! pg_isready -q -d "$pg_url"; then
+      echo "postgres: skipped, no PostgreSQL answers at $pg_url" >&2
+      continue
+    fi
     gateway "$sync"
-    read -r rps p50 p99 bad < <(run "${args[@]}" "http://$gw$path")
-    rss=$(stop)
-    ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$rps" "$base_rps")
-    printf '%-6s %-9s %12s %10s %10s %9s %8s %9.0f\n' "$round" "$name" "$rps" "$p50" "$p99" "$bad" "$ratio" "$rss"
+    record "$round" "$name" "http://$gw$path" "$set" "$expect" gateway
   done
 done
+if pg_isready -q -d "$pg_url" 2>/dev/null; then
+  psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $pg_schema CASCADE" 2>/dev/null || true
+fi
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+echo "flowgate $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), $(date -u '+%F %H:%M') UTC;" \
+  "$(nproc) cores ($cpu), loopback; wrk -t2 -c64, ${seconds} s per run after ${warmup} s of warm-up."
+status=0
+python3 bench/load.py report "$work/results" "$work/starts" "$mode" || status=$?
+echo "$mode run: $((SECONDS - built)) s after $((built - began)) s of installing and building" >&2
+exit "$status"

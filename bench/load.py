@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""The parts of bench/load.sh that are easier in Python than in shell.
+
+  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot) and
+                                  one probe body of each set (SET.json, SET.sig)
+  ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200 and the
+                                  RSS (MiB) WAIT seconds later, then stop it
+  report RESULTS STARTS MODE      print the table and, unless MODE is smoke, the targets; exit 1
+                                  when a run is not sane (no requests, or the wrong status class)
+"""
+
+import hashlib
+import hmac
+import json
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+SECRET = b"bench-secret"  # the vendors' secret in the generated configuration
+ORDERS = 10_000
+
+PHOTOGRAPHERS = ["Ann Berg", "Jonas Lind", "Mira Holm", "Erik Sand", "Lea Dahl", "Nils Ek"]
+PACKAGES = [
+    ("Photo package S", 12),
+    ("Photo package M", 24),
+    ("Photo package L", 40),
+    ("Drone and photo package", 30),
+]
+STATES = [
+    ("InProcess", "Shoot booked with {who} for {date}; the broker will be asked to confirm access to the property"),
+    ("InProcess", "Photos taken by {who}; {n} images are being retouched and will be delivered within 24 hours"),
+    ("Completed", "Photos delivered to the broker: {n} images in high resolution and 2 floor plans, ready for the listing"),
+]
+
+
+def envelope(rng: random.Random, n: int, order: uuid.UUID) -> str:
+    """One canonical envelope with every field a vendor usually sends, about 600 bytes."""
+    who = rng.choice(PHOTOGRAPHERS)
+    package, images = rng.choice(PACKAGES)
+    date = f"2026-11-{rng.randint(10, 28):02d}"
+    state, status = STATES[n % len(STATES)]
+    body = {
+        "id": f"evt-{n:06d}-{rng.getrandbits(48):012x}",
+        "orderId": str(order),
+        "state": state,
+        "status": status.format(who=who, date=date, n=images),
+        "title": f"{package}, {images} images, 2 floor plans",
+        "actionText": "Open the gallery",
+        "metadata": [
+            {"key": "Photographer", "value": who},
+            {"key": "Shoot date", "value": date},
+            {"key": "Images", "value": f"{images} (high resolution), 2 floor plans"},
+            {"key": "Gallery", "value": f"https://photo.example/galleries/{order}"},
+            {"key": "Vendor reference", "value": f"PH-2026-{n:06d}"},
+        ],
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def signature(body: str, forged: bool) -> str:
+    mac = "0" * 64 if forged else hmac.new(SECRET, body.encode(), hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+def write_set(work: str, name: str, bodies: list, forged: bool) -> None:
+    """A wrk script replaying `bodies` in turn; each thread starts at its own offset, so the
+    two threads do not post the same order at the same moment."""
+    with open(f"{work}/{name}.lua", "w") as out:
+        out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        out.write("local bodies, signatures = {}, {}\n")
+        for i, body in enumerate(bodies, 1):
+            out.write(f"bodies[{i}] = {json.dumps(body)}\n")
+            out.write(f'signatures[{i}] = "{signature(body, forged)}"\n')
+        out.write(
+            f"local count, threads, n = {len(bodies)}, 0, 0\n"
+            "function setup(thread)\n"
+            '  thread:set("offset", threads * 5003 % count)\n'
+            "  threads = threads + 1\n"
+            "end\n"
+            "function init(args) n = offset or 0 end\n"
+            "function request()\n"
+            "  n = n % count + 1\n"
+            '  wrk.headers["X-Hub-Signature-256"] = signatures[n]\n'
+            "  return wrk.format(nil, nil, nil, bodies[n])\n"
+            "end\n"
+        )
+    with open(f"{work}/{name}.json", "w") as out:
+        out.write(bodies[0])
+    with open(f"{work}/{name}.sig", "w") as out:
+        out.write(signature(bodies[0], forged))
+
+
+def bodies(work: str) -> None:
+    rng = random.Random(2026)
+    orders = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(ORDERS)]
+    distinct = [envelope(rng, n, order) for n, order in enumerate(orders)]
+    hot = [envelope(rng, n, orders[0]) for n in range(ORDERS)]
+    write_set(work, "post", distinct, forged=False)
+    write_set(work, "forged", distinct, forged=True)
+    write_set(work, "hot", hot, forged=False)
+    sizes = [len(body) for body in distinct + hot]
+    print(f"bodies: {ORDERS} orders, {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
+
+
+def vm(pid: int, key: str) -> float:
+    """A /proc/PID/status size in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def answers_ready(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            return s.makefile("rb").readline().split()[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+def ready(binary: str, config: str, admin: str, wait: str) -> None:
+    host, port = admin.rsplit(":", 1)
+    with open(config + ".log", "w") as log:
+        started = time.monotonic()
+        gateway = subprocess.Popen([binary, "--config", config, "serve"], stdout=log, stderr=log)
+        try:
+            while not answers_ready(host, int(port)):
+                if gateway.poll() is not None or time.monotonic() - started > 10:
+                    sys.exit(f"the gateway never became ready; see {config}.log")
+                time.sleep(0.001)
+            elapsed = (time.monotonic() - started) * 1000
+            time.sleep(float(wait))
+            print(f"{elapsed:.1f} {vm(gateway.pid, 'VmRSS'):.1f}")
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(timeout=30)
+
+
+# === report ===
+
+def ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float("nan")
+
+
+def read_runs(path: str) -> list:
+    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed".split()
+    runs = []
+    with open(path) as lines:
+        for line in lines:
+            run = dict(zip(keys, line.split()))
+            run["rps"] = float(run["rps"])
+            run["p50"], run["p99"] = ms(run["p50"]), ms(run["p99"])
+            for key in ("requests", "bad", "errors", "delivered", "failed"):
+                run[key] = int(run[key])
+            runs.append(run)
+    return runs
+
+
+def insane(run: dict) -> str:
+    """Why a run's numbers mean nothing, or '' when they are sane."""
+    if run["requests"] <= 0 or run["rps"] <= 0:
+        return "no requests answered"
+    if run["errors"]:
+        return f"{run['errors']} socket errors"
+    if run["failed"]:
+        return f"{run['failed']} Flow calls or deliveries failed"
+    if run["name"] not in ("nginx", "proxy", "ping", "rejected") and not run["delivered"]:
+        return "nothing was delivered to Flow"
+    if run["probe"] != run["expect"]:
+        return f"a probe answered {run['probe']}, expected {run['expect']}"
+    if run["expect"].startswith("2") and run["bad"]:
+        return f"{run['bad']} non-2xx answers"
+    if not run["expect"].startswith("2") and run["bad"] != run["requests"]:
+        return f"{run['requests'] - run['bad']} of {run['requests']} answers were 2xx"
+    return ""
+
+
+def thousands(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ")
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base > 0 else "–"
+
+
+def table(runs: list) -> None:
+    base = {(r["round"], r["name"]): r for r in runs if r["name"] in ("nginx", "proxy")}
+    print("| round | scenario | req/s | p50 | p99 | non-2xx | × nginx | × proxy | p99 × nginx | peak RSS | delivered |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in runs:
+        nginx, proxy = base.get((r["round"], "nginx")), base.get((r["round"], "proxy"))
+        bad = f"all ({r['expect']})" if r["bad"] and r["bad"] == r["requests"] else str(r["bad"])
+        if r["errors"]:
+            bad += f", {r['errors']} socket errors"
+        gateway = r["rss"] != "-"
+        rss = f"{float(r['rss']):.0f} MiB" if gateway else "–"
+        delivered = thousands(r["delivered"]) if gateway else "–"
+        print(
+            f"| {r['round']} | {r['name']} | {thousands(r['rps'])} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {bad} "
+            f"| {ratio(r['rps'], nginx['rps'] if nginx else 0)} | {ratio(r['rps'], proxy['rps'] if proxy else 0)} "
+            f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {rss} | {delivered} |"
+        )
+
+
+def per_round(runs: list, name: str, value) -> list:
+    nginx = {r["round"]: r for r in runs if r["name"] == "nginx"}
+    return [value(r, nginx[r["round"]]) for r in runs if r["name"] == name and r["round"] in nginx]
+
+
+def judged(label: str, values: list, met, shown) -> None:
+    if not values:
+        print(f"| {label} | not run | – |")
+        return
+    middle = statistics.median(values)
+    spread = f" ({shown(min(values))} to {shown(max(values))})" if len(values) > 1 else ""
+    print(f"| {label} | {shown(middle)}{spread} | {'met' if met(middle) else '**not met**'} |")
+
+
+def times(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def targets(runs: list, starts: list) -> None:
+    """The performance goals, judged on the median over rounds of each ratio to nginx."""
+    rps = lambda r, n: r["rps"] / n["rps"]  # noqa: E731
+    p99 = lambda r, n: r["p99"] / n["p99"]  # noqa: E731
+    peaks = [float(r["rss"]) for r in runs if r["rss"] != "-"]
+    ready_ms = [statistics.median(s[0] for s in starts)] if starts else []
+    print("\n| target | measured | status |\n|---|---|---|")
+    judged("queued `full` req/s ≥ 1.0× nginx", per_round(runs, "full", rps), lambda v: v >= 1.0, times)
+    judged("queued `full` p99 ≤ 2× nginx's p99", per_round(runs, "full", p99), lambda v: v <= 2.0, times)
+    judged("sync req/s ≥ 0.8× nginx", per_round(runs, "sync", rps), lambda v: v >= 0.8, times)
+    judged("rejected req/s ≥ 2× nginx", per_round(runs, "rejected", rps), lambda v: v >= 2.0, times)
+    judged("peak RSS < 64 MiB (largest of all runs)", [max(peaks)] if peaks else [],
+           lambda v: v < 64, lambda v: f"{v:.0f} MiB")
+    judged("ready < 200 ms (median start-up)", ready_ms, lambda v: v < 200, lambda v: f"{v:.0f} ms")
+
+
+def report(results: str, starts_path: str, mode: str) -> None:
+    runs = read_runs(results)
+    with open(starts_path) as lines:
+        starts = [tuple(map(float, line.split())) for line in lines if line.strip()]
+    print()
+    table(runs)
+    if starts:
+        ready_ms = [s[0] for s in starts]
+        print(
+            f"\nStart-up, {len(starts)} starts on a fresh database: ready (exec to `/readyz` 200) median "
+            f"{statistics.median(ready_ms):.0f} ms ({min(ready_ms):.0f} to {max(ready_ms):.0f}); idle RSS "
+            f"median {statistics.median(s[1] for s in starts):.1f} MiB."
+        )
+    failures = [f"{r['round']} {r['name']}: {why}" for r in runs if (why := insane(r))]
+    if mode != "smoke":
+        targets(runs, starts)
+    for failure in failures:
+        print(f"not sane: {failure}", file=sys.stderr)
+    if failures or not starts:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    verb, args = sys.argv[1], sys.argv[2:]
+    {"bodies": bodies, "ready": ready, "report": report}[verb](*args)

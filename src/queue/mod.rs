@@ -149,6 +149,22 @@ pub enum Finish {
     },
 }
 
+impl Finish {
+    /// How a turn of a sync delivery ends: workers never retry one (left `retrying` it would
+    /// hold its order's line forever), so a retry ends it dead instead.
+    pub fn for_sync(self) -> Finish {
+        match self {
+            Finish::Retry { patched, error, .. } => Finish::Dead {
+                patched,
+                flow_status: None,
+                flow_body: None,
+                error,
+            },
+            other => other,
+        }
+    }
+}
+
 /// A delivery as the admin API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeliveryRecord {

@@ -242,7 +242,7 @@ async fn end_turn(
     let finish = if delivery.queued {
         finish
     } else {
-        sync_finish(finish)
+        finish.for_sync()
     };
     let seq = delivery.seq;
     match finish {
@@ -293,18 +293,4 @@ pub(super) async fn give_back_key(client: &impl GenericClient, seq: i64) -> Resu
         .await?;
     client.execute(&statement, &[&seq]).await?;
     Ok(())
-}
-
-/// Workers never retry a sync delivery: one left `retrying` would hold its order's line
-/// forever, so a retry ends it dead instead.
-fn sync_finish(finish: Finish) -> Finish {
-    match finish {
-        Finish::Retry { patched, error, .. } => Finish::Dead {
-            patched,
-            flow_status: None,
-            flow_body: None,
-            error,
-        },
-        other => other,
-    }
 }

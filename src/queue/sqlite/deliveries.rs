@@ -295,7 +295,7 @@ fn end_turn(
     let finish = if delivery.queued {
         finish
     } else {
-        sync_finish(finish)
+        finish.for_sync()
     };
     let seq = delivery.seq;
     match finish {
@@ -340,18 +340,4 @@ fn end_turn(
         }
     }
     Ok(())
-}
-
-/// Workers never retry a sync delivery: one left `retrying` would hold its order's line
-/// forever, so a retry ends it dead instead.
-fn sync_finish(finish: Finish) -> Finish {
-    match finish {
-        Finish::Retry { patched, error, .. } => Finish::Dead {
-            patched,
-            flow_status: None,
-            flow_body: None,
-            error,
-        },
-        other => other,
-    }
 }

@@ -324,6 +324,12 @@ async fn while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_
     let order = uuid::Uuid::new_v4().to_string();
     let first = accepted(&post(&gw, &order, json!({"state": "InProcess"})).await);
     until_state(&gw, &first, "delivered").await;
+    // One more is accepted while Flow refuses it, so it waits in the database through the cut.
+    gw.sim()
+        .fault(json!({"op": "updatestate", "status": 503}))
+        .await;
+    let waiting = accepted(&post(&gw, &order, json!({"state": "MissingInfo"})).await);
+    until_state(&gw, &waiting, "retrying").await;
 
     relay.set_cut(true);
     let reply = post(&gw, &order, json!({"state": "Completed"})).await;
@@ -335,9 +341,18 @@ async fn while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_
     assert_eq!(ready.await.status, 503, "not ready without the database");
 
     relay.set_cut(false);
+    gw.sim().clear_faults().await;
     let id = accepted(&post(&gw, &order, json!({"state": "Completed"})).await);
     until_state(&gw, &id, "delivered").await;
+    assert_eq!(
+        until_state(&gw, &waiting, "delivered").await["state"],
+        "delivered",
+        "the webhook accepted before the cut is not lost"
+    );
     let flow_order = gw.sim().order(&order).await.expect("the order");
     // A state without a status is sent with the state's name as its status.
-    assert_eq!(statuses(&flow_order), ["InProcess", "Completed"]);
+    assert_eq!(
+        statuses(&flow_order),
+        ["InProcess", "MissingInfo", "Completed"]
+    );
 }

@@ -150,11 +150,11 @@ pub enum Finish {
 }
 
 impl Finish {
-    /// How a turn of a sync delivery ends: workers never retry one (left `retrying` it would
-    /// hold its order's line forever), so a retry ends it dead instead.
-    pub fn for_sync(self) -> Finish {
+    /// How the turn ends for a delivery that is `queued` or not. Workers never retry a sync
+    /// one (left `retrying` it would hold its order's line forever), so a retry ends it dead.
+    pub fn for_mode(self, queued: bool) -> Finish {
         match self {
-            Finish::Retry { patched, error, .. } => Finish::Dead {
+            Finish::Retry { patched, error, .. } if !queued => Finish::Dead {
                 patched,
                 flow_status: None,
                 flow_body: None,

@@ -239,11 +239,7 @@ async fn end_turn(
     finish: Finish,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let finish = if delivery.queued {
-        finish
-    } else {
-        finish.for_sync()
-    };
+    let finish = finish.for_mode(delivery.queued);
     let seq = delivery.seq;
     match finish {
         Finish::Delivered => {

@@ -292,11 +292,7 @@ fn end_turn(
     finish: Finish,
     now: i64,
 ) -> Result<(), StoreError> {
-    let finish = if delivery.queued {
-        finish
-    } else {
-        finish.for_sync()
-    };
+    let finish = finish.for_mode(delivery.queued);
     let seq = delivery.seq;
     match finish {
         Finish::Delivered => {

@@ -151,6 +151,7 @@ impl Store for SqliteStore {
     /// Chunk by chunk, each its own request: webhooks' commits go between them.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError> {
         let now = millis(now);
+        self.write(upkeep::schedule_stranded).await?;
         let mut removed = 0;
         loop {
             let (deliveries, more) = self

@@ -44,6 +44,12 @@ const STRANDED: &str = "UPDATE deliveries SET next_attempt_at = created_at
           WHERE e.order_id = deliveries.order_id AND e.seq < deliveries.seq
             AND e.state IN ('pending', 'in_flight', 'retrying'))";
 
+/// Run once per purge, before its chunks.
+pub(super) fn schedule_stranded(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(STRANDED)?.execute([])?;
+    Ok(())
+}
+
 /// One chunk of the purge: the deliveries it removed (their attempts go with them), and
 /// whether any statement hit the chunk size (so more may be left).
 pub(super) fn purge_chunk(
@@ -51,7 +57,6 @@ pub(super) fn purge_chunk(
     now: i64,
     retention: Retention,
 ) -> Result<(u64, bool), StoreError> {
-    conn.prepare_cached(STRANDED)?.execute([])?;
     let delivered = delete_chunk(conn, DELIVERED, before(now, retention.delivered))?;
     // A zero `dead` retention keeps dead records until an operator retries or deletes them.
     let dead = if retention.dead.is_zero() {

@@ -48,11 +48,32 @@ pub(super) fn find(
         .map(|(existing, _)| existing))
 }
 
+/// A delivery's column values that need no database, encoded by the caller: the one writer
+/// thread is the store's bottleneck, so it is given only the work that needs the database.
+pub(super) struct Encoded {
+    id: String,
+    order_id: String,
+    update: String,
+    created: i64,
+}
+
+impl Encoded {
+    pub(super) fn of(delivery: &NewDelivery) -> Result<Encoded, StoreError> {
+        Ok(Encoded {
+            id: delivery.id.to_string(),
+            order_id: delivery.order_id.to_string(),
+            update: serde_json::to_string(&delivery.update).map_err(json_error)?,
+            created: millis(delivery.created_at),
+        })
+    }
+}
+
 /// Runs on the writer thread, so two enqueues of one key are serialised: the second sees the
 /// first's row. A key older than `since` is stale and is taken over.
 pub(super) fn enqueue(
     conn: &Connection,
     delivery: &NewDelivery,
+    encoded: &Encoded,
     since: i64,
 ) -> Result<Enqueued, StoreError> {
     if delivery.dedup
@@ -61,7 +82,7 @@ pub(super) fn enqueue(
     {
         return Ok(Enqueued::Taken(existing));
     }
-    insert(conn, delivery)?;
+    insert(conn, delivery, encoded)?;
     if delivery.dedup {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
@@ -70,9 +91,9 @@ pub(super) fn enqueue(
         .execute(params![
             delivery.vendor,
             delivery.event_id,
-            delivery.id.to_string(),
+            encoded.id,
             delivery.body_hash,
-            millis(delivery.created_at),
+            encoded.created,
         ])?;
     }
     Ok(Enqueued::Accepted)
@@ -82,30 +103,29 @@ pub(super) fn enqueue(
 /// unscheduled (no `next_attempt_at`) until the delivery ahead of them finishes, so that an
 /// order with a long line costs a claim one candidate, not the whole line. Sync ones start
 /// `in_flight` and are never claimed.
-fn insert(conn: &Connection, delivery: &NewDelivery) -> Result<(), StoreError> {
-    let created = millis(delivery.created_at);
+fn insert(conn: &Connection, delivery: &NewDelivery, encoded: &Encoded) -> Result<(), StoreError> {
+    let created = encoded.created;
     let (state, next_attempt_at) = match delivery.mode {
-        DeliveryMode::Queued if order_is_open(conn, &delivery.order_id.to_string())? => {
+        DeliveryMode::Queued if order_is_open(conn, &encoded.order_id)? => {
             (DeliveryState::Pending, None)
         }
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created)),
         DeliveryMode::Sync => (DeliveryState::InFlight, None),
     };
-    let update = serde_json::to_string(&delivery.update).map_err(json_error)?;
     conn.prepare_cached(
         "INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state, update_json,
              state_default, traceparent, body_hash, created_at, updated_at, next_attempt_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
     )?
     .execute(params![
-        delivery.id.to_string(),
+        encoded.id,
         delivery.vendor,
         delivery.tenant,
-        delivery.order_id.to_string(),
+        encoded.order_id,
         delivery.event_id,
         delivery.mode.as_str(),
         state.as_str(),
-        update,
+        encoded.update,
         delivery.state_default,
         delivery.traceparent,
         delivery.body_hash,

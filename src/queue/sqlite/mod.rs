@@ -92,12 +92,12 @@ impl SqliteStore {
         Some(config.source.resolve("store.url", Path::new(rest)))
     }
 
-    /// Runs `work` on the writer thread inside the next batch's transaction (in a savepoint of
-    /// its own); answers once that transaction is committed.
+    /// Runs `work` on the writer thread inside the next batch's transaction (twice when another
+    /// request of the batch fails: see `writer.rs`); answers once that transaction is committed.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.call(work).await
     }

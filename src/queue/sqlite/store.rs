@@ -65,7 +65,8 @@ impl Store for SqliteStore {
         dedup_since: DateTime<Utc>,
     ) -> Result<Enqueued, StoreError> {
         let since = millis(dedup_since);
-        self.write(move |conn| deliveries::enqueue(conn, &delivery, since))
+        let encoded = deliveries::Encoded::of(&delivery)?;
+        self.write(move |conn| deliveries::enqueue(conn, &delivery, &encoded, since))
             .await
     }
 
@@ -94,7 +95,7 @@ impl Store for SqliteStore {
         finish: Finish,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.write(move |conn| deliveries::finish(conn, id, &attempts, finish, now))
+        self.write(move |conn| deliveries::finish(conn, id, &attempts, finish.clone(), now))
             .await
     }
 

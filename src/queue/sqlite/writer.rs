@@ -1,7 +1,13 @@
 //! Group commit: one thread owns the write connection. Requests queue on a channel; the thread
-//! takes whatever has queued (up to [`MAX_BATCH`]), runs each in its own savepoint of one
-//! transaction, commits, and only then answers them all. While one commit waits for its fsync
-//! the next batch gathers, so the batch size follows the load without a timer.
+//! takes whatever has queued (up to [`MAX_BATCH`]), runs them in one transaction, commits, and
+//! only then answers them all. While one commit waits for its fsync the next batch gathers, so
+//! the batch size follows the load without a timer.
+//!
+//! A request that fails must not take the others down with it, which a savepoint per request
+//! would ensure, at the price of copying every page it changes into the savepoint's journal.
+//! Requests rarely fail, so a batch first runs without savepoints; only when one of its
+//! requests fails is the transaction rolled back and the batch run again, each request in a
+//! savepoint of its own. Requests are therefore closures that can run twice.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -38,12 +44,12 @@ impl Writer {
     pub(super) async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let stopped = || StoreError("the store's writer has stopped".to_owned());
         let (reply, answer) = oneshot::channel();
         let call = Call {
-            work: Some(work),
+            work,
             outcome: None,
             reply,
         };
@@ -94,10 +100,41 @@ fn commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
 }
 
 fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    // IMMEDIATE takes the write lock up front: a busy database fails here, before any work.
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = begin(conn)?;
+    if run_all(&tx, batch, Isolation::Shared)? {
+        tx.commit()?;
+        return Ok(());
+    }
+    tx.rollback()?;
+    let tx = begin(conn)?;
+    run_all(&tx, batch, Isolation::Savepoint)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// IMMEDIATE takes the write lock up front: a busy database fails here, before any work.
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// How a request runs inside the batch's transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// Straight in the transaction: a failure spoils the batch, which then runs again.
+    Shared,
+    /// In a savepoint of its own: a failure is rolled back and the batch goes on.
+    Savepoint,
+}
+
+/// Runs the batch's requests in order; `Ok(false)` when one failed while they shared the
+/// transaction (the rest are not run).
+fn run_all(
+    tx: &Transaction<'_>,
+    batch: &mut [Box<dyn Job>],
+    isolation: Isolation,
+) -> Result<bool, StoreError> {
     for job in batch.iter_mut() {
-        job.run(&mut tx);
+        let succeeded = job.run(tx, isolation);
         // Some errors (disk full, I/O) make SQLite roll the whole transaction back; the
         // requests that ran before would otherwise be acknowledged without being written.
         if tx.is_autocommit() {
@@ -105,21 +142,23 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), St
                 "sqlite rolled the batch's transaction back".to_owned(),
             ));
         }
+        if !succeeded && isolation == Isolation::Shared {
+            return Ok(false);
+        }
     }
-    tx.commit()?;
-    Ok(())
+    Ok(true)
 }
 
 /// One queued request, type-erased so requests with different answers share a batch.
 trait Job: Send {
-    /// Runs the request in its own savepoint, keeping its outcome until the commit.
-    fn run(&mut self, tx: &mut Transaction<'_>);
+    /// Runs the request, keeping its outcome until the commit; whether it succeeded.
+    fn run(&mut self, tx: &Connection, isolation: Isolation) -> bool;
     /// Sends the kept outcome, or `failure` when the batch did not commit.
     fn answer(self: Box<Self>, failure: Option<&StoreError>);
 }
 
 struct Call<T, F> {
-    work: Option<F>,
+    work: F,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -127,12 +166,16 @@ struct Call<T, F> {
 impl<T, F> Job for Call<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn run(&mut self, tx: &mut Transaction<'_>) {
-        if let Some(work) = self.work.take() {
-            self.outcome = Some(in_savepoint(tx, work));
-        }
+    fn run(&mut self, tx: &Connection, isolation: Isolation) -> bool {
+        let outcome = match isolation {
+            Isolation::Shared => (self.work)(tx),
+            Isolation::Savepoint => in_savepoint(tx, &self.work),
+        };
+        let succeeded = outcome.is_ok();
+        self.outcome = Some(outcome);
+        succeeded
     }
 
     fn answer(self: Box<Self>, failure: Option<&StoreError>) {
@@ -149,7 +192,7 @@ where
 /// A failing request rolls back to its savepoint, leaving the rest of the batch intact. The
 /// savepoint statements are cached like every other, so a request costs no parse of them.
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
+    tx: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
@@ -160,4 +203,72 @@ fn in_savepoint<T>(
     }
     run("RELEASE request")?;
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_request_leaves_nothing_and_the_rest_of_its_batch_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("writer.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
+            .expect("table");
+        let writer = Arc::new(Writer::start(conn).expect("writer"));
+        // The first request holds the writer while the others queue, so they share a batch.
+        let holder = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .call(|_| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let requests: Vec<_> = (0..10_i64)
+            .map(|n| {
+                let writer = Arc::clone(&writer);
+                tokio::spawn(async move {
+                    writer
+                        .call(move |conn| {
+                            conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                            if n == 5 {
+                                return Err(StoreError("refused".to_owned()));
+                            }
+                            Ok(n)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        holder.await.expect("task").expect("holder");
+        let mut answers = Vec::new();
+        for request in requests {
+            answers.push(request.await.expect("task"));
+        }
+        for (n, answer) in (0..).zip(&answers) {
+            match answer {
+                Ok(got) => assert_eq!(*got, n),
+                Err(error) => assert!(n == 5 && error.0 == "refused", "{n}: {error}"),
+            }
+        }
+        drop(writer);
+        let conn = Connection::open(&path).expect("reopen");
+        let rows: Vec<i64> = conn
+            .prepare("SELECT n FROM t ORDER BY n")
+            .expect("select")
+            .query_map([], |row| row.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("values");
+        assert_eq!(rows, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);
+    }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use flowgate::config::{DeliveryMode, SyncMode};
-use flowgate::order::{LastSent, OrderBook, OrderUpdate};
+use flowgate::order::{LastSent, OrderUpdate};
 use flowgate::queue::sqlite::SqliteStore;
 use flowgate::queue::{Attempt, Finish, NewDelivery, Store};
 use tokio::task::JoinSet;
@@ -83,9 +83,13 @@ async fn dispatch(store: Arc<SqliteStore>, total: u64) -> Result<(), Failure> {
                     state: Some("InProcess".to_owned()),
                     ..LastSent::default()
                 };
-                store.record_sent(turn.order_id, sent).await?;
                 store
-                    .finish(turn.id, vec![attempt()], Finish::Delivered)
+                    .finish(
+                        turn.id,
+                        vec![attempt()],
+                        Finish::Delivered,
+                        Some((turn.order_id, sent)),
+                    )
                     .await?;
                 Ok::<_, Failure>(())
             });

@@ -22,12 +22,12 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::flow::{FlowClient, FlowResponse, Operation, TenantFlow};
-use crate::order::{OrderBook, OrderUpdate, StoreError};
+use crate::order::{LastSent, OrderBook, OrderUpdate, StoreError};
 use crate::queue::Attempt;
 use control::{Closed, TenantControl};
 use plan::NoState;
 use retry::{Rejection, RetryReason};
-use turns::OrderTurns;
+use turns::{OrderTurns, Turn};
 
 pub use run::{Call, Run};
 pub use schedule::{Backoff, BackoffError, Next};
@@ -96,6 +96,10 @@ pub struct SyncRun {
     pub attempts: Vec<Attempt>,
     /// The patch was delivered, even if updatestate then failed.
     pub patched: bool,
+    /// What Flow accepted for the order, to be recorded with the delivery's end.
+    pub sent: Option<(Uuid, LastSent)>,
+    /// The order's turn, held until that is recorded; none when no call was made.
+    pub turn: Option<Turn>,
 }
 
 /// Sends deliveries; shared by every request and every worker. Calls for one order take turns.
@@ -139,6 +143,8 @@ impl Deliverer {
                     result: Err(closed.into()),
                     attempts: Vec::new(),
                     patched: false,
+                    sent: None,
+                    turn: None,
                 };
             }
         };
@@ -148,6 +154,8 @@ impl Deliverer {
             attempts: run.attempts(),
             patched: run.patched,
             result: run.result.map_err(SyncError::Failed),
+            sent: run.sent,
+            turn: Some(run.turn),
         }
     }
 }

@@ -7,11 +7,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::circuit::CallResult;
 use super::retry::{self, Outcome};
+use super::turns::Turn;
 use super::{Deliverer, Delivery, DeliveryError, plan};
 use crate::flow::{FlowRequest, FlowResponse, Operation};
+use crate::order::LastSent;
 use crate::queue::Attempt;
 
 /// One call to Flow as it happened.
@@ -50,6 +53,12 @@ pub struct Run {
     pub patched: bool,
     /// Flow's last answer when every owed operation succeeded.
     pub result: Result<FlowResponse, DeliveryError>,
+    /// The order's values after what Flow accepted in this run, to be recorded with the
+    /// turn's end; none when Flow accepted nothing.
+    pub sent: Option<(Uuid, LastSent)>,
+    /// The order's turn, held until the run's outcome is recorded, so that the order's next
+    /// run builds its bodies over `sent`.
+    pub turn: Turn,
 }
 
 impl Run {
@@ -62,11 +71,13 @@ impl Deliverer {
     /// Sends what `delivery` still owes before `deadline` (the patch only when not `patched`).
     /// A status-only update with no state to go with it fails before any call.
     pub async fn run(&self, delivery: &Delivery, patched: bool, deadline: Instant) -> Run {
-        let _turn = self.turns.take(delivery.order_id).await;
+        let turn = self.turns.take(delivery.order_id).await;
         let mut run = Run {
             calls: Vec::new(),
             patched,
             result: Err(DeliveryError::Empty),
+            sent: None,
+            turn,
         };
         run.result = self.owed(delivery, &mut run, deadline).await;
         run
@@ -91,14 +102,14 @@ impl Deliverer {
             let request = FlowRequest::patch(order, &body);
             answer = Some(self.send(delivery, request, deadline, run).await?);
             last = plan::after_patch(&last, &body);
-            self.book.record_sent(order, last.clone()).await?;
+            run.sent = Some((order, last.clone()));
             run.patched = true;
         }
         if let Some(body) = state_call {
             let request = FlowRequest::update_state(order, &body);
             answer = Some(self.send(delivery, request, deadline, run).await?);
             last.state = Some(body.state);
-            self.book.record_sent(order, last).await?;
+            run.sent = Some((order, last));
         }
         answer.ok_or(DeliveryError::Empty)
     }

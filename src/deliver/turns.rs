@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::sync::{Mutex as TurnLock, OwnedMutexGuard};
 use uuid::Uuid;
 
+/// An order's turn; it ends when dropped.
+pub type Turn = OwnedMutexGuard<()>;
+
 /// Beyond this many remembered orders, those nobody is waiting for are forgotten.
 const SWEEP_AT: usize = 1024;
 
@@ -17,7 +20,7 @@ pub struct OrderTurns {
 
 impl OrderTurns {
     /// Waits for `order`'s turn; the turn ends when the guard is dropped.
-    pub async fn take(&self, order: Uuid) -> OwnedMutexGuard<()> {
+    pub async fn take(&self, order: Uuid) -> Turn {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
             if locks.len() >= SWEEP_AT {

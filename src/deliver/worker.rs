@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::control::TenantControl;
 use super::schedule::{Backoff, BackoffError};
 use super::settle::{self, Progress};
-use super::{Deliverer, Delivery};
+use super::{Deliverer, Delivery, Run};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::queue::{Attempt, Claimed, Finish, Store};
@@ -181,18 +181,22 @@ impl Shared {
     ) {
         let _lease = self.keep_lease(claimed.id);
         let about = About::of(&claimed);
-        let (attempts, finish) = self.settle(claimed).await;
+        let (finish, run) = self.settle(claimed).await;
+        let attempts = run.as_ref().map(Run::attempts).unwrap_or_default();
         about.log(&finish, attempts.last());
         about.count(&self.metrics, &finish);
-        if let Err(error) = self.store.finish(about.id, attempts, finish).await {
+        let sent = run.as_ref().and_then(|run| run.sent.clone());
+        if let Err(error) = self.store.finish(about.id, attempts, finish, sent).await {
             tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }
+        // Only now may the order's next run start: it builds its bodies over what this one sent.
+        drop(run);
         // The order's next delivery may be due now.
         self.waker.notify_one();
     }
 
-    /// Runs the attempt: its calls, as recorded, and how it ends the delivery's turn.
-    async fn settle(&self, claimed: Claimed) -> (Vec<Attempt>, Finish) {
+    /// Runs the attempt: how it ends the delivery's turn, and the run when calls were made.
+    async fn settle(&self, claimed: Claimed) -> (Finish, Option<Run>) {
         let progress = Progress {
             attempts: claimed.attempts,
             created_at: claimed.created_at,
@@ -205,7 +209,7 @@ impl Shared {
                 flow_body: None,
                 error,
             };
-            return (Vec::new(), dead);
+            return (dead, None);
         };
         let (backoff, now) = (&self.settings.backoff, Instant::now());
         let mut admission = match self.control.admit(&claimed.tenant, now) {
@@ -213,7 +217,7 @@ impl Shared {
             Err(closed) => {
                 let finish =
                     settle::closed(closed, claimed.patched, progress, backoff, Utc::now(), now);
-                return (Vec::new(), finish);
+                return (finish, None);
             }
         };
         let patched = claimed.patched;
@@ -230,7 +234,7 @@ impl Shared {
             Utc::now(),
             &mut rng,
         );
-        (run.attempts(), finish)
+        (finish, Some(run))
     }
 
     /// Renews the claim every third of the lease until the returned guard is dropped.

@@ -186,7 +186,11 @@ impl Dispatch {
                 failed(error, run.patched)
             }
         };
-        if let Err(error) = self.store.finish(delivery.id, run.attempts, finish).await {
+        if let Err(error) = self
+            .store
+            .finish(delivery.id, run.attempts, finish, run.sent)
+            .await
+        {
             tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
         }
         match run.result {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::DeliveryMode;
-use crate::order::{OrderBook, OrderUpdate};
+use crate::order::{LastSent, OrderBook, OrderUpdate};
 
 pub use crate::order::StoreError;
 
@@ -291,14 +291,16 @@ pub trait Store: OrderBook {
     /// Extends the lease of a delivery whose attempt is still running.
     async fn renew(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Records the turn's `attempts` (every call made, in order) and ends the delivery's turn,
-    /// in one transaction. A sync delivery that ends dead gives its dedup key back, so the
-    /// vendor's retry is processed anew.
+    /// Records the turn's `attempts` (every call made, in order), what Flow accepted for the
+    /// order during it (`sent`: the order and its values, whatever became of the delivery), and
+    /// ends the delivery's turn, in one transaction. A sync delivery that ends dead gives its
+    /// dedup key back, so the vendor's retry is processed anew.
     async fn finish(
         &self,
         id: Uuid,
         attempts: Vec<Attempt>,
         finish: Finish,
+        sent: Option<(Uuid, LastSent)>,
     ) -> Result<(), StoreError>;
 
     /// Makes deliveries whose lease expired (a process that died mid-attempt) due again.

@@ -149,7 +149,7 @@ impl Admin {
             _ => Finish::Delivered,
         };
         self.store
-            .finish(id, vec![attempt], finish)
+            .finish(id, vec![attempt], finish, None)
             .await
             .expect("finish");
     }

@@ -2,7 +2,7 @@
 //! values Flow last accepted for it, which every PATCH is merged over.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Object;
+use deadpool_postgres::{GenericClient, Object};
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
@@ -84,7 +84,7 @@ pub(super) async fn last_sent(client: &Object, order: Uuid) -> Result<LastSent, 
 }
 
 pub(super) async fn record_sent(
-    client: &Object,
+    client: &impl GenericClient,
     order: Uuid,
     sent: &LastSent,
     now: DateTime<Utc>,

@@ -8,9 +8,10 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use crate::config::DeliveryMode;
-use crate::order::StoreError;
+use crate::order::{LastSent, StoreError};
 use crate::queue::{Attempt, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
+use super::book;
 use super::rows::{self, Brief, after, stored_status};
 
 /// The delivery a key names now, whenever the key was committed.
@@ -158,18 +159,23 @@ async fn insert(
     Ok(())
 }
 
-/// Records the attempts, then ends the turn, but only of a delivery still `in_flight` under
-/// this process's claim: one cancelled meanwhile stays dead, one released and claimed again
-/// belongs to its new holder. An unknown id (deleted meanwhile) records nothing.
+/// Records what Flow accepted and the attempts, then ends the turn, but only of a delivery
+/// still `in_flight` under this process's claim: one cancelled meanwhile stays dead, one
+/// released and claimed again belongs to its new holder. An unknown id (deleted meanwhile)
+/// records only what Flow accepted.
 pub(super) async fn finish(
     client: &mut Object,
     id: Uuid,
     attempts: &[Attempt],
     finish: Finish,
+    sent: Option<&(Uuid, LastSent)>,
     now: DateTime<Utc>,
     owner: i64,
 ) -> Result<(), StoreError> {
     let tx = client.transaction().await?;
+    if let Some((order, sent)) = sent {
+        book::record_sent(&tx, *order, sent, now).await?;
+    }
     let Some(delivery) = rows::brief_for_update(&tx, id).await? else {
         tx.commit().await?;
         return Ok(());

@@ -80,10 +80,12 @@ impl Store for PgStore {
         id: Uuid,
         attempts: Vec<Attempt>,
         finish: Finish,
+        sent: Option<(Uuid, LastSent)>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let now = Utc::now();
-        deliveries::finish(&mut client, id, &attempts, finish, now, self.owner()).await
+        let sent = sent.as_ref();
+        deliveries::finish(&mut client, id, &attempts, finish, sent, now, self.owner()).await
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -93,10 +93,16 @@ impl Store for SqliteStore {
         id: Uuid,
         attempts: Vec<Attempt>,
         finish: Finish,
+        sent: Option<(Uuid, LastSent)>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.write(move |conn| deliveries::finish(conn, id, &attempts, finish.clone(), now))
-            .await
+        self.write(move |conn| {
+            if let Some((order, sent)) = &sent {
+                book::record_sent(conn, *order, sent, millis(now))?;
+            }
+            deliveries::finish(conn, id, &attempts, finish.clone(), now)
+        })
+        .await
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

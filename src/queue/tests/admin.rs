@@ -110,7 +110,7 @@ pub(crate) async fn get_shows_a_delivery_with_its_attempts(backend: &mut dyn Bac
     let tried = attempt(t, "updatestate", Some(200));
     let end = Finish::Delivered;
     store
-        .finish(id, vec![tried.clone()], end)
+        .finish(id, vec![tried.clone()], end, None)
         .await
         .expect("finish");
     let record = store.get(id).await.expect("get").expect("kept");
@@ -273,7 +273,7 @@ pub(crate) async fn cancelled_in_flight_is_not_revived(backend: &mut dyn Backend
     // The running attempt ends; the record stays cancelled but keeps the attempt.
     let tried = attempt(t, "updatestate", Some(200));
     store
-        .finish(id, vec![tried.clone()], Finish::Delivered)
+        .finish(id, vec![tried.clone()], Finish::Delivered, None)
         .await
         .expect("finish");
     let record = store.get(id).await.expect("get").expect("kept");

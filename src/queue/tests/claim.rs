@@ -155,7 +155,7 @@ pub(crate) async fn attempts_are_recorded_in_order(backend: &mut dyn Backend) {
             _ => retry_at(at + secs(1), true),
         };
         store
-            .finish(id, vec![tried.clone()], end)
+            .finish(id, vec![tried.clone()], end, None)
             .await
             .expect("finish");
     }
@@ -208,7 +208,7 @@ pub(crate) async fn finish_of_an_unknown_delivery_is_harmless(backend: &mut dyn 
     let t = t0();
     let tried = attempt(t, "patch", Some(200));
     store
-        .finish(Uuid::new_v4(), vec![tried], Finish::Delivered)
+        .finish(Uuid::new_v4(), vec![tried], Finish::Delivered, None)
         .await
         .expect("finish");
 }

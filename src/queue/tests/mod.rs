@@ -72,6 +72,7 @@ macro_rules! store_suite {
             upkeep::depth_counts_and_oldest,
             upkeep::first_binding_wins,
             upkeep::last_sent_round_trip,
+            upkeep::finish_records_what_was_sent,
             upkeep::ping_answers,
         );
     };
@@ -161,7 +162,10 @@ pub(super) async fn claim_one(store: &dyn Store, now: DateTime<Utc>, id: Uuid) {
 }
 
 pub(super) async fn finish(store: &dyn Store, id: Uuid, finish: Finish) {
-    store.finish(id, Vec::new(), finish).await.expect("finish");
+    store
+        .finish(id, Vec::new(), finish, None)
+        .await
+        .expect("finish");
 }
 
 pub(super) fn retry_at(at: DateTime<Utc>, spent: bool) -> Finish {

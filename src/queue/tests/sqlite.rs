@@ -163,7 +163,7 @@ async fn deleting_a_delivery_removes_its_attempts_and_key() {
     claim_one(&*store, t0(), id).await;
     let tried = attempt(t0(), "updatestate", Some(200));
     store
-        .finish(id, vec![tried], Finish::Delivered)
+        .finish(id, vec![tried], Finish::Delivered, None)
         .await
         .expect("finish");
     assert_eq!(store.delete(id).await.expect("delete"), Deleted::Deleted);

@@ -7,7 +7,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::order::{Binding, Broker, LastSent};
-use crate::queue::{Depth, Finish, Retention};
+use crate::queue::{Deleted, Depth, Finish, Retention};
 
 use super::{
     Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
@@ -246,6 +246,40 @@ pub(crate) async fn last_sent_round_trip(backend: &mut dyn Backend) {
         store.last_sent(other).await.expect("read"),
         LastSent::default()
     );
+}
+
+/// A turn's end records what Flow accepted with it: when the delivery is done, when it is to
+/// be retried (the patch went through, updatestate did not), and when an operator cancelled
+/// and deleted the delivery while its attempt ran.
+pub(crate) async fn finish_records_what_was_sent(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let (done, retried, deleted) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let ends = [
+        (done, Finish::Delivered, sent("Done")),
+        (retried, retry_at(t0() + days(1), true), sent("Patched")),
+        (deleted, Finish::Delivered, sent("Deleted")),
+    ];
+    for (order, end, values) in ends {
+        let id = accept(&*store, delivery(order, t0())).await;
+        claim_one(&*store, t0(), id).await;
+        if order == deleted {
+            store.cancel(id).await.expect("cancel");
+            assert_eq!(store.delete(id).await.expect("delete"), Deleted::Deleted);
+        }
+        store
+            .finish(id, Vec::new(), end, Some((order, values.clone())))
+            .await
+            .expect("finish");
+        assert_eq!(store.last_sent(order).await.expect("read"), values);
+    }
+    // Ending a turn with nothing accepted leaves the order's values as they were.
+    let id = accept(&*store, delivery(done, t0())).await;
+    claim_one(&*store, t0() + secs(1), id).await;
+    store
+        .finish(id, Vec::new(), dead(400), None)
+        .await
+        .expect("finish");
+    assert_eq!(store.last_sent(done).await.expect("read"), sent("Done"));
 }
 
 pub(crate) async fn ping_answers(backend: &mut dyn Backend) {

@@ -66,7 +66,7 @@ async fn an_expired_lease_passes_to_the_other_replica_and_stays_with_it() {
     // renewal does not extend the second's lease.
     let late = attempt(t + secs(62), "updatestate", Some(200));
     first
-        .finish(id, vec![late.clone()], Finish::Delivered)
+        .finish(id, vec![late.clone()], Finish::Delivered, None)
         .await
         .expect("finish");
     first.renew(id, t + days(1)).await.expect("renew");
@@ -84,7 +84,7 @@ async fn an_expired_lease_passes_to_the_other_replica_and_stays_with_it() {
     );
     assert_eq!(claim_ids(&second, t + secs(122), 10).await, vec![id]);
     second
-        .finish(id, Vec::new(), Finish::Delivered)
+        .finish(id, Vec::new(), Finish::Delivered, None)
         .await
         .expect("finish");
     let record = first.get(id).await.expect("get").expect("kept");
@@ -119,7 +119,7 @@ async fn a_starting_replica_recovers_a_stopped_ones_claims_and_not_a_running_one
     assert_eq!(claim_ids(&started, Utc::now(), 10).await, vec![orphan]);
     // The running replica's claim is still its own to end.
     running
-        .finish(held, Vec::new(), Finish::Delivered)
+        .finish(held, Vec::new(), Finish::Delivered, None)
         .await
         .expect("finish");
     assert_eq!(state(held).await, (DeliveryState::Delivered, None));

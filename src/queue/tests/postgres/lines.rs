@@ -74,7 +74,10 @@ async fn work(store: PgStore, lines: Arc<Mutex<Lines>>, total: usize) {
         tokio::time::sleep(Duration::from_millis(2)).await;
         for c in &claimed {
             let end = lines.lock().expect("lines").finishing(c);
-            store.finish(c.id, Vec::new(), end).await.expect("finish");
+            store
+                .finish(c.id, Vec::new(), end, None)
+                .await
+                .expect("finish");
         }
         if claimed.is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;

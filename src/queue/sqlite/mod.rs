@@ -5,10 +5,10 @@
 //! `upkeep.rs` and `book.rs`; the trait impls that route them in `store.rs`.
 
 mod admin;
-mod bindings;
 mod book;
 mod checkpoint;
 mod deliveries;
+mod remembered;
 mod rows;
 mod schema;
 mod store;
@@ -22,15 +22,21 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, SyncMode};
-use crate::order::StoreError;
+use crate::order::{Binding, LastSent, StoreError};
 
-use bindings::BindingCache;
 use checkpoint::Checkpointer;
+use remembered::Remembered;
 use writer::Writer;
 
 /// Reads running at once, each on a connection of the pool; further reads wait their turn
 /// rather than open more connections.
 const READERS: usize = 8;
+
+/// Orders whose binding (or the lack of one) is remembered at most.
+const BINDINGS_KEPT: u64 = 50_000;
+
+/// Orders whose last-sent values are remembered at most (a few hundred bytes each).
+const SENT_KEPT: u64 = 10_000;
 
 /// The SQLite store; clones share one writer thread and one reader pool.
 #[derive(Clone)]
@@ -45,7 +51,10 @@ struct Inner {
     _checkpointer: Checkpointer,
     read_turns: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
-    bindings: BindingCache,
+    /// Every order's binding (a binding never changes once made, so most lookups end here).
+    bindings: Remembered<Option<Binding>>,
+    /// What Flow last accepted, for the orders delivered lately: fewer, and larger.
+    sent: Remembered<LastSent>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -77,7 +86,8 @@ impl SqliteStore {
                 _checkpointer: Checkpointer::start(path)?,
                 read_turns: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
-                bindings: BindingCache::new(),
+                bindings: Remembered::new(BINDINGS_KEPT),
+                sent: Remembered::new(SENT_KEPT),
             }),
         })
     }

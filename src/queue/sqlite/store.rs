@@ -31,18 +31,28 @@ impl OrderBook for SqliteStore {
         let winner = self
             .write(move |conn| book::bind(conn, order, &binding))
             .await?;
-        self.inner.bindings.bound(order, winner.clone());
+        self.inner.bindings.written(order, Some(winner.clone()));
         Ok(winner)
     }
 
     async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
-        self.read(move |conn| book::last_sent(conn, order)).await
+        let cache = &self.inner.sent;
+        if let Some(known) = cache.get(order) {
+            return Ok(known);
+        }
+        let lookup = cache.start();
+        let found = self.read(move |conn| book::last_sent(conn, order)).await?;
+        cache.remember(order, found.clone(), lookup);
+        Ok(found)
     }
 
     async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError> {
         let now = millis(Utc::now());
-        self.write(move |conn| book::record_sent(conn, order, &sent, now))
-            .await
+        let values = sent.clone();
+        self.write(move |conn| book::record_sent(conn, order, &values, now))
+            .await?;
+        self.inner.sent.written(order, sent);
+        Ok(())
     }
 }
 
@@ -96,13 +106,18 @@ impl Store for SqliteStore {
         sent: Option<(Uuid, LastSent)>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
+        let values = sent.clone();
         self.write(move |conn| {
-            if let Some((order, sent)) = &sent {
+            if let Some((order, sent)) = &values {
                 book::record_sent(conn, *order, sent, millis(now))?;
             }
             deliveries::finish(conn, id, &attempts, finish.clone(), now)
         })
-        .await
+        .await?;
+        if let Some((order, sent)) = sent {
+            self.inner.sent.written(order, sent);
+        }
+        Ok(())
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -166,8 +181,9 @@ impl Store for SqliteStore {
                 .await?;
             removed += deliveries;
             if !more {
-                // The purge may have forgotten orders; so does the cache.
+                // The purge may have forgotten orders; so do the caches.
                 self.inner.bindings.forget();
+                self.inner.sent.forget();
                 return Ok(removed);
             }
         }

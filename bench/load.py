@@ -153,14 +153,14 @@ def ms(text: str) -> float:
 
 
 def read_runs(path: str) -> list:
-    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed".split()
+    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed cpu flow_cpu".split()
     runs = []
     with open(path) as lines:
         for line in lines:
             run = dict(zip(keys, line.split()))
             run["rps"] = float(run["rps"])
             run["p50"], run["p99"] = ms(run["p50"]), ms(run["p99"])
-            for key in ("requests", "bad", "errors", "delivered", "failed"):
+            for key in ("requests", "bad", "errors", "delivered", "failed", "cpu", "flow_cpu"):
                 run[key] = int(run[key])
             runs.append(run)
     return runs
@@ -193,10 +193,17 @@ def ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}" if base > 0 else "–"
 
 
-def table(runs: list) -> None:
+def cpu_per_request(run: dict, tick_us: float) -> tuple:
+    """CPU µs per answered request: the server's own, and the instant Flow's."""
+    n = max(run["requests"], 1)
+    return run["cpu"] * tick_us / n, run["flow_cpu"] * tick_us / n
+
+
+def table(runs: list, tick_us: float) -> None:
     base = {(r["round"], r["name"]): r for r in runs if r["name"] in ("nginx", "proxy")}
-    print("| round | scenario | req/s | p50 | p99 | non-2xx | × nginx | × proxy | p99 × nginx | peak RSS | delivered |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| round | scenario | req/s | p50 | p99 | non-2xx | × nginx | × proxy | p99 × nginx "
+          "| CPU/req: server + Flow | peak RSS | delivered |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         nginx, proxy = base.get((r["round"], "nginx")), base.get((r["round"], "proxy"))
         bad = f"all ({r['expect']})" if r["bad"] and r["bad"] == r["requests"] else str(r["bad"])
@@ -205,10 +212,11 @@ def table(runs: list) -> None:
         gateway = r["rss"] != "-"
         rss = f"{float(r['rss']):.0f} MiB" if gateway else "–"
         delivered = thousands(r["delivered"]) if gateway else "–"
+        server, flow = cpu_per_request(r, tick_us)
         print(
             f"| {r['round']} | {r['name']} | {thousands(r['rps'])} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {bad} "
             f"| {ratio(r['rps'], nginx['rps'] if nginx else 0)} | {ratio(r['rps'], proxy['rps'] if proxy else 0)} "
-            f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {rss} | {delivered} |"
+            f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {server:.0f} + {flow:.0f} µs | {rss} | {delivered} |"
         )
 
 
@@ -246,12 +254,12 @@ def targets(runs: list, starts: list) -> None:
     judged("ready < 200 ms (median start-up)", ready_ms, lambda v: v < 200, lambda v: f"{v:.0f} ms")
 
 
-def report(results: str, starts_path: str, mode: str) -> None:
+def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
     runs = read_runs(results)
     with open(starts_path) as lines:
         starts = [tuple(map(float, line.split())) for line in lines if line.strip()]
     print()
-    table(runs)
+    table(runs, 1_000_000 / float(clock_ticks))
     if starts:
         ready_ms = [s[0] for s in starts]
         print(

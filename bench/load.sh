@@ -21,7 +21,9 @@
 # Queued scenarios deliver what they accept (a patch and an updatestate each) while they run.
 # Vendors use dedup = "off" because wrk replays its bodies; the `bench` tenant's rate limit is
 # high so the gateway's own bucket never waits. Measured per run: req/s, p50, p99, non-2xx,
-# ratios to nginx and to the proxy, the gateway's peak RSS (VmHWM); before the load, start-up
+# ratios to nginx and to the proxy, the CPU time per request of the server (the gateway, nginx's
+# master and workers, or the proxy) and of the instant Flow, the gateway's peak RSS (VmHWM)
+# and the deliveries it completed; before the load, start-up
 # time from exec to /readyz 200 (median of several starts) and idle RSS. At the end, the targets.
 #
 # Usage: bench/load.sh [SECONDS]   seconds per run (default 10), each after a WARMUP (default 2 s)
@@ -71,7 +73,9 @@ upstream="127.0.0.1:$(port)" proxy="127.0.0.1:$(port)" edge="127.0.0.1:$(port)"
 python3 bench/load.py bodies "$work"
 
 target/release/examples/instant-upstream "$upstream" & pids+=($!)
+upstream_pid=$!
 target/release/examples/bare-proxy "$proxy" "$upstream" & pids+=($!)
+proxy_pid=$!
 
 # nginx runs one worker per core (auto = 2), like flowgate's runtime, which runs one tokio worker
 # per core: one worker would cap the baseline at half the machine. Connections are never recycled
@@ -107,6 +111,7 @@ http {
 NGINX
 "$nginx" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
+nginx_pid=$!
 
 pg_url="${FLOWGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 pg_schema="flowgate_bench_$$"
@@ -182,15 +187,23 @@ probe() {
     -H "X-Hub-Signature-256: $(cat "$work/$2.sig")" --data-binary "@$work/$2.json" "$1"
 }
 
-# One measured wrk run after the warm-up: req/s, p50, p99, requests, non-2xx, socket errors.
-load() { # URL SET
-  local args=()
+# CPU time (user + system, in clock ticks) the processes $@ have used so far.
+ticks() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat"; done | awk '{t += $1} END {print t + 0}'; }
+
+# One measured wrk run after the warm-up: req/s, p50, p99, requests, non-2xx, socket errors,
+# then the CPU ticks the server's processes ($3) and the instant Flow spent during it.
+load() { # URL SET "PIDS"
+  local args=() server flow measured
   if [ "$2" != "-" ]; then args=(-s "$work/$2.lua"); fi
   if [ "$warmup" != 0 ]; then wrk -t2 -c64 -d"${warmup}s" --timeout 5s "${args[@]}" "$1" >/dev/null; fi
-  wrk -t2 -c64 -d"${seconds}s" --timeout 5s --latency "${args[@]}" "$1" | awk '
+  # shellcheck disable=SC2086 # $3 is a list of pids
+  server=$(ticks $3) flow=$(ticks "$upstream_pid")
+  measured=$(wrk -t2 -c64 -d"${seconds}s" --timeout 5s --latency "${args[@]}" "$1" | awk '
     /Requests\/sec/ {rps = $2} /^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2} / requests in / {n = $1}
     /Non-2xx/ {bad = $NF} /Socket errors/ {gsub(",", ""); errors = $4 + $6 + $8 + $10}
-    END {printf "%s %s %s %d %d %d\n", rps ? rps : 0, p50 ? p50 : "-", p99 ? p99 : "-", n, bad, errors}'
+    END {printf "%s %s %s %d %d %d\n", rps ? rps : 0, p50 ? p50 : "-", p99 ? p99 : "-", n, bad, errors}')
+  # shellcheck disable=SC2086
+  echo "$measured $(( $(ticks $3) - server )) $(( $(ticks "$upstream_pid") - flow ))"
 }
 
 # The gateway's deliveries so far: delivered, then failed (Flow calls not answered 2xx,
@@ -204,14 +217,19 @@ deliveries() {
 }
 
 record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read its peak RSS, stop it]
-  local status rps p50 p99 n bad errors rss=- delivered=0 failed=0
+  local status rps p50 p99 n bad errors cpu flow_cpu rss=- delivered=0 failed=0 server
+  case "$2" in
+    nginx) server="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
+    proxy) server=$proxy_pid ;;
+    *) server=$gw_pid ;;
+  esac
   status=$(probe "$3" "$4")
-  read -r rps p50 p99 n bad errors < <(load "$3" "$4")
+  read -r rps p50 p99 n bad errors cpu flow_cpu < <(load "$3" "$4" "$server")
   if [ "${6:-}" = gateway ]; then
     read -r delivered failed < <(deliveries)
     stop
   fi
-  echo "$1 $2 $rps $p50 $p99 $n $bad $errors $rss $5 $status $delivered $failed" >> "$work/results"
+  echo "$1 $2 $rps $p50 $p99 $n $bad $errors $rss $5 $status $delivered $failed $cpu $flow_cpu" >> "$work/results"
   printf '%-9s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$bad" >&2
 }
 
@@ -249,6 +267,6 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo "flowgate $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), $(date -u '+%F %H:%M') UTC;" \
   "$(nproc) cores ($cpu), loopback; wrk -t2 -c64, ${seconds} s per run after ${warmup} s of warm-up."
 status=0
-python3 bench/load.py report "$work/results" "$work/starts" "$mode" || status=$?
+python3 bench/load.py report "$work/results" "$work/starts" "$mode" "$(getconf CLK_TCK)" || status=$?
 echo "$mode run: $((SECONDS - built)) s after $((built - began)) s of installing and building" >&2
 exit "$status"

@@ -27,7 +27,7 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 const STATEMENT_CACHE: usize = 64;
 
 /// Migration `n` (from 1) brings `user_version` from `n - 1` to `n`. Append, never edit.
-const MIGRATIONS: [&str; 1] = [V1];
+const MIGRATIONS: [&str; 2] = [V1, V2];
 
 const V1: &str = "
 CREATE TABLE deliveries (
@@ -108,6 +108,21 @@ CREATE TABLE last_sent (
     updated_at    INTEGER NOT NULL
 );
 CREATE INDEX last_sent_updated ON last_sent (updated_at);
+";
+
+/// Fewer index writes per delivery, and each order's line found without reading its history.
+/// Rebuilding the two indexes reads the table once, at the first start after the upgrade.
+const V2: &str = "
+-- An order's open deliveries are found in the index itself: every commit, claim and finish
+-- asks whether an order has one, and (order_id, seq) alone read the row of every earlier
+-- delivery of the order still kept (a hot order's whole history).
+DROP INDEX deliveries_order;
+CREATE INDEX deliveries_order ON deliveries (order_id, state, seq);
+-- The purge finds delivered deliveries by age; dead ones are few and the (state, seq) index
+-- finds them. An entry is written once, when a delivery is done, instead of at every change of
+-- state.
+DROP INDEX deliveries_purge;
+CREATE INDEX deliveries_delivered ON deliveries (updated_at) WHERE state = 'delivered';
 ";
 
 /// The writer's connection: opened, configured, migrated, recovered and analysed.
@@ -221,4 +236,50 @@ fn recover(conn: &mut Connection, now: DateTime<Utc>) -> Result<(), StoreError> 
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of the first schema, with a delivery in it, opens on the current one with its
+    /// rows intact and the indexes the queries name.
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(V1).expect("version 1");
+            conn.execute_batch("PRAGMA user_version = 1")
+                .expect("version");
+            conn.execute(
+                "INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state,
+                     update_json, traceparent, body_hash, created_at, updated_at)
+                 VALUES ('d1', 'photo', 'demo', 'o1', 'e1', 'queued', 'delivered', '{}', 'tp',
+                     x'00', 1, 1)",
+                [],
+            )
+            .expect("a delivery");
+        }
+        let conn = prepare(&path, SyncMode::Normal).expect("migrated");
+        let number = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).expect(sql) };
+        assert_eq!(number("PRAGMA user_version"), MIGRATIONS.len() as i64);
+        assert_eq!(number("SELECT COUNT(*) FROM deliveries WHERE id = 'd1'"), 1);
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_info('deliveries_order') ORDER BY seqno")
+            .expect("index info")
+            .query_map([], |row| row.get(0))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("names");
+        assert_eq!(columns, ["order_id", "state", "seq"]);
+        let index = |name: &str| {
+            number(&format!(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name = '{name}'"
+            ))
+        };
+        assert_eq!(index("deliveries_purge"), 0);
+        assert_eq!(index("deliveries_delivered"), 1);
+    }
 }

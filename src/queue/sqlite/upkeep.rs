@@ -12,7 +12,7 @@ use super::rows::{before, time};
 const PURGE_CHUNK: i64 = 2000;
 
 const DELIVERED: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
-    WHERE state = 'delivered' AND updated_at < ?1 LIMIT ?2)";
+    INDEXED BY deliveries_delivered WHERE state = 'delivered' AND updated_at < ?1 LIMIT ?2)";
 
 const DEAD: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
     WHERE state = 'dead' AND updated_at < ?1 LIMIT ?2)";

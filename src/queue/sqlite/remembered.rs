@@ -8,6 +8,8 @@ use std::sync::{Mutex, PoisonError};
 use moka::sync::Cache;
 use uuid::Uuid;
 
+use crate::order::StoreError;
+
 pub(super) struct Remembered<V> {
     orders: Cache<Uuid, V>,
     /// Counts writes; taken with every insert so that a lookup that raced a write cannot
@@ -17,7 +19,7 @@ pub(super) struct Remembered<V> {
 
 /// Where a lookup started, for [`Remembered::remember`].
 #[derive(Clone, Copy)]
-pub(super) struct Lookup(u64);
+struct Lookup(u64);
 
 impl<V: Clone + Send + Sync + 'static> Remembered<V> {
     /// Remembers `capacity` orders at most; the least used are forgotten first.
@@ -29,18 +31,33 @@ impl<V: Clone + Send + Sync + 'static> Remembered<V> {
     }
 
     /// The remembered answer for `order`, if any.
-    pub(super) fn get(&self, order: Uuid) -> Option<V> {
+    fn get(&self, order: Uuid) -> Option<V> {
         self.orders.get(&order)
     }
 
+    /// The remembered answer for `order`, else what `read` finds in the database, remembered.
+    pub(super) async fn get_or_read<F, R>(&self, order: Uuid, read: F) -> Result<V, StoreError>
+    where
+        F: FnOnce() -> R,
+        R: Future<Output = Result<V, StoreError>>,
+    {
+        if let Some(known) = self.get(order) {
+            return Ok(known);
+        }
+        let lookup = self.start();
+        let found = read().await?;
+        self.remember(order, found.clone(), lookup);
+        Ok(found)
+    }
+
     /// Called before reading the database, so the answer can be remembered afterwards.
-    pub(super) fn start(&self) -> Lookup {
+    fn start(&self) -> Lookup {
         Lookup(*self.lock())
     }
 
     /// Remembers what the database said for `order`, unless a write was committed since
     /// `lookup` started: that write may be the order's, and newer than the answer.
-    pub(super) fn remember(&self, order: Uuid, found: V, lookup: Lookup) {
+    fn remember(&self, order: Uuid, found: V, lookup: Lookup) {
         let writes = self.lock();
         if *writes == lookup.0 {
             self.orders.insert(order, found);

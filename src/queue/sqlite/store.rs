@@ -17,14 +17,8 @@ use super::{SqliteStore, admin, book, deliveries, upkeep};
 #[async_trait]
 impl OrderBook for SqliteStore {
     async fn binding(&self, order: Uuid) -> Result<Option<Binding>, StoreError> {
-        let cache = &self.inner.bindings;
-        if let Some(known) = cache.get(order) {
-            return Ok(known);
-        }
-        let lookup = cache.start();
-        let found = self.read(move |conn| book::binding(conn, order)).await?;
-        cache.remember(order, found.clone(), lookup);
-        Ok(found)
+        let read = || self.read(move |conn| book::binding(conn, order));
+        self.inner.bindings.get_or_read(order, read).await
     }
 
     async fn bind(&self, order: Uuid, binding: Binding) -> Result<Binding, StoreError> {
@@ -36,14 +30,8 @@ impl OrderBook for SqliteStore {
     }
 
     async fn last_sent(&self, order: Uuid) -> Result<LastSent, StoreError> {
-        let cache = &self.inner.sent;
-        if let Some(known) = cache.get(order) {
-            return Ok(known);
-        }
-        let lookup = cache.start();
-        let found = self.read(move |conn| book::last_sent(conn, order)).await?;
-        cache.remember(order, found.clone(), lookup);
-        Ok(found)
+        let read = || self.read(move |conn| book::last_sent(conn, order));
+        self.inner.sent.get_or_read(order, read).await
     }
 
     async fn record_sent(&self, order: Uuid, sent: LastSent) -> Result<(), StoreError> {

@@ -181,11 +181,11 @@ impl Shared {
     ) {
         let _lease = self.keep_lease(claimed.id);
         let about = About::of(&claimed);
-        let (finish, run) = self.settle(claimed).await;
+        let (finish, mut run) = self.settle(claimed).await;
         let attempts = run.as_ref().map(Run::attempts).unwrap_or_default();
         about.log(&finish, attempts.last());
         about.count(&self.metrics, &finish);
-        let sent = run.as_ref().and_then(|run| run.sent.clone());
+        let sent = run.as_mut().and_then(|run| run.sent.take());
         if let Err(error) = self.store.finish(about.id, attempts, finish, sent).await {
             tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }

@@ -2,6 +2,7 @@
 //! queued one is committed durably and answered 202 only then; a sync one is recorded, sent to
 //! Flow inside the request and answered with Flow's result.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -9,8 +10,11 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::dedup::Repeat;
 use super::outcome::Findings;
@@ -22,7 +26,7 @@ use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
-use crate::queue::{Enqueued, Finish, NewDelivery, Store, StoreError};
+use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
 use crate::verify::Verified;
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, or the queue
@@ -194,7 +198,7 @@ impl Dispatch {
             tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
         }
         match run.result {
-            Ok(response) => delivered(delivery, &response),
+            Ok(response) => delivered(delivery.id, &response),
             Err(SyncError::Failed(error)) => Problem::from(error).into_response(),
             Err(SyncError::Closed(closed)) => {
                 let wait = closed.retry_after(tokio::time::Instant::now());
@@ -228,13 +232,38 @@ fn failed(error: &SyncError, patched: bool) -> Finish {
     }
 }
 
-fn delivered(delivery: &Delivery, response: &FlowResponse) -> Response {
-    let order = serde_json::from_slice::<Value>(&response.body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into()));
-    let body = json!({"id": delivery.id, "state": "delivered", "duplicate": false, "order": order});
-    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+/// 200 with Flow's last body as `order`, verbatim: its JSON as Flow wrote it (key order,
+/// numbers and all), or as a string when it is not JSON.
+fn delivered(id: Uuid, flow: &FlowResponse) -> Response {
+    let order = match serde_json::from_slice::<&RawValue>(&flow.body) {
+        Ok(json) => FlowBody::Json(json),
+        Err(_) => FlowBody::Text(String::from_utf8_lossy(&flow.body)),
+    };
+    let answer = Delivered {
+        id,
+        state: DeliveryState::Delivered.as_str(),
+        duplicate: false,
+        order,
+    };
+    let mut response = (StatusCode::OK, axum::Json(answer)).into_response();
     response.extensions_mut().insert(Outcome::Delivered);
     response
+}
+
+/// The body of a sync delivery's 200.
+#[derive(Serialize)]
+struct Delivered<'a> {
+    id: Uuid,
+    state: &'static str,
+    duplicate: bool,
+    order: FlowBody<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FlowBody<'a> {
+    Json(&'a RawValue),
+    Text(Cow<'a, str>),
 }
 
 /// The vendor's W3C trace context when it sent a well-formed one, else a new trace.
@@ -266,7 +295,50 @@ fn is_traceparent(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_traceparent;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+    use http_body_util::BodyExt;
+    use uuid::Uuid;
+
+    use super::{delivered, is_traceparent};
+    use crate::flow::FlowResponse;
+
+    async fn answer_to(flow_body: &'static [u8]) -> String {
+        let flow = FlowResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(flow_body),
+            elapsed: Duration::ZERO,
+        };
+        let response = delivered(Uuid::nil(), &flow);
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.expect("body");
+        String::from_utf8(body.to_bytes().to_vec()).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn a_sync_answer_carries_flows_body_verbatim() {
+        // Key order, spacing inside the document and the number's digits are Flow's own.
+        let flow = br#"{"Id": 7, "Guid": "9f0c8f0e-3c1b-4d59-a7b5-2b0b6c1d2e3f", "Amount": 1.50, "ActionText": null}"#;
+        let answer = answer_to(flow).await;
+        let expected = format!(
+            r#"{{"id":"{}","state":"delivered","duplicate":false,"order":{}}}"#,
+            Uuid::nil(),
+            std::str::from_utf8(flow).expect("UTF-8")
+        );
+        assert_eq!(answer, expected);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_is_passed_on_as_a_string() {
+        let answer: serde_json::Value =
+            serde_json::from_str(&answer_to(b"OK, updated").await).expect("JSON");
+        assert_eq!(answer["order"], "OK, updated");
+        let empty: serde_json::Value = serde_json::from_str(&answer_to(b"").await).expect("JSON");
+        assert_eq!(empty["order"], "");
+    }
 
     #[test]
     fn traceparents_are_checked() {

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """The parts of bench/load.sh that are easier in Python than in shell.
 
-  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot) and
-                                  one probe body of each set (SET.json, SET.sig)
+  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot), as
+                                  lines of [signature, body] (SET.jsonl), and one probe body of
+                                  each set (SET.json, SET.sig)
+  post URL SET COUNT STATUS       send COUNT requests of the set SET ("-" for GETs) one after
+                                  another on one connection; exit 1 unless each answers STATUS
+  totals FILE                     the instructions a callgrind dump counted
   ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200 and the
                                   RSS (MiB) WAIT seconds later, then stop it
   report RESULTS STARTS MODE      print the table and, unless MODE is smoke, the targets; exit 1
@@ -10,6 +14,7 @@
 """
 
 import hashlib
+import http.client
 import hmac
 import json
 import random
@@ -89,6 +94,9 @@ def write_set(work: str, name: str, bodies: list, forged: bool) -> None:
             "  return wrk.format(nil, nil, nil, bodies[n])\n"
             "end\n"
         )
+    with open(f"{work}/{name}.jsonl", "w") as out:
+        for body in bodies:
+            out.write(json.dumps([signature(body, forged), body]) + "\n")
     with open(f"{work}/{name}.json", "w") as out:
         out.write(bodies[0])
     with open(f"{work}/{name}.sig", "w") as out:
@@ -141,6 +149,40 @@ def ready(binary: str, config: str, admin: str, wait: str) -> None:
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(timeout=30)
+
+
+# === instructions ===
+
+def post(url: str, set_path: str, count: str, status: str) -> None:
+    """Requests one at a time, so the server's count of instructions is all theirs."""
+    host, _, path = url.removeprefix("http://").partition("/")
+    name, port = host.rsplit(":", 1)
+    signed = []
+    if set_path != "-":
+        with open(set_path) as lines:
+            signed = [json.loads(line) for line in lines]
+    connection = http.client.HTTPConnection(name, int(port), timeout=60)
+    for n in range(int(count)):
+        if signed:
+            sig, body = signed[n % len(signed)]
+            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sig}
+            connection.request("POST", "/" + path, body=body.encode(), headers=headers)
+        else:
+            connection.request("GET", "/" + path)
+        answer = connection.getresponse()
+        answer.read()
+        if str(answer.status) != status:
+            sys.exit(f"request {n} to {url} answered {answer.status}, expected {status}")
+
+
+def totals(dump: str) -> None:
+    """callgrind writes `totals: <Ir>` (or `summary:`) into each dump."""
+    with open(dump) as lines:
+        for line in lines:
+            if line.startswith(("totals:", "summary:")):
+                print(line.split()[1])
+                return
+    sys.exit(f"no totals in {dump}")
 
 
 # === report ===
@@ -278,4 +320,4 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
 
 if __name__ == "__main__":
     verb, args = sys.argv[1], sys.argv[2:]
-    {"bodies": bodies, "ready": ready, "report": report}[verb](*args)
+    {"bodies": bodies, "ready": ready, "post": post, "totals": totals, "report": report}[verb](*args)

@@ -29,15 +29,22 @@
 # Usage: bench/load.sh [SECONDS]   seconds per run (default 10), each after a WARMUP (default 2 s)
 #        bench/load.sh --smoke     (or SMOKE=1) 1 s per run, no warm-up: exits 1 unless every run
 #                                  answered as expected; never judges the targets
+#        bench/load.sh --instructions   instructions per request instead, counted by callgrind
+#                                  (valgrind) in nginx, the bare proxy and the gateway, REQUESTS
+#                                  (default 2000) per scenario sent one at a time: repeatable on
+#                                  a busy machine, where req/s and CPU time are not
 # SCENARIOS="full hot" runs only those flowgate scenarios (the baselines always run); ROUNDS=N
-# repeats every run N times (the targets then take the median ratio).
-# Installs what is missing (wrk, nginx, curl, python3) with apt-get, through sudo when not root.
+# repeats every run N times (the targets then take the median ratio); FLOWGATE_BIN=PATH measures
+# that gateway binary instead of this checkout's release build (a before/after in one run).
+# Installs what is missing (wrk, nginx, curl, python3, and valgrind for --instructions) with
+# apt-get, through sudo when not root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-smoke="${SMOKE:-0}" seconds=10
+smoke="${SMOKE:-0}" seconds=10 counting=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
+    --instructions) counting=1 ;;
     [1-9]*) seconds="$arg" ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
@@ -49,6 +56,7 @@ began=$SECONDS
 
 missing=()
 for tool in wrk curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "$counting" = 1 ]; then command -v valgrind >/dev/null || missing+=(valgrind); fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
@@ -59,6 +67,7 @@ fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --locked --quiet --bin flowgate --example instant-upstream --example bare-proxy
+flowgate="${FLOWGATE_BIN:-target/release/flowgate}"
 built=$SECONDS
 work=$(mktemp -d)
 pids=()
@@ -80,19 +89,20 @@ proxy_pid=$!
 # nginx runs one worker per core (auto = 2), like flowgate's runtime, which runs one tokio worker
 # per core: one worker would cap the baseline at half the machine. Connections are never recycled
 # (keepalive_requests), as they are not in flowgate or the bare proxy.
-mkdir -m 755 "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<NGINX
+nginx_conf() { # DIR LISTEN: nginx's configuration, written to DIR/nginx.conf
+  mkdir -m 755 "$1"
+  cat > "$1/nginx.conf" <<NGINX
 worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
   keepalive_requests 1000000;
   upstream flow {
     server $upstream;
@@ -100,7 +110,7 @@ http {
     keepalive_requests 1000000;
   }
   server {
-    listen $edge;
+    listen $2;
     location / {
       proxy_pass http://flow;
       proxy_http_version 1.1;
@@ -109,6 +119,8 @@ http {
   }
 }
 NGINX
+}
+nginx_conf "$work/nginx" "$edge"
 "$nginx" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 nginx_pid=$!
@@ -170,7 +182,7 @@ gateway() { # $1 = store.sync
   local dir
   dir=$(mktemp -d "$work/gw.XXXX")
   configure "$dir" "$1"
-  target/release/flowgate --config "$dir/config.toml" serve 2>"$dir/serve.log" &
+  "$flowgate" --config "$dir/config.toml" serve 2>"$dir/serve.log" &
   gw_pid=$!
   pids+=("$gw_pid")
   up "http://$gw/ping"
@@ -234,12 +246,89 @@ record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read it
 }
 
 up "http://$upstream/"; up "http://$proxy/"; up "http://$edge/"
+
+# === --instructions: callgrind's count of what one request costs each server ===
+# Requests go one at a time (`load.py post`), so a count is the server's own work and repeats
+# from run to run. A queued webhook then commits alone: the group commit shares nothing, so its
+# count is the most a commit can cost. The instant Flow is not counted, for any server. Each
+# count is kept as target/callgrind/NAME.out, for `callgrind_annotate`.
+requests="${REQUESTS:-2000}"
+counted() { # NAME PID URL SET STATUS [WAIT: deliveries to wait for before the count ends]
+  local set="-"
+  if [ "$4" != "-" ]; then set="$work/$4.jsonl"; fi
+  python3 bench/load.py post "$3" "$set" 50 "$5" # warm-up, not counted
+  callgrind_control -z "$2" >/dev/null 2>&1
+  python3 bench/load.py post "$3" "$set" "$requests" "$5"
+  if [ -n "${6:-}" ]; then
+    local delivered=0 failed=0
+    for _ in $(seq 600); do
+      read -r delivered failed < <(deliveries)
+      [ "$delivered" -ge "$6" ] || [ "$failed" -gt 0 ] && break
+      sleep 0.5
+    done
+    if [ "$delivered" -lt "$6" ] || [ "$failed" -gt 0 ]; then
+      echo "$1: $delivered of $6 deliveries done, $failed failed" >&2; exit 1
+    fi
+  fi
+  callgrind_control -d "$2" >/dev/null 2>&1
+  cp "$work/$1.callgrind.1" "target/callgrind/$1.out"
+  echo "$1 $(( $(python3 bench/load.py totals "$work/$1.callgrind.1") / requests ))" >> "$work/counts"
+  kill "$2"; wait "$2" 2>/dev/null || true
+  printf '%-9s %10s instructions per request\n' "$1" "$(tail -1 "$work/counts" | cut -d' ' -f2)" >&2
+}
+under_callgrind() { # NAME COMMAND...: starts COMMAND counted by callgrind; sets $counted_pid
+  valgrind --tool=callgrind --callgrind-out-file="$work/$1.callgrind" "${@:2}" 2>"$work/$1.valgrind.log" &
+  counted_pid=$!
+  pids+=("$counted_pid")
+}
+ready_slowly() { # under valgrind a start takes seconds
+  for _ in $(seq 600); do curl -sf -o /dev/null "$1" && return; sleep 0.1; done
+  echo "$1 never became ready" >&2; exit 1
+}
+if [ "$counting" = 1 ]; then
+  : > "$work/counts"
+  mkdir -p target/callgrind
+  echo "instructions: $requests requests per scenario, one at a time, after 50 not counted" >&2
+  nginx_conf "$work/nginx-counted" "127.0.0.1:$(port)"
+  counted_edge=$(awk '/listen/ {sub(";", "", $2); print $2}' "$work/nginx-counted/nginx.conf")
+  under_callgrind nginx "$nginx" -p "$work/nginx-counted" -e "$work/nginx-counted/error.log" \
+    -c "$work/nginx-counted/nginx.conf" -g 'daemon off; master_process off;'
+  ready_slowly "http://$counted_edge/"
+  counted nginx "$counted_pid" "http://$counted_edge/webhooks/queued" post 200
+  counted_proxy="127.0.0.1:$(port)"
+  under_callgrind proxy target/release/examples/bare-proxy "$counted_proxy" "$upstream"
+  ready_slowly "http://$counted_proxy/"
+  counted proxy "$counted_pid" "http://$counted_proxy/webhooks/queued" post 200
+  # ingest: queued with the tenant paused, so the count is the accept and the commit alone;
+  # full: the same webhooks delivered too (a patch and an updatestate each).
+  for scenario in "sync /webhooks/sync post 200" "ingest /webhooks/queued post 202" \
+                  "full /webhooks/queued post 202" "rejected /webhooks/queued forged 401" \
+                  "ping /ping - 200"; do
+    read -r name path set expect <<<"$scenario"
+    [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
+    dir=$(mktemp -d "$work/gw.XXXX")
+    configure "$dir" full
+    FLOWGATE_ADMIN_TOKEN=bench under_callgrind "$name" "$flowgate" --config "$dir/config.toml" serve
+    ready_slowly "http://$gw_admin/readyz"
+    wait_for=""
+    case "$name" in
+      ingest) curl -sf -o /dev/null -X POST -H "Authorization: Bearer bench" "http://$gw_admin/admin/tenants/bench/pause" ;;
+      full) wait_for=$(( requests + 50 )) ;;
+    esac
+    counted "$name" "$counted_pid" "http://$gw$path" "$set" "$expect" "$wait_for"
+  done
+  echo "flowgate $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), $(date -u '+%F %H:%M') UTC;" \
+    "valgrind $(valgrind --version | cut -d- -f2), $requests requests per scenario."
+  awk 'NR == 1 {base = $2} {printf "| %s | %d | %.2f |\n", $1, $2, $2 / base}' "$work/counts" |
+    sed '1i | server, scenario | instructions per request | × nginx |\n|---|---:|---:|'
+  exit 0
+fi
 touch "$work/results" "$work/starts"
 echo "start-up: $starts starts on fresh databases" >&2
 for _ in $(seq "$starts"); do
   dir=$(mktemp -d "$work/start.XXXX")
   configure "$dir" full
-  python3 bench/load.py ready target/release/flowgate "$dir/config.toml" "$gw_admin" "$settle" >> "$work/starts"
+  python3 bench/load.py ready "$flowgate" "$dir/config.toml" "$gw_admin" "$settle" >> "$work/starts"
 done
 echo "load: ${seconds} s per run after ${warmup} s of warm-up, wrk -t2 -c64" >&2
 for round in $(seq "$rounds"); do

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::config::{Config, SyncMode};
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{Deleted, Enqueued, Finish, Store};
+use crate::queue::{Deleted, DeliveryState, Enqueued, Finish, Store};
 
 use super::{Backend, accept, attempt, claim_and_finish, claim_one, delivery, t0};
 
@@ -62,6 +62,15 @@ fn state_on_disk(path: &Path, id: Uuid) -> Option<String> {
     )
     .optional()
     .expect("query")
+}
+
+/// The SQL of `deliveries.rs` writes "open" as `state > 'delivered'`; SQLite compares text byte
+/// by byte, as `str` does.
+#[test]
+fn the_open_states_are_exactly_those_after_delivered() {
+    for state in DeliveryState::ALL {
+        assert_eq!(state.is_open(), state.as_str() > "delivered", "{state:?}");
+    }
 }
 
 #[tokio::test]

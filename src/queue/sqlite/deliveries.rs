@@ -192,10 +192,12 @@ macro_rules! claimable {
     };
 }
 
-/// Every claim when no tenant is paused, which is nearly always: the filter below costs each
-/// claim a JSON table and a temporary index, even for an empty list.
+/// Every claim when no tenant is paused, which is nearly always: the filter of
+/// [`CLAIMABLE_SKIPPING_PAUSED`] costs each claim a JSON table and a temporary index, even for
+/// an empty list.
 const CLAIMABLE: &str = claimable!("");
-const CLAIMABLE_UNPAUSED: &str =
+/// The claim while tenants are paused, their names a JSON array in `?3`.
+const CLAIMABLE_SKIPPING_PAUSED: &str =
     claimable!("AND d.tenant NOT IN (SELECT value FROM json_each(?3))");
 
 pub(super) fn claim(
@@ -210,7 +212,10 @@ pub(super) fn claim(
         (conn.prepare_cached(CLAIMABLE)?, None)
     } else {
         let paused = serde_json::to_string(paused).map_err(json_error)?;
-        (conn.prepare_cached(CLAIMABLE_UNPAUSED)?, Some(paused))
+        (
+            conn.prepare_cached(CLAIMABLE_SKIPPING_PAUSED)?,
+            Some(paused),
+        )
     };
     let mapped = |row: &rusqlite::Row<'_>| {
         let claimed = Claimed {

@@ -75,12 +75,13 @@ def signature(body: str, forged: bool) -> str:
 def write_set(work: str, name: str, bodies: list, forged: bool) -> None:
     """A wrk script replaying `bodies` in turn; each thread starts at its own offset, so the
     two threads do not post the same order at the same moment."""
+    signed = [(signature(body, forged), body) for body in bodies]
     with open(f"{work}/{name}.lua", "w") as out:
         out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
         out.write("local bodies, signatures = {}, {}\n")
-        for i, body in enumerate(bodies, 1):
+        for i, (sig, body) in enumerate(signed, 1):
             out.write(f"bodies[{i}] = {json.dumps(body)}\n")
-            out.write(f'signatures[{i}] = "{signature(body, forged)}"\n')
+            out.write(f'signatures[{i}] = "{sig}"\n')
         out.write(
             f"local count, threads, n = {len(bodies)}, 0, 0\n"
             "function setup(thread)\n"
@@ -95,12 +96,12 @@ def write_set(work: str, name: str, bodies: list, forged: bool) -> None:
             "end\n"
         )
     with open(f"{work}/{name}.jsonl", "w") as out:
-        for body in bodies:
-            out.write(json.dumps([signature(body, forged), body]) + "\n")
+        for pair in signed:
+            out.write(json.dumps(pair) + "\n")
     with open(f"{work}/{name}.json", "w") as out:
-        out.write(bodies[0])
+        out.write(signed[0][1])
     with open(f"{work}/{name}.sig", "w") as out:
-        out.write(signature(bodies[0], forged))
+        out.write(signed[0][0])
 
 
 def bodies(work: str) -> None:

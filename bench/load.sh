@@ -300,15 +300,16 @@ if [ "$counting" = 1 ]; then
   ready_slowly "http://$counted_proxy/"
   counted proxy "$counted_pid" "http://$counted_proxy/webhooks/queued" post 200
   # ingest: queued, with one worker stuck on a Flow that accepts connections and never answers,
-  # so nothing is claimed and the count is the accept and the commit alone (a paused tenant
-  # would not do: every claim would step over all of its waiting deliveries); full: the same
-  # webhooks delivered too (a patch and an updatestate each).
+  # so nothing is claimed and the count is the accept and the commit alone; paused: the same
+  # with the tenant paused instead, so every commit's claim skips a growing backlog (its count
+  # grows with REQUESTS if a claim steps over that backlog); full: the same webhooks delivered
+  # too (a patch and an updatestate each).
   silent="127.0.0.1:$(port)"
   python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(3600)' "${silent#*:}" &
   pids+=($!)
   for scenario in "sync /webhooks/sync post 200" "ingest /webhooks/queued post 202" \
-                  "full /webhooks/queued post 202" "rejected /webhooks/queued forged 401" \
+                  "paused /webhooks/queued post 202" "full /webhooks/queued post 202" "rejected /webhooks/queued forged 401" \
                   "ping /ping - 200"; do
     read -r name path set expect <<<"$scenario"
     [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
@@ -318,10 +319,15 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time
     case "$name" in
       ingest) sed -i "s|http://$upstream/flow|http://$silent/flow|" "$dir/config.toml"
               printf '[delivery]\nworkers = 1\n' >> "$dir/config.toml" ;;
+      paused) printf '[admin]\ntoken_env = "FLOWGATE_BENCH_ADMIN_TOKEN"\n' >> "$dir/config.toml" ;;
       full) wait_for=$(( requests + 50 )) ;;
     esac
-    under_callgrind "$name" "$flowgate" --config "$dir/config.toml" serve
+    FLOWGATE_BENCH_ADMIN_TOKEN=bench under_callgrind "$name" "$flowgate" --config "$dir/config.toml" serve
     ready_slowly "http://$gw_admin/readyz"
+    if [ "$name" = paused ]; then
+      curl -sf -o /dev/null -X POST -H 'Authorization: Bearer bench' \
+        "http://$gw_admin/admin/tenants/bench/pause"
+    fi
     counted "$name" "$counted_pid" "http://$gw$path" "$set" "$expect" "$wait_for"
   done
   echo "flowgate $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), $(date -u '+%F %H:%M') UTC;" \

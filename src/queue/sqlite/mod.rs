@@ -8,6 +8,7 @@ mod admin;
 mod book;
 mod checkpoint;
 mod deliveries;
+mod parked;
 mod remembered;
 mod rows;
 mod schema;

@@ -27,7 +27,7 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 const STATEMENT_CACHE: usize = 64;
 
 /// Migration `n` (from 1) brings `user_version` from `n - 1` to `n`. Append, never edit.
-const MIGRATIONS: [&str; 2] = [V1, V2];
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE deliveries (
@@ -123,6 +123,16 @@ CREATE INDEX deliveries_order ON deliveries (order_id, state, seq);
 -- state.
 DROP INDEX deliveries_purge;
 CREATE INDEX deliveries_delivered ON deliveries (updated_at) WHERE state = 'delivered';
+";
+
+/// Paused tenants' due deliveries leave the claims' index (`parked.rs`).
+const V3: &str = "
+ALTER TABLE deliveries ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, seq)
+    WHERE state IN ('pending', 'retrying') AND mode = 'queued' AND parked = 0;
+-- Holds only parked deliveries: a claim asks it which tenants have any.
+CREATE INDEX deliveries_parked ON deliveries (tenant) WHERE parked = 1;
 ";
 
 /// The writer's connection: opened, configured, migrated, recovered and analysed.
@@ -281,5 +291,7 @@ mod tests {
         };
         assert_eq!(index("deliveries_purge"), 0);
         assert_eq!(index("deliveries_delivered"), 1);
+        assert_eq!(index("deliveries_parked"), 1);
+        assert_eq!(number("SELECT parked FROM deliveries WHERE id = 'd1'"), 0);
     }
 }

@@ -84,6 +84,36 @@ pub(crate) async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
     claim_one(&*store, t, demo).await;
 }
 
+/// Deliveries held back by a pause, a retry that fell due during it among them, come back in
+/// due order once their tenant is resumed; a tenant paused again is skipped again.
+pub(crate) async fn a_resumed_tenant_is_claimed_in_due_order(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let retried = accept(&*store, delivery(Uuid::new_v4(), t)).await;
+    claim_and_finish(&*store, t, retried, retry_at(t + secs(20), true)).await;
+    let first = accept(&*store, delivery(Uuid::new_v4(), t + secs(10))).await;
+    let last = accept(&*store, delivery(Uuid::new_v4(), t + secs(30))).await;
+    let claim = |now, paused: bool| {
+        let store = store.clone();
+        let paused = if paused {
+            vec!["demo".to_owned()]
+        } else {
+            Vec::new()
+        };
+        async move {
+            let claimed = store.claim(now, 10, now + secs(60), &paused).await;
+            let claimed = claimed.expect("claim");
+            claimed.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        }
+    };
+    assert!(claim(t + secs(15), true).await.is_empty());
+    assert!(claim(t + secs(40), true).await.is_empty());
+    // Not yet due: `last`, parked at 40 s, keeps its due time of 30 s.
+    assert_eq!(claim(t + secs(25), false).await, vec![first, retried]);
+    assert!(claim(t + secs(40), true).await.is_empty());
+    assert_eq!(claim(t + secs(40), false).await, vec![last]);
+}
+
 pub(crate) async fn claim_honours_the_limit_in_due_order(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();

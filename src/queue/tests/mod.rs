@@ -45,6 +45,7 @@ macro_rules! store_suite {
             claim::orders_run_in_parallel,
             claim::claim_waits_for_next_attempt_at,
             claim::claim_skips_paused_tenants,
+            claim::a_resumed_tenant_is_claimed_in_due_order,
             claim::claim_honours_the_limit_in_due_order,
             claim::retry_counts_only_spent_attempts,
             claim::dead_keeps_flows_answer,

@@ -14,7 +14,7 @@ use crate::config::{Config, SyncMode};
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Deleted, DeliveryState, Enqueued, Finish, Store};
 
-use super::{Backend, accept, attempt, claim_and_finish, claim_one, delivery, t0};
+use super::{Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, delivery, secs, t0};
 
 struct SqliteBackend {
     // Field order: the store closes before its directory is removed.
@@ -104,6 +104,44 @@ async fn a_line_waits_unscheduled_until_its_turn() {
     claim_one(&*store, t, second).await;
 }
 
+/// A paused tenant's backlog leaves the claims' index at the first claim that skips it, so
+/// later claims do not step over it; resuming puts it back, and so does a restart, which ends
+/// every pause.
+#[tokio::test]
+async fn a_paused_backlog_leaves_the_claims_index() {
+    let mut backend = SqliteBackend::new();
+    let store = backend.store();
+    let t = t0();
+    for n in 0..3 {
+        accept(&*store, delivery(Uuid::new_v4(), t + secs(n))).await;
+    }
+    let in_claims_index = |path: &Path| -> i64 {
+        let conn = Connection::open(path).expect("second connection");
+        conn.query_row(
+            "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_due
+             WHERE state IN ('pending', 'retrying') AND mode = 'queued' AND parked = 0",
+            [],
+            |row| row.get(0),
+        )
+        .expect("count")
+    };
+    assert_eq!(in_claims_index(&backend.path), 3);
+    let paused = ["demo".to_owned()];
+    let claimed = store.claim(t + secs(1), 10, t + secs(60), &paused).await;
+    assert!(claimed.expect("claim").is_empty());
+    assert_eq!(
+        in_claims_index(&backend.path),
+        1,
+        "only what was not due stays"
+    );
+    let claimed = store.claim(t + secs(9), 10, t + secs(60), &paused).await;
+    assert!(claimed.expect("claim").is_empty());
+    assert_eq!(in_claims_index(&backend.path), 0);
+
+    backend.restart().await;
+    assert_eq!(claim_ids(&*backend.store(), t + secs(9), 10).await.len(), 3);
+}
+
 #[tokio::test]
 async fn reopening_keeps_schema_and_data() {
     let mut backend = SqliteBackend::new();
@@ -116,7 +154,7 @@ async fn reopening_keeps_schema_and_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");

@@ -7,6 +7,7 @@ mod dedup;
 mod fleet;
 mod outages;
 mod pacing;
+mod pause;
 mod postgres;
 
 use serde_json::Value;

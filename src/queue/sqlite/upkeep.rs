@@ -1,5 +1,6 @@
 //! Housekeeping: the purge of what retention no longer keeps, in bounded chunks so webhooks'
-//! commits interleave with it, and the queue's depth for metrics and back-pressure.
+//! commits interleave with it, and the queue's depth for metrics and back-pressure. "Open" is
+//! written `state > 'delivered'`, as in `deliveries.rs`.
 
 use rusqlite::{Connection, params};
 
@@ -21,7 +22,7 @@ const DEAD: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliver
 const DEDUP: &str = "DELETE FROM dedup WHERE (vendor, event_id) IN
     (SELECT k.vendor, k.event_id FROM dedup k
      WHERE k.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d
-         WHERE d.id = k.delivery_id AND d.state IN ('pending', 'in_flight', 'retrying'))
+         WHERE d.id = k.delivery_id AND d.state > 'delivered')
      LIMIT ?2)";
 
 /// An order is forgotten as a whole once neither its binding nor its last-sent values were
@@ -42,7 +43,7 @@ const STRANDED: &str = "UPDATE deliveries SET next_attempt_at = created_at
     WHERE state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM deliveries e
           WHERE e.order_id = deliveries.order_id AND e.seq < deliveries.seq
-            AND e.state IN ('pending', 'in_flight', 'retrying'))";
+            AND e.state > 'delivered')";
 
 /// Run once per purge, before its chunks.
 pub(super) fn schedule_stranded(conn: &Connection) -> Result<(), StoreError> {

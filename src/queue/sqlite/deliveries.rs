@@ -105,6 +105,11 @@ pub(super) fn enqueue(
     Ok(Enqueued::Accepted)
 }
 
+pub(super) const INSERT: &str = "
+    INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state, update_json,
+        state_default, traceparent, body_hash, created_at, updated_at, next_attempt_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)";
+
 /// Queued deliveries start `pending`: due at once when they head their order's line, else
 /// unscheduled (no `next_attempt_at`) until the delivery ahead of them finishes, so that an
 /// order with a long line costs a claim one candidate, not the whole line. Sync ones start
@@ -118,12 +123,7 @@ fn insert(conn: &Connection, delivery: &NewDelivery, encoded: &Encoded) -> Resul
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created)),
         DeliveryMode::Sync => (DeliveryState::InFlight, None),
     };
-    conn.prepare_cached(
-        "INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state, update_json,
-             state_default, traceparent, body_hash, created_at, updated_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
-    )?
-    .execute(params![
+    conn.prepare_cached(INSERT)?.execute(params![
         encoded.id,
         delivery.vendor,
         delivery.tenant,
@@ -154,19 +154,20 @@ fn order_is_open(conn: &Connection, order_id: &str) -> Result<bool, StoreError> 
 
 /// Once the delivery `seq` has left its order's line (delivered or dead), the next one in the
 /// line, if it waits unscheduled, becomes due: since it was committed, as if it had never
-/// waited, so the line keeps its place among other orders' deliveries.
+/// waited, so the line keeps its place among other orders' deliveries. The line's head is
+/// `MIN(seq)`: the open range of the order index is not in `seq` order across states, and
+/// `ORDER BY seq LIMIT 1` sorted it in a temporary b-tree at every end of a turn.
 pub(super) fn schedule_next(conn: &Connection, seq: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = created_at
-         WHERE seq = (SELECT n.seq FROM deliveries n INDEXED BY deliveries_order
-                      WHERE n.order_id = (SELECT order_id FROM deliveries WHERE seq = ?1)
-                        AND n.state > 'delivered'
-                      ORDER BY n.seq LIMIT 1)
-           AND state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL",
-    )?
-    .execute([seq])?;
+    conn.prepare_cached(SCHEDULE_NEXT)?.execute([seq])?;
     Ok(())
 }
+
+pub(super) const SCHEDULE_NEXT: &str = "
+    UPDATE deliveries SET next_attempt_at = created_at
+    WHERE seq = (SELECT MIN(n.seq) FROM deliveries n INDEXED BY deliveries_order
+                 WHERE n.order_id = (SELECT order_id FROM deliveries WHERE seq = ?1)
+                   AND n.state > 'delivered')
+      AND state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL";
 
 /// A delivery is claimable when it is the earliest open one of its order and no delivery of
 /// the order is in flight (a retried dead one re-enters the line ahead of later ones). A
@@ -174,7 +175,7 @@ pub(super) fn schedule_next(conn: &Connection, seq: i64) -> Result<(), StoreErro
 /// `INDEXED BY` pins the partial index of due deliveries: without statistics the planner
 /// picks a full index and a claim scans every finished delivery (70 ms instead of 0.1 ms at
 /// 100k rows), and SQLite refuses the statement if a change makes the index unusable.
-const CLAIMABLE: &str = "
+pub(super) const CLAIMABLE: &str = "
     SELECT d.seq, d.id, d.vendor, d.tenant, d.order_id, d.event_id, d.update_json,
            d.state_default, d.traceparent, d.created_at, d.attempts, d.patched
     FROM deliveries d INDEXED BY deliveries_due
@@ -300,17 +301,17 @@ fn record_attempt(conn: &Connection, seq: i64, attempt: &Attempt) -> Result<(), 
     Ok(())
 }
 
-const DELIVERED: &str = "
+pub(super) const DELIVERED: &str = "
     UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, lease_until = NULL,
         error = NULL, flow_status = NULL, flow_body = NULL, updated_at = ?2
     WHERE seq = ?1";
 
-const RETRYING: &str = "
+pub(super) const RETRYING: &str = "
     UPDATE deliveries SET state = 'retrying', next_attempt_at = ?2, lease_until = NULL,
         attempts = attempts + ?3, patched = ?4, error = ?5, updated_at = ?6
     WHERE seq = ?1";
 
-const DEAD: &str = "
+pub(super) const DEAD: &str = "
     UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, lease_until = NULL,
         patched = ?2, flow_status = ?3, flow_body = ?4, error = ?5, updated_at = ?6
     WHERE seq = ?1";

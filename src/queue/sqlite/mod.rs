@@ -9,6 +9,8 @@ mod book;
 mod checkpoint;
 mod deliveries;
 mod parked;
+#[cfg(test)]
+mod plans;
 mod remembered;
 mod rows;
 mod schema;

@@ -309,8 +309,8 @@ if [ "$counting" = 1 ]; then
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(3600)' "${silent#*:}" &
   pids+=($!)
   for scenario in "sync /webhooks/sync post 200" "ingest /webhooks/queued post 202" \
-                  "paused /webhooks/queued post 202" "full /webhooks/queued post 202" "rejected /webhooks/queued forged 401" \
-                  "ping /ping - 200"; do
+                  "paused /webhooks/queued post 202" "full /webhooks/queued post 202" \
+                  "rejected /webhooks/queued forged 401" "ping /ping - 200"; do
     read -r name path set expect <<<"$scenario"
     [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
     dir=$(mktemp -d "$work/gw.XXXX")

@@ -1,7 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode. One writer thread (`writer.rs`) owns the
 //! write connection and commits concurrent requests together, so many webhooks share one fsync
 //! and none is acknowledged before its commit; reads use a small pool of read-only connections
-//! (WAL lets them run beside the writer). The queries live in `deliveries.rs`, `admin.rs`,
+//! (WAL lets them run beside the writer). The queries live in `deliveries.rs` (with
+//! `parked.rs`, which keeps paused tenants' deliveries out of the claims' way), `admin.rs`,
 //! `upkeep.rs` and `book.rs`; the trait impls that route them in `store.rs`.
 
 mod admin;

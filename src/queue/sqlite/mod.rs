@@ -30,7 +30,7 @@ use crate::order::{Binding, LastSent, StoreError};
 
 use checkpoint::Checkpointer;
 use remembered::Remembered;
-use writer::Writer;
+use writer::{Writer, control};
 
 /// Reads running at once, each on a connection of the pool; further reads wait their turn
 /// rather than open more connections.
@@ -132,10 +132,10 @@ impl SqliteStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let conn = inner.take_reader()?;
-            let outcome = conn
-                .unchecked_transaction()
-                .map_err(StoreError::from)
-                .and_then(|tx| work(&tx));
+            control(&conn, "BEGIN")?;
+            let outcome = work(&conn);
+            // A reader that cannot end its snapshot is not given back to the pool.
+            let _ = control(&conn, "COMMIT");
             inner.give_reader(conn);
             outcome
         })

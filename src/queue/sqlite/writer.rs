@@ -12,7 +12,7 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::order::StoreError;
@@ -75,7 +75,7 @@ impl Drop for Writer {
     }
 }
 
-fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -84,12 +84,12 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit(&mut conn, batch);
+        commit(&conn, batch);
     }
 }
 
 /// Runs and commits one batch, then answers every request in it.
-fn commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
+fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
     let failure = run_batch(conn, &mut batch).err();
     if let Some(error) = &failure {
         tracing::error!(%error, requests = batch.len(), "store commit failed");
@@ -99,22 +99,41 @@ fn commit(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let tx = begin(conn)?;
-    if run_all(&tx, batch, Isolation::Shared)? {
-        tx.commit()?;
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    if in_transaction(conn, |tx| run_all(tx, batch, Isolation::Shared))? {
         return Ok(());
     }
-    tx.rollback()?;
-    let tx = begin(conn)?;
-    run_all(&tx, batch, Isolation::Savepoint)?;
-    tx.commit()?;
-    Ok(())
+    in_transaction(conn, |tx| run_all(tx, batch, Isolation::Savepoint)).map(drop)
 }
 
-/// IMMEDIATE takes the write lock up front: a busy database fails here, before any work.
-fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+/// Runs `work` in one transaction, committed when it answers `Ok(true)` and rolled back
+/// otherwise. IMMEDIATE takes the write lock up front: a busy database fails here, before any
+/// work.
+fn in_transaction(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    let outcome = work(conn).and_then(|commit| {
+        if commit {
+            control(conn, "COMMIT")?;
+        }
+        Ok(commit)
+    });
+    // A failed COMMIT leaves the transaction open; SQLite may have rolled it back already.
+    if !conn.is_autocommit()
+        && let Err(error) = control(conn, "ROLLBACK")
+    {
+        tracing::error!(%error, "the store's batch could not be rolled back");
+    }
+    outcome
+}
+
+/// Runs a statement that takes no parameters and returns no rows (a transaction's or a
+/// savepoint's control), cached like every other statement: SQLite would otherwise parse it
+/// anew each time (~3 000 instructions for each BEGIN and COMMIT).
+pub(super) fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// How a request runs inside the batch's transaction.
@@ -129,7 +148,7 @@ enum Isolation {
 /// Runs the batch's requests in order; `Ok(false)` when one failed while they shared the
 /// transaction (the rest are not run).
 fn run_all(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     batch: &mut [Box<dyn Job>],
     isolation: Isolation,
 ) -> Result<bool, StoreError> {
@@ -189,19 +208,17 @@ where
     }
 }
 
-/// A failing request rolls back to its savepoint, leaving the rest of the batch intact. The
-/// savepoint statements are cached like every other, so a request costs no parse of them.
+/// A failing request rolls back to its savepoint, leaving the rest of the batch intact.
 fn in_savepoint<T>(
     tx: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
-    run("SAVEPOINT request")?;
+    control(tx, "SAVEPOINT request")?;
     let outcome = work(tx);
     if outcome.is_err() {
-        run("ROLLBACK TO request")?;
+        control(tx, "ROLLBACK TO request")?;
     }
-    run("RELEASE request")?;
+    control(tx, "RELEASE request")?;
     outcome
 }
 

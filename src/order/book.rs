@@ -40,7 +40,7 @@ pub struct LastSent {
 }
 
 /// The store could not be read or written: the webhook is answered 503, never half-done.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("the order store is unavailable: {0}")]
 pub struct StoreError(pub String);
 

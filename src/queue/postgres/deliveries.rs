@@ -2,9 +2,11 @@
 //! commits with its dedup key (the key's row decides between racing commits), and a turn is
 //! ended only by the process holding the claim. Claims themselves are `claims.rs`.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::{GenericClient, Object};
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::config::DeliveryMode;
@@ -47,74 +49,48 @@ fn existing(row: &tokio_postgres::Row) -> Result<Existing, StoreError> {
     })
 }
 
-/// Takes the key for this delivery unless it was taken at or after `$6` (a key older than
-/// the window is stale and taken over). On a conflict the key's row is locked either way, so
-/// it stays as it is until this transaction ends; a racing commit of the same key waits here
-/// for the first to end and then sees its key.
-const TAKE_KEY: &str = "
-    INSERT INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
-    VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (vendor, event_id) DO UPDATE
-        SET delivery_id = EXCLUDED.delivery_id, body_hash = EXCLUDED.body_hash,
-            created_at = EXCLUDED.created_at
-        WHERE dedup.created_at < $6
-    RETURNING delivery_id";
+/// The columns of a new delivery, `$1` to `$15`, as [`insert_parameters`] gives them.
+const COLUMNS: &str = "id, vendor, tenant, order_id, event_id, mode, state, order_update,
+    state_default, traceparent, body_hash, created_at, updated_at, next_attempt_at, lease_until,
+    claimed_by";
+const VALUES: &str = "$1::uuid, $2::text, $3::text, $4::uuid, $5::text, $6::text, $7::text,
+    $8::jsonb, $9::text, $10::text, $11::bytea, $12::timestamptz, $12::timestamptz,
+    $13::timestamptz, $14::timestamptz, $15::bigint";
 
-/// The delivery and its key in one transaction: both commit, or (the key taken) neither.
+/// A delivery without a dedup key.
+static INSERT: LazyLock<String> =
+    LazyLock::new(|| format!("INSERT INTO deliveries ({COLUMNS}) VALUES ({VALUES})"));
+
+/// A delivery with its key, in one statement: the key is taken unless it was taken at or after
+/// `$16` (a key older than the window is stale and taken over), and the delivery is inserted
+/// only when it was. On a conflict the key's row is locked either way, so it stays as it is
+/// until the transaction ends; a racing commit of the same key waits here for the first to end
+/// and then sees its key. The key's reference to the delivery is checked at the statement's
+/// end, when both rows are in.
+static INSERT_WITH_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH taken AS (
+             INSERT INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
+             VALUES ($2, $5, $1, $11, $12)
+             ON CONFLICT (vendor, event_id) DO UPDATE
+                 SET delivery_id = EXCLUDED.delivery_id, body_hash = EXCLUDED.body_hash,
+                     created_at = EXCLUDED.created_at
+                 WHERE dedup.created_at < $16
+             RETURNING 1)
+         INSERT INTO deliveries ({COLUMNS})
+         SELECT {VALUES} WHERE EXISTS (SELECT 1 FROM taken)"
+    )
+});
+
+/// Inserts the delivery and takes its key, inside the caller's transaction; nothing is
+/// written when the key is taken. Several run at once on one transaction (`commits.rs`).
 pub(super) async fn enqueue(
-    client: &mut Object,
+    tx: &impl GenericClient,
     delivery: &NewDelivery,
     since: DateTime<Utc>,
     owner: i64,
     sync_lease: TimeDelta,
 ) -> Result<Enqueued, StoreError> {
-    let tx = client.transaction().await?;
-    insert(&tx, delivery, owner, sync_lease).await?;
-    if !delivery.dedup {
-        tx.commit().await?;
-        return Ok(Enqueued::Accepted);
-    }
-    let take = tx.prepare_cached(TAKE_KEY).await?;
-    let hash = delivery.body_hash.as_slice();
-    let taken = tx
-        .query_opt(
-            &take,
-            &[
-                &delivery.vendor,
-                &delivery.event_id,
-                &delivery.id,
-                &hash,
-                &delivery.created_at,
-                &since,
-            ],
-        )
-        .await?;
-    if taken.is_some() {
-        tx.commit().await?;
-        return Ok(Enqueued::Accepted);
-    }
-    // A new statement sees the key's holder, committed before the key could be locked.
-    let key = tx.prepare_cached(KEY).await?;
-    let holder = tx
-        .query_opt(&key, &[&delivery.vendor, &delivery.event_id])
-        .await?;
-    tx.rollback().await?;
-    match holder {
-        Some(row) => Ok(Enqueued::Taken(existing(&row)?)),
-        None => Err(StoreError(
-            "a dedup key was taken but its delivery is missing".to_owned(),
-        )),
-    }
-}
-
-/// Queued deliveries start `pending` and due at once; sync ones `in_flight`, held by this
-/// process until the longest a request may run.
-async fn insert(
-    client: &impl GenericClient,
-    delivery: &NewDelivery,
-    owner: i64,
-    sync_lease: TimeDelta,
-) -> Result<(), StoreError> {
     let created = delivery.created_at;
     let (state, next_attempt_at, lease_until, claimed_by) = match delivery.mode {
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created), None, None),
@@ -125,38 +101,48 @@ async fn insert(
             Some(owner),
         ),
     };
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state,
-                 order_update, state_default, traceparent, body_hash, created_at, updated_at,
-                 next_attempt_at, lease_until, claimed_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
-        )
-        .await?;
     let hash = delivery.body_hash.as_slice();
-    client
-        .execute(
-            &statement,
-            &[
-                &delivery.id,
-                &delivery.vendor,
-                &delivery.tenant,
-                &delivery.order_id,
-                &delivery.event_id,
-                &delivery.mode.as_str(),
-                &state.as_str(),
-                &Json(&delivery.update),
-                &delivery.state_default,
-                &delivery.traceparent,
-                &hash,
-                &created,
-                &next_attempt_at,
-                &lease_until,
-                &claimed_by,
-            ],
-        )
+    let update = Json(&delivery.update);
+    let mode = delivery.mode.as_str();
+    let state = state.as_str();
+    let parameters: [&(dyn ToSql + Sync); 16] = [
+        &delivery.id,
+        &delivery.vendor,
+        &delivery.tenant,
+        &delivery.order_id,
+        &delivery.event_id,
+        &mode,
+        &state,
+        &update,
+        &delivery.state_default,
+        &delivery.traceparent,
+        &hash,
+        &created,
+        &next_attempt_at,
+        &lease_until,
+        &claimed_by,
+        &since,
+    ];
+    if !delivery.dedup {
+        let statement = tx.prepare_cached(&INSERT).await?;
+        tx.execute(&statement, &parameters[..15]).await?;
+        return Ok(Enqueued::Accepted);
+    }
+    let statement = tx.prepare_cached(&INSERT_WITH_KEY).await?;
+    if tx.execute(&statement, &parameters).await? == 1 {
+        return Ok(Enqueued::Accepted);
+    }
+    // A new statement sees the key's holder, committed before the key could be locked.
+    let key = tx.prepare_cached(KEY).await?;
+    let holder = tx
+        .query_opt(&key, &[&delivery.vendor, &delivery.event_id])
         .await?;
-    Ok(())
+    match holder {
+        Some(row) => Ok(Enqueued::Taken(existing(&row)?)),
+        None => Err(StoreError(
+            "a dedup key was taken but its delivery is missing".to_owned(),
+        )),
+    }
 }
 
 /// Records what Flow accepted and the attempts, then ends the turn, but only of a delivery

@@ -1,5 +1,6 @@
 //! The shared store: one PostgreSQL schema used by several flowgate processes at once, each call
-//! on a pooled connection in a transaction of its own. What keeps replicas apart lives in the
+//! on a pooled connection in a transaction of its own, except new deliveries, which a process
+//! commits several to a transaction (`commits.rs`). What keeps replicas apart lives in the
 //! database: row and per-order advisory locks for claims (`claims.rs`), `ON CONFLICT` for dedup
 //! keys (`deliveries.rs`) and bindings (`book.rs`), and a connection-held lock per process
 //! (`presence.rs`) telling a starting process whose claims are orphaned (`schema.rs`), and one
@@ -9,6 +10,7 @@ mod admin;
 mod book;
 mod buckets;
 mod claims;
+mod commits;
 mod deliveries;
 mod presence;
 mod rows;
@@ -26,6 +28,7 @@ use tokio_postgres::NoTls;
 use crate::config::Config;
 use crate::order::StoreError;
 
+use commits::Commits;
 use presence::Presence;
 
 /// Connections per process. Each call holds one only for its transaction (a few
@@ -126,7 +129,8 @@ struct Inner {
     schema: String,
     /// This process among the fleet: written on what it claims, held as its presence.
     owner: i64,
-    sync_lease: TimeDelta,
+    /// Where this process's deliveries are committed, several to a transaction.
+    commits: Commits,
     _presence: Presence,
 }
 
@@ -166,12 +170,13 @@ impl PgStore {
         let presence = Presence::start(connection, owner).await?;
         schema::recover(&mut client, chrono::Utc::now()).await?;
         drop(client);
+        let sync_lease = TimeDelta::from_std(options.sync_lease).unwrap_or(TimeDelta::MAX);
         Ok(PgStore {
             inner: Arc::new(Inner {
+                commits: Commits::start(pool.clone(), owner, sync_lease),
                 pool,
                 schema: options.schema.clone(),
                 owner,
-                sync_lease: TimeDelta::from_std(options.sync_lease).unwrap_or(TimeDelta::MAX),
                 _presence: presence,
             }),
         })

@@ -48,16 +48,7 @@ impl Store for PgStore {
         delivery: NewDelivery,
         dedup_since: DateTime<Utc>,
     ) -> Result<Enqueued, StoreError> {
-        let mut client = self.client().await?;
-        let sync_lease = self.inner.sync_lease;
-        deliveries::enqueue(
-            &mut client,
-            &delivery,
-            dedup_since,
-            self.owner(),
-            sync_lease,
-        )
-        .await
+        self.inner.commits.enqueue(delivery, dedup_since).await
     }
 
     async fn claim(

@@ -121,3 +121,65 @@ async fn an_empty_bucket_says_how_long_until_its_next_token_and_keys_are_apart()
         Take::Taken
     );
 }
+
+/// Whether the `buckets` table is written to the WAL.
+async fn buckets_logged(client: &tokio_postgres::Client) -> bool {
+    let persistence: i8 = client
+        .query_one(
+            "SELECT relpersistence::\"char\" FROM pg_catalog.pg_class
+             WHERE oid = 'buckets'::regclass",
+            &[],
+        )
+        .await
+        .expect("the buckets table")
+        .get(0);
+    persistence == b'p' as i8
+}
+
+/// One token in ten seconds: nothing refills while a test runs.
+const SLOW: RateLimit = RateLimit {
+    per_second: 0.1,
+    burst: 5,
+};
+
+#[tokio::test]
+async fn a_schema_of_version_two_keeps_its_tokens_and_leaves_the_wal() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let store = scratch.open().await;
+    let client = scratch.client().await;
+    assert!(
+        !buckets_logged(&client).await,
+        "a new schema's buckets are unlogged"
+    );
+    // The schema as version 2 left it: a logged table, holding a bucket part spent.
+    client
+        .batch_execute("ALTER TABLE buckets SET LOGGED; DELETE FROM migrations WHERE version = 3;")
+        .await
+        .expect("back to version 2");
+    for _ in 0..SLOW.burst - 1 {
+        assert_eq!(
+            store.take("client:a", SLOW).await.expect("take"),
+            Take::Taken
+        );
+    }
+    drop(store);
+    let store = scratch.open().await;
+    assert!(
+        !buckets_logged(&client).await,
+        "the upgrade unlogs the table"
+    );
+    // The upgrade kept the row: one token is left.
+    assert_eq!(
+        store.take("client:a", SLOW).await.expect("take"),
+        Take::Taken
+    );
+    assert!(
+        matches!(
+            store.take("client:a", SLOW).await.expect("take"),
+            Take::Wait(_)
+        ),
+        "the bucket kept what was spent before the upgrade"
+    );
+}

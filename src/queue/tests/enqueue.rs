@@ -204,6 +204,43 @@ pub(crate) async fn concurrent_enqueues_each_acknowledged_once(backend: &mut dyn
     assert_eq!(page.next_cursor, None);
 }
 
+/// Deliveries committed at the same moment share a transaction; one that cannot be committed
+/// (its id is taken) fails alone and the others commit.
+pub(crate) async fn a_failing_delivery_among_concurrent_ones_fails_alone(
+    backend: &mut dyn Backend,
+) {
+    let store = backend.store();
+    let t = t0();
+    let first = accept(store.as_ref(), delivery(Uuid::new_v4(), t)).await;
+    let tasks: Vec<_> = (0..30)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let mut new = delivery(Uuid::new_v4(), t);
+            if n == 15 {
+                new.id = first;
+            }
+            tokio::spawn(async move { (new.id, store.enqueue(new, t - days(1)).await) })
+        })
+        .collect();
+    let mut accepted = HashSet::new();
+    let mut failed = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            (id, Ok(Enqueued::Accepted)) => {
+                accepted.insert(id);
+            }
+            (id, Ok(taken)) => panic!("{id}: {taken:?}"),
+            (id, Err(_)) => failed.push(id),
+        }
+    }
+    assert_eq!(failed, vec![first]);
+    assert_eq!(accepted.len(), 29);
+    assert_eq!(store.depth().await.expect("depth").pending, 30);
+    for id in accepted {
+        assert!(store.get(id).await.expect("get").is_some(), "{id} is kept");
+    }
+}
+
 pub(crate) async fn racing_enqueues_of_one_key_commit_one(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();

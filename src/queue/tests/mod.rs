@@ -39,6 +39,7 @@ macro_rules! store_suite {
             enqueue::sync_delivered_keeps_the_key,
             enqueue::sync_deliveries_are_never_claimed,
             enqueue::concurrent_enqueues_each_acknowledged_once,
+            enqueue::a_failing_delivery_among_concurrent_ones_fails_alone,
             enqueue::racing_enqueues_of_one_key_commit_one,
             claim::later_delivery_waits_for_the_earlier_one,
             claim::dead_delivery_leaves_the_line,

@@ -173,14 +173,14 @@ pub(super) async fn finish(
         return Ok(());
     };
     let held = delivery.state == DeliveryState::InFlight && delivery.claimed_by == Some(owner);
-    let end_turn = async {
+    let ending = async {
         if held {
             end_turn(&tx, &delivery, finish, now).await
         } else {
             Ok(())
         }
     };
-    try_join!(record_attempts(&tx, delivery.seq, attempts), end_turn)?;
+    try_join!(record_attempts(&tx, delivery.seq, attempts), ending)?;
     tx.commit().await?;
     Ok(())
 }

@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_postgres::NoTls;
+use uuid::Uuid;
 
-use crate::queue::Store;
+use crate::order::{LastSent, OrderBook};
 use crate::queue::postgres::{PgOptions, PgStore, check_url};
+use crate::queue::{DeliveryState, Finish, Store};
 
-use super::Backend;
+use super::{Backend, accept, attempt, claim_one, delivery, t0};
 
 /// The variable naming the test server, e.g. `postgres://postgres@127.0.0.1:5432/test`.
 pub(crate) const URL_VAR: &str = "FLOWGATE_TEST_POSTGRES_URL";
@@ -199,4 +201,63 @@ async fn an_unreachable_server_is_a_short_error_without_the_password() {
     let error = PgStore::open(&options).await.expect_err("no server");
     assert!(!error.0.contains("s3cret"), "{error}");
     assert!(error.0.contains("connecting"), "{error}");
+}
+
+/// A finish sends its statements two at a time: when one fails (PostgreSQL's text holds no
+/// NUL), in the first pair or the second, its partner is dropped unanswered and the transaction
+/// rolls back whole, and the one pooled connection that ran it serves the next finish.
+#[tokio::test]
+async fn a_finish_that_fails_records_nothing_and_its_connection_serves_the_next() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let options = PgOptions {
+        pool_size: 1,
+        ..scratch.options()
+    };
+    let store = PgStore::open(&options).await.expect("open");
+    let (order, t) = (Uuid::new_v4(), t0());
+    let id = accept(&store, delivery(order, t)).await;
+    claim_one(&store, t, id).await;
+    let sent = |title: &str| LastSent {
+        title: Some(title.to_owned()),
+        ..LastSent::default()
+    };
+    let tried = |error: Option<&str>| {
+        let mut tried = attempt(t, "patch", Some(200));
+        tried.error = error.map(str::to_owned);
+        vec![tried]
+    };
+
+    // What Flow accepted fails with the row's lock; the attempts fail with the turn's end,
+    // after what Flow accepted was written.
+    for (title, error) in [
+        ("nul\0byte", None),
+        ("Written, then rolled back", Some("nul\0byte")),
+    ] {
+        let failed = store.finish(
+            id,
+            tried(error),
+            Finish::Delivered,
+            Some((order, sent(title))),
+        );
+        failed.await.expect_err("a NUL cannot be stored");
+        let record = store.get(id).await.expect("get").expect("kept");
+        assert_eq!(record.state, DeliveryState::InFlight, "{title}");
+        assert!(record.attempts.is_empty(), "{title}: {:?}", record.attempts);
+        let kept = store.last_sent(order).await.expect("read");
+        assert_eq!(kept, LastSent::default(), "{title}");
+    }
+
+    let finished = store.finish(
+        id,
+        tried(None),
+        Finish::Delivered,
+        Some((order, sent("Done"))),
+    );
+    finished.await.expect("the next finish");
+    let record = store.get(id).await.expect("get").expect("kept");
+    assert_eq!(record.state, DeliveryState::Delivered);
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(store.last_sent(order).await.expect("read"), sent("Done"));
 }

@@ -28,7 +28,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    flowgate::telemetry::init(
+    // Dropping it writes the lines still queued.
+    let log = flowgate::telemetry::init(
         cli.log_format.unwrap_or(config.log.format),
         &config.log.level,
     );
@@ -43,6 +44,8 @@ async fn main() -> ExitCode {
         Command::Deliveries(args) => cli::deliveries(&config, args).await,
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };
+    // What was logged comes before the error that ends the run.
+    drop(log);
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
         ExitCode::FAILURE

@@ -1,17 +1,35 @@
 //! Logs with `tracing`: human-readable text or one JSON object per line, on stderr so a CLI
-//! verb's own output stays clean. `RUST_LOG` overrides the configured level.
+//! verb's own output stays clean. `RUST_LOG` overrides the configured level. A thread of its own
+//! writes the lines, so a request never waits on stderr; colours only on a terminal.
 
+use std::io::{BufWriter, IsTerminal};
+
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat, level: &str) {
+/// Lines queued for the log thread before a request waits for it (a line is never dropped): a
+/// burst's worth, and a few hundred KiB of channel allocated up front.
+const QUEUED_LINES: usize = 8_192;
+
+/// Installs the subscriber; logging stops when the guard is dropped, after what it holds is
+/// written.
+pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // The log thread writes what is queued, then flushes: a batch under load, one line at a time
+    // when quiet.
+    let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .lossy(false)
+        .thread_name("flowgate-log")
+        .finish(BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     // A second init (tests start several gateways in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -21,4 +39,5 @@ pub fn init(format: LogFormat, level: &str) {
             .with_span_list(false)
             .try_init(),
     };
+    guard
 }

@@ -32,15 +32,21 @@ struct Logged {
 }
 
 impl Logged {
-    async fn start(config: &str, public: String, admin: &str) -> Logged {
+    /// Against `sim`, with `--log-format` `format`.
+    async fn start(sim: &FlowSim, access_token: &str, format: &str) -> Logged {
+        let (public, admin) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).expect("write the config");
+        std::fs::write(&path, config(&public, &admin, sim, access_token))
+            .expect("write the config");
         let mut command = flowgate_command();
         command
             .arg("--config")
             .arg(&path)
-            .args(["--log-format", "json", "serve"])
+            .args(["--log-format", format, "serve"])
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("the gateway starts");
@@ -151,16 +157,7 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
     let sim = FlowSim::start().await;
     let access_token = sim.access_token().await;
     let (order, flow_token) = sim.create_order(21).await;
-    let (public, admin) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    let gw = Logged::start(
-        &config(&public, &admin, &sim, &access_token),
-        public.clone(),
-        &admin,
-    )
-    .await;
+    let gw = Logged::start(&sim, &access_token, "json").await;
 
     let with_token = canonical_body(
         &order,
@@ -213,6 +210,11 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
         .to_owned();
     gw.until_logged("the queued delivery's Flow call", |line| {
         message(line) == "flow call" && fields(line)["delivery_id"] == queued_id.as_str()
+    })
+    .await;
+    // Lines reach stderr through the log thread, in order, soon after the answer.
+    gw.until_logged("the last webhook's outcome", |line| {
+        message(line) == "webhook answered" && fields(line)["request_id"] == "log-6"
     })
     .await;
     let lines = gw.lines();
@@ -312,4 +314,47 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
             "{call}"
         );
     }
+}
+
+/// Text lines written to a pipe or a file carry no terminal colour codes: a log collector would
+/// store them as they are.
+#[tokio::test]
+async fn text_lines_on_a_pipe_carry_no_colour_codes() {
+    let sim = FlowSim::start().await;
+    let access_token = sim.access_token().await;
+    let gw = Logged::start(&sim, &access_token, "text").await;
+    let body = canonical_body(
+        &uuid::Uuid::new_v4().to_string(),
+        json!({"state": "InProcess"}),
+    );
+    let headers = sign(&bearer(WRONG_BEARER), body.as_bytes());
+    let reply = gw.post("partner", &body, headers, "text-1").await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let answered = loop {
+        let lines = gw.lines();
+        if let Some(line) = lines.iter().find(|l| l.contains("text-1")) {
+            break line.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outcome was never logged:\n{}",
+            lines.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        answered.contains("webhook answered") && answered.contains("unauthenticated"),
+        "{answered}"
+    );
+    let coloured: Vec<String> = gw
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains('\u{1b}'))
+        .collect();
+    assert!(
+        coloured.is_empty(),
+        "colour codes in the log: {coloured:#?}"
+    );
 }

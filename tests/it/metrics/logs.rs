@@ -84,19 +84,23 @@ impl Logged {
         self.lines.lock().expect("the log").clone()
     }
 
-    /// Waits until some line satisfies `found`.
+    /// Waits until some JSON line satisfies `found`.
     async fn until_logged(&self, what: &str, found: impl Fn(&Value) -> bool) {
+        self.until_line(what, |line| found(&parse(line))).await;
+    }
+
+    /// Waits until some line satisfies `found`, and returns it.
+    async fn until_line(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + TIMEOUT;
-        while !self
-            .lines()
-            .iter()
-            .map(|l| parse(l))
-            .any(|line| found(&line))
-        {
+        loop {
+            let lines = self.lines();
+            if let Some(line) = lines.iter().find(|l| found(l)) {
+                return line.clone();
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "never logged: {what}\n{}",
-                self.lines().join("\n")
+                lines.join("\n")
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -331,19 +335,9 @@ async fn text_lines_on_a_pipe_carry_no_colour_codes() {
     let reply = gw.post("partner", &body, headers, "text-1").await;
     assert_eq!(reply.status, 401, "{reply:?}");
 
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    let answered = loop {
-        let lines = gw.lines();
-        if let Some(line) = lines.iter().find(|l| l.contains("text-1")) {
-            break line.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the outcome was never logged:\n{}",
-            lines.join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let answered = gw
+        .until_line("the outcome", |line| line.contains("text-1"))
+        .await;
     assert!(
         answered.contains("webhook answered") && answered.contains("unauthenticated"),
         "{answered}"

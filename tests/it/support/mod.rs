@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod demo;
 pub mod fixtures;
 pub mod flow;
 pub mod raw;

@@ -2,6 +2,7 @@
 mod check_config;
 mod cli_send;
 mod deploy;
+mod docs;
 mod flow;
 mod ingress;
 mod metrics;

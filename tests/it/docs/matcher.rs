@@ -184,13 +184,20 @@ pub fn json_mismatch(
 }
 
 /// The first documented line the real lines do not show, for a failure's message.
-pub fn first_mismatch(documented: &[&str], lines: &[&str], b: &Bindings) -> String {
+pub fn first_mismatch(documented: &[&str], lines: &[&str], subset: bool, b: &Bindings) -> String {
     let mut b = b.clone();
-    match documented
-        .iter()
-        .zip(lines)
-        .position(|(want, line)| !line_matches(want, line, &mut b))
-    {
+    let missing = if subset {
+        let mut rest = lines.iter();
+        documented
+            .iter()
+            .position(|want| !rest.any(|line| line_matches(want, line, &mut b)))
+    } else {
+        documented
+            .iter()
+            .zip(lines)
+            .position(|(want, line)| !line_matches(want, line, &mut b))
+    };
+    match missing {
         Some(i) => format!("line {}: {:?}", i + 1, documented[i]),
         None => format!("{} lines shown, {} printed", documented.len(), lines.len()),
     }

@@ -31,8 +31,10 @@ struct Session {
 pub async fn run(steps: &[Step]) {
     let demo = Demo::new();
     let log = std::fs::File::create(demo.dir.path().join("serve.log")).expect("the log file");
+    // The level the demo configures, whatever the caller's RUST_LOG says.
     let gateway = demo
         .command(&["serve"])
+        .env_remove("RUST_LOG")
         .stderr(Stdio::from(log))
         .spawn()
         .expect("serve starts");
@@ -195,7 +197,7 @@ fn output_mismatch(
     let documented: Vec<&str> = documented.iter().map(|l| l.trim_end()).collect();
     if !expect.json {
         let matched = lines_match(&documented, &lines, expect.subset, b);
-        return (!matched).then(|| first_mismatch(&documented, &lines, b));
+        return (!matched).then(|| first_mismatch(&documented, &lines, expect.subset, b));
     }
     let (want_head, want_json) = split_json(&documented);
     let (head, json) = split_json(&lines);

@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
             for error in &errors.0 {
                 eprintln!("error: {error}");
             }
-            return ExitCode::FAILURE;
+            return cli.command.could_not_run();
         }
     };
     // Dropping it writes the lines still queued.
@@ -48,6 +48,6 @@ async fn main() -> ExitCode {
     drop(log);
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
-        ExitCode::FAILURE
+        cli.command.could_not_run()
     })
 }

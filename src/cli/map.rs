@@ -1,7 +1,7 @@
-//! `flowgate map`: what a payload would become, for vendors and operators debugging a mapping.
-//! Validates FILE against the vendor's schemas, maps it, and prints the OrderUpdate and the Flow
-//! calls it causes for an order flowgate has sent nothing to yet. Nothing is sent. Exit 0 only
-//! when the gateway would send it.
+//! `flowgate map`: what the gateway would do with a payload, for vendors and operators debugging
+//! a mapping. FILE goes through the gateway's own stage code, from the body cap and parsing to
+//! tenant routing and the FlowToken policy; what needs the store or Flow is assumed, and the
+//! report says so. Nothing is sent and no secret is read.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,91 +9,197 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::config::Config;
-use crate::deliver::plan;
-use crate::map::Mapper;
+use crate::config::{Config, FlowTokenPolicy, Vendor};
+use crate::deliver::DeliveryError;
+use crate::deliver::plan::{self, NoState};
+use crate::ingress::update::{CheckFlowToken, MapUpdate};
+use crate::ingress::webhook::{ParseJson, ValidateSchema};
+use crate::ingress::{BodyError, vendor_mapper, vendor_schemas};
+use crate::map::{Mapped, Mapper};
 use crate::order::LastSent;
+use crate::problem::Problem;
+use crate::route::{Claim, RoutingTable, VendorRouting};
 use crate::validate::{self, VendorSchemas};
 
+/// The exit code when the gateway would refuse FILE; 0 when it would send it.
+pub const REFUSED: u8 = 1;
+/// The exit code when `map` could not run (no such vendor, FILE unreadable, config unusable).
+pub const COULD_NOT_RUN: u8 = 2;
+
+/// What `map` cannot know without the store, a signed request or Flow: assumed, and printed.
+const ASSUMED: [&str; 4] = [
+    "the request is signed, declared JSON and within the vendor's rate limit (not checked)",
+    "the event id is new: map has no store, so no earlier webhook was looked up",
+    "no binding known: map has no store, so no binding of the order (from /launch or a verified FlowToken) was looked up",
+    "nothing was sent to the order before, so a status without a state takes only the map's state default",
+];
+
+/// Prints the report on FILE; `Ok` with exit 0 when the gateway would send it, `REFUSED` with
+/// the problem it would answer otherwise. An `Err` means the command could not run.
 pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCode> {
     let Some(settings) = config.vendors.get(vendor) else {
         bail!("no vendor `{vendor}` in {}", config.source.file.display());
     };
-    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let document: Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let key = format!("vendors.{vendor}.schema");
-    let own = match &settings.schema {
-        Some(path) => {
-            let path = config.source.resolve(&key, path);
-            let (_, validator) = validate::compile_file(&path).map_err(anyhow::Error::msg)?;
-            Some(validator.into())
+    let dry_run = DryRun::new(config, vendor, settings)?;
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut walk = Walk::default();
+    let refusal = dry_run.walk(&body, &mut walk).err();
+    super::print(&pretty(&walk.report(refusal.as_ref())));
+    Ok(match refusal {
+        None => ExitCode::SUCCESS,
+        Some(_) => ExitCode::from(REFUSED),
+    })
+}
+
+/// One vendor's stages as the gateway builds them from the configuration, minus every secret.
+struct DryRun<'a> {
+    config: &'a Config,
+    vendor: &'a str,
+    settings: &'a Vendor,
+    schemas: VendorSchemas,
+    mapper: Mapper,
+    routes: RoutingTable,
+}
+
+/// How far FILE got, and what each stage made of it.
+#[derive(Default)]
+struct Walk {
+    mapped: Option<Mapped>,
+    tenant: Option<String>,
+    flow_token: Option<Value>,
+    calls: Vec<Value>,
+}
+
+impl<'a> DryRun<'a> {
+    fn new(config: &'a Config, vendor: &'a str, settings: &'a Vendor) -> anyhow::Result<Self> {
+        let canonical = validate::compile_canonical()
+            .map(std::sync::Arc::new)
+            .map_err(anyhow::Error::msg)?;
+        let schemas =
+            vendor_schemas(config, vendor, settings, Some(&canonical)).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("{}", lines.join("\n"))
+            })?;
+        Ok(Self {
+            config,
+            vendor,
+            settings,
+            schemas,
+            mapper: vendor_mapper(settings, config.limits.max_field_chars),
+            routes: RoutingTable::from_config(config),
+        })
+    }
+
+    /// The contract's stages in the gateway's order (DESIGN section 2); the first that fails
+    /// is the answer.
+    fn walk(&self, body: &[u8], walk: &mut Walk) -> Result<(), Problem> {
+        let max_body = self.config.server.max_body_bytes;
+        if u64::try_from(body.len()).unwrap_or(u64::MAX) > max_body {
+            return Err(BodyError::TooLarge(max_body).into());
         }
-        None => None,
-    };
-    let envelope = match &settings.map {
-        Some(_) => None,
-        None => Some(
-            validate::compile_canonical()
-                .map_err(anyhow::Error::msg)?
-                .into(),
+        let document = ParseJson::new(self.config.limits.max_json_depth).parse(body)?;
+        ValidateSchema::check(&self.schemas, &document)?;
+        let mapped = walk.mapped.insert(self.mapper.map(&document)?);
+        MapUpdate::check(mapped)?;
+        let claim = Claim {
+            vendor: self.vendor,
+            flow_url: mapped.flow_url.as_deref(),
+            tenant_id: mapped.tenant_id,
+        };
+        let routing = VendorRouting::of(self.settings);
+        let tenant = walk
+            .tenant
+            .insert(self.routes.resolve(claim, routing, None)?);
+        let policy = self.settings.flow_token;
+        let token = mapped.flow_token.as_deref();
+        walk.flow_token = Some(token_report(policy, token.is_some(), tenant));
+        // Not verified against Flow: a token the policy wants checked passes here as it is.
+        CheckFlowToken::token_to_verify(policy, token, false)?;
+        walk.calls = self.calls(mapped)?;
+        Ok(())
+    }
+
+    /// The Flow calls of the update for an order nothing was sent to yet.
+    fn calls(&self, mapped: &Mapped) -> Result<Vec<Value>, Problem> {
+        let (update, order) = (&mapped.update, mapped.order_id);
+        let never_sent = LastSent::default();
+        let path = format!("/api/marketingintegrators/orders/{order}");
+        let mut calls = Vec::new();
+        if let Some(body) = plan::patch(update, &never_sent) {
+            calls
+                .push(json!({"operation": "patch", "method": "PATCH", "path": path, "body": body}));
+        }
+        // What the gateway answers 422 `mapping-failed` when no state is known for the order.
+        let state = plan::update_state(update, &never_sent, self.mapper.state_default())
+            .map_err(|NoState| DeliveryError::NoState(NoState))?;
+        if let Some(body) = state {
+            let path = format!("{path}/updatestate");
+            calls.push(
+                json!({"operation": "updatestate", "method": "POST", "path": path, "body": body}),
+            );
+        }
+        Ok(calls)
+    }
+}
+
+/// What the FlowToken policy made of the payload, and what only Flow or the store can say.
+fn token_report(policy: FlowTokenPolicy, present: bool, tenant: &str) -> Value {
+    let result = match (policy, present) {
+        (FlowTokenPolicy::Off, _) => "ignored: the policy is off".to_owned(),
+        (FlowTokenPolicy::Optional, false) => "none sent, none needed".to_owned(),
+        (FlowTokenPolicy::Required, false) => "none sent: the gateway refuses the webhook unless \
+            the order is already bound by a verified FlowToken, and map did not look up the binding"
+            .to_owned(),
+        (_, true) => format!(
+            "present, not verified against Flow: the gateway asks tenant `{tenant}`'s Flow \
+             (VerifyToken), which may still refuse it (401 flow-token-invalid, 403 \
+             flow-token-mismatch)"
         ),
     };
-    let violations = VendorSchemas::new(own, envelope).violations(&document);
-    if !violations.is_empty() {
-        super::print(&pretty(&json!({"schema-violation": violations})));
-        return Ok(ExitCode::FAILURE);
-    }
-    let max_chars = config.limits.max_field_chars;
-    let mapper = match &settings.map {
-        Some(map) => Mapper::from_map(map, max_chars),
-        None => Mapper::canonical(max_chars),
-    };
-    let mapped = match mapper.map(&document) {
-        Ok(mapped) => mapped,
-        Err(error) => {
-            super::print(&pretty(&json!({"mapping-failed": error.to_string()})));
-            return Ok(ExitCode::FAILURE);
+    json!({"policy": policy.as_str(), "result": result})
+}
+
+impl Walk {
+    /// The printed report: how far FILE got, what each stage made of it, and what was assumed.
+    fn report(&self, refusal: Option<&Problem>) -> Value {
+        let mut report = json!({ "assumed": ASSUMED });
+        if let Some(mapped) = &self.mapped {
+            report["order_update"] = order_update(mapped);
         }
-    };
+        if let Some(tenant) = &self.tenant {
+            report["tenant"] = json!(tenant);
+        }
+        if let Some(flow_token) = &self.flow_token {
+            report["flow_token"] = flow_token.clone();
+        }
+        match refusal {
+            Some(problem) => report["problem"] = json!(problem.document(None)),
+            None => report["flow_calls"] = json!(self.calls),
+        }
+        report
+    }
+}
+
+fn order_update(mapped: &Mapped) -> Value {
     let update = &mapped.update;
-    let order = mapped.order_id;
-    let never_sent = LastSent::default();
-    let mut calls = Vec::new();
-    let mut sendable = true;
-    if let Some(body) = plan::patch(update, &never_sent) {
-        calls.push(json!({"operation": "patch", "method": "PATCH", "path": format!("/api/marketingintegrators/orders/{order}"), "body": body}));
-    }
-    match plan::update_state(update, &never_sent, mapper.state_default()) {
-        Ok(Some(body)) => calls.push(json!({"operation": "updatestate", "method": "POST", "path": format!("/api/marketingintegrators/orders/{order}/updatestate"), "body": body})),
-        Ok(None) => {}
-        Err(error) => {
-            // What the gateway would answer 422 `mapping-failed`.
-            sendable = false;
-            calls.push(json!({"operation": "updatestate", "error": error.to_string()}));
-        }
-    }
-    let report = json!({
-        "order_update": {
-            "event_id": mapped.event_id,
-            "order_id": order,
-            "flow_url": mapped.flow_url,
-            "tenant_id": mapped.tenant_id,
-            "flow_token": mapped.flow_token.as_ref().map(|_| "(present)"),
-            "state": update.state,
-            "status": update.status,
-            "title": update.title,
-            "action_text": update.action_text,
-            "metadata": update.metadata.as_ref().map(|lines| lines.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()),
-            "truncated": mapped.truncated,
-        },
-        "flow_calls": calls,
+    let metadata = update.metadata.as_ref().map(|lines| {
+        lines
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect::<Vec<_>>()
     });
-    super::print(&pretty(&report));
-    Ok(if sendable {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    json!({
+        "event_id": mapped.event_id,
+        "order_id": mapped.order_id,
+        "flow_url": mapped.flow_url,
+        "tenant_id": mapped.tenant_id,
+        "flow_token": mapped.flow_token.as_ref().map(|_| "(present)"),
+        "state": update.state,
+        "status": update.status,
+        "title": update.title,
+        "action_text": update.action_text,
+        "metadata": metadata,
+        "truncated": mapped.truncated,
     })
 }
 

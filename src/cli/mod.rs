@@ -1,5 +1,6 @@
 //! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
-//! `map` compiles one vendor's schema, `healthcheck` needs only the admin address.
+//! `map` compiles one vendor's schema and routes by the tenants' URLs and ids, `healthcheck` needs
+//! only the admin address.
 
 mod deliveries;
 mod map;
@@ -65,7 +66,9 @@ pub enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Print the OrderUpdate and the Flow calls FILE would cause as VENDOR, without sending.
+    /// Run FILE through the gateway's stages as VENDOR, without sending: print the OrderUpdate,
+    /// its tenant and the Flow calls (exit 0), or the problem the gateway would answer (exit 1).
+    /// Exit 2 when it cannot run.
     Map {
         #[arg(long)]
         vendor: String,
@@ -73,6 +76,17 @@ pub enum Command {
     },
     /// Inspect and steer deliveries through the admin API (needs the admin token).
     Deliveries(DeliveriesArgs),
+}
+
+impl Command {
+    /// The exit code when the verb cannot run: 1, but 2 for `map`, whose 1 says the gateway
+    /// would refuse FILE.
+    pub fn could_not_run(&self) -> ExitCode {
+        match self {
+            Command::Map { .. } => ExitCode::from(map::COULD_NOT_RUN),
+            _ => ExitCode::FAILURE,
+        }
+    }
 }
 
 /// `serve`: build, bind, run until a signal.

@@ -353,6 +353,17 @@ pub enum FlowTokenPolicy {
     Off,
 }
 
+impl FlowTokenPolicy {
+    /// The policy as the configuration spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowTokenPolicy::Required => "required",
+            FlowTokenPolicy::Optional => "optional",
+            FlowTokenPolicy::Off => "off",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dedup {

@@ -32,7 +32,7 @@ use tower::util::BoxCloneSyncService;
 pub use body::BodyError;
 pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
-pub use vendors::{Vendor, Vendors};
+pub use vendors::{Vendor, Vendors, vendor_mapper, vendor_schemas};
 use webhook::Inbound;
 
 use crate::app::Health;

@@ -64,17 +64,24 @@ impl Stage<Valid> for MapUpdate {
             }
             tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
         }
-        if !order.update.patches() && !order.update.updates_state() {
-            return Err(MappingError {
-                field: "update".into(),
-                reason: "the webhook sets none of state, status, title, action text, metadata"
-                    .into(),
-            });
-        }
+        Self::check(&order)?;
         Ok(Update {
             webhook: valid.webhook,
             order,
             identity: valid.identity,
+        })
+    }
+}
+
+impl MapUpdate {
+    /// A mapped webhook must set something to deliver (also what `flowgate map` checks).
+    pub fn check(order: &map::Mapped) -> Result<(), MappingError> {
+        if order.update.patches() || order.update.updates_state() {
+            return Ok(());
+        }
+        Err(MappingError {
+            field: "update".into(),
+            reason: "the webhook sets none of state, status, title, action text, metadata".into(),
         })
     }
 }
@@ -161,17 +168,32 @@ impl AsyncStage<Addressed> for CheckFlowToken {
     async fn run(&self, addressed: Addressed) -> Result<Authorized, PolicyError> {
         let order = &addressed.update.order;
         let policy = addressed.update.webhook.vendor().flow_token;
-        let token = match (policy, order.flow_token.as_deref()) {
-            (FlowTokenPolicy::Off, _) | (FlowTokenPolicy::Optional, None) => None,
-            (FlowTokenPolicy::Required, None) if addressed.binding.is_some() => None,
-            (FlowTokenPolicy::Required, None) => return Err(PolicyError::Missing),
-            (_, Some(token)) => self.verify(&addressed, token).await?,
+        let bound = addressed.binding.is_some();
+        let token = match Self::token_to_verify(policy, order.flow_token.as_deref(), bound)? {
+            None => None,
+            Some(token) => self.verify(&addressed, token).await?,
         };
         Ok(Authorized { addressed, token })
     }
 }
 
 impl CheckFlowToken {
+    /// The policy's verdict before Flow is asked: the token to verify, none to verify, or 401
+    /// `flow-token-missing` (also what `flowgate map` decides with). `bound`: the order already
+    /// has a binding.
+    pub fn token_to_verify(
+        policy: FlowTokenPolicy,
+        token: Option<&str>,
+        bound: bool,
+    ) -> Result<Option<&str>, PolicyError> {
+        match (policy, token) {
+            (FlowTokenPolicy::Off, _) | (FlowTokenPolicy::Optional, None) => Ok(None),
+            (FlowTokenPolicy::Required, None) if bound => Ok(None),
+            (FlowTokenPolicy::Required, None) => Err(PolicyError::Missing),
+            (_, Some(token)) => Ok(Some(token)),
+        }
+    }
+
     /// Verifies the token unless it is the one that bound the order, then binds the order.
     async fn verify(
         &self,

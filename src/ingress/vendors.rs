@@ -90,9 +90,50 @@ fn build_vendor(
     canonical: Option<&Arc<Validator>>,
     metrics: VendorMetrics,
 ) -> Result<Vendor, Vec<ConfigError>> {
+    let key = format!("vendors.{name}");
+    let verifier = vendor
+        .verify
+        .verifier(&config.source, &format!("{key}.verify"));
+    match (
+        verifier.map_err(|e| vec![e]),
+        vendor_schemas(config, name, vendor, canonical),
+    ) {
+        (Ok(verifier), Ok(schemas)) => Ok(Vendor {
+            name: name.to_owned(),
+            verifier,
+            schemas,
+            rate_limit: vendor.rate_limit.as_ref().map(limiter),
+            mapper: vendor_mapper(vendor, config.limits.max_field_chars),
+            flow_token: vendor.flow_token,
+            mode: vendor.delivery.unwrap_or(config.delivery.mode),
+            dedup: vendor.dedup,
+            tenant: vendor.tenant.clone(),
+            tenants: vendor.tenants.clone(),
+            launch: vendor.launch_url.clone().map(|url| Launch {
+                url,
+                params: vendor.launch_params.clone(),
+            }),
+            metrics,
+        }),
+        (verifier, schemas) => Err([verifier.err(), schemas.err()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect()),
+    }
+}
+
+/// The schemas a vendor's payloads are checked against: its own `schema` (every map pointer
+/// must be reachable in it), then for a canonical vendor (no map) the `canonical` envelope.
+/// Needs no secret, so `flowgate map` validates with exactly this.
+pub fn vendor_schemas(
+    config: &Config,
+    name: &str,
+    vendor: &config::Vendor,
+    canonical: Option<&Arc<Validator>>,
+) -> Result<VendorSchemas, Vec<ConfigError>> {
     let source = &config.source;
     let key = format!("vendors.{name}");
-    let verifier = vendor.verify.verifier(source, &format!("{key}.verify"));
     let schema_key = format!("{key}.schema");
     let own_schema = vendor.schema.as_ref().map(|path| {
         let (document, validator) = validate::compile_file(&source.resolve(&schema_key, path))
@@ -116,35 +157,12 @@ fn build_vendor(
             Err(unreachable)
         }
     });
-    // A canonical vendor (no map) posts the envelope, checked after its own schema if it has one.
     let envelope = vendor.map.is_none().then(|| canonical.cloned()).flatten();
-    match (verifier.map_err(|e| vec![e]), own_schema.transpose()) {
-        (Ok(verifier), Ok(own_schema)) => Ok(Vendor {
-            name: name.to_owned(),
-            verifier,
-            schemas: VendorSchemas::new(own_schema, envelope),
-            rate_limit: vendor.rate_limit.as_ref().map(limiter),
-            mapper: mapper(vendor, config.limits.max_field_chars),
-            flow_token: vendor.flow_token,
-            mode: vendor.delivery.unwrap_or(config.delivery.mode),
-            dedup: vendor.dedup,
-            tenant: vendor.tenant.clone(),
-            tenants: vendor.tenants.clone(),
-            launch: vendor.launch_url.clone().map(|url| Launch {
-                url,
-                params: vendor.launch_params.clone(),
-            }),
-            metrics,
-        }),
-        (verifier, own_schema) => Err([verifier.err(), own_schema.err()]
-            .into_iter()
-            .flatten()
-            .flatten()
-            .collect()),
-    }
+    Ok(VendorSchemas::new(own_schema.transpose()?, envelope))
 }
 
-fn mapper(vendor: &config::Vendor, max_field_chars: usize) -> Mapper {
+/// The mapper of a vendor: its `map`, or the canonical envelope's.
+pub fn vendor_mapper(vendor: &config::Vendor, max_field_chars: usize) -> Mapper {
     match &vendor.map {
         Some(map) => Mapper::from_map(map, max_field_chars),
         None => Mapper::canonical(max_field_chars),

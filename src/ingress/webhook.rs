@@ -15,7 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::dedup::{Identity, Unique};
 use super::{Stage, Vendor, Vendors};
-use crate::validate::Violation;
+use crate::validate::{VendorSchemas, Violation};
 use crate::verify::Verified;
 
 /// A request for `/webhooks/{vendor}`, before anything is known about it.
@@ -190,13 +190,19 @@ impl Stage<Verified> for ParseJson {
     type Error = ParseError;
 
     fn run(&self, webhook: Verified) -> Result<Parsed, ParseError> {
+        let document = self.parse(webhook.body())?;
+        Ok(Parsed { webhook, document })
+    }
+}
+
+impl ParseJson {
+    /// The body as JSON, or why the gateway refuses it (also what `flowgate map` parses with).
+    pub fn parse(&self, body: &[u8]) -> Result<Value, ParseError> {
         // Counted before parsing, so a hostile body costs one linear scan and no allocation.
-        if nesting_depth(webhook.body()) > self.max_depth {
+        if nesting_depth(body) > self.max_depth {
             return Err(ParseError::TooDeep(self.max_depth));
         }
-        let document = serde_json::from_slice(webhook.body())
-            .map_err(|e| ParseError::Invalid(e.to_string()))?;
-        Ok(Parsed { webhook, document })
+        serde_json::from_slice(body).map_err(|e| ParseError::Invalid(e.to_string()))
     }
 }
 
@@ -239,15 +245,24 @@ impl Stage<Unique> for ValidateSchema {
     type Error = SchemaViolations;
 
     fn run(&self, unique: Unique) -> Result<Valid, SchemaViolations> {
-        let violations = unique.webhook.vendor().schemas.violations(&unique.document);
-        if !violations.is_empty() {
-            return Err(SchemaViolations(violations));
-        }
+        Self::check(&unique.webhook.vendor().schemas, &unique.document)?;
         Ok(Valid {
             webhook: unique.webhook,
             document: unique.document,
             identity: unique.identity,
         })
+    }
+}
+
+impl ValidateSchema {
+    /// Every violation of `schemas` in `document` (also what `flowgate map` validates with).
+    pub fn check(schemas: &VendorSchemas, document: &Value) -> Result<(), SchemaViolations> {
+        let violations = schemas.violations(document);
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(SchemaViolations(violations))
+        }
     }
 }
 

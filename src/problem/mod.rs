@@ -244,23 +244,13 @@ impl Problem {
 
     /// The JSON body, for the request `request_id`.
     fn body(&self, request_id: &str) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            #[serde(rename = "type")]
-            kind: String,
-            title: &'a str,
-            status: u16,
-            detail: &'a str,
-            code: &'a str,
-            request_id: &'a str,
-            #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
-            errors: &'a [Violation],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            flow_status: Option<u16>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            flow_body: Option<&'a str>,
-        }
-        let body = Body {
+        serde_json::to_vec(&self.document(Some(request_id))).unwrap_or_default()
+    }
+
+    /// The problem document as the gateway answers it; without a request (`flowgate map`
+    /// saying what the gateway would answer) it has no `request_id`.
+    pub fn document<'a>(&'a self, request_id: Option<&'a str>) -> ProblemDocument<'a> {
+        ProblemDocument {
             kind: format!("urn:flowgate:problem:{}", self.code.as_str()),
             title: self.code.title(),
             status: self.code.status().as_u16(),
@@ -270,8 +260,7 @@ impl Problem {
             errors: &self.errors,
             flow_status: self.flow.as_ref().map(|(status, _)| *status),
             flow_body: self.flow.as_ref().map(|(_, body)| body.as_str()),
-        };
-        serde_json::to_vec(&body).unwrap_or_default()
+        }
     }
 
     /// One line per problem answered: the code says what, the detail why (it never holds a
@@ -303,6 +292,25 @@ impl Problem {
         }
         response
     }
+}
+
+/// The RFC 9457 body of a [`Problem`].
+#[derive(Debug, Serialize)]
+pub struct ProblemDocument<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
+    errors: &'a [Violation],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_body: Option<&'a str>,
 }
 
 /// Marks an answer whose log line was already written with more context (a webhook's outcome

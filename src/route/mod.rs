@@ -25,9 +25,16 @@ struct Entry {
     base: String,
 }
 
+/// Every configured tenant as routing sees it: names, tenant ids and base URLs, no secrets. What
+/// `flowgate map` routes with, and what [`Tenants`] routes with, so the two cannot differ.
+#[derive(Clone, Debug, Default)]
+pub struct RoutingTable {
+    entries: Vec<Entry>,
+}
+
 /// The tenant registry: every configured tenant, and its Flow.
 pub struct Tenants {
-    entries: Vec<Entry>,
+    routes: RoutingTable,
     flows: BTreeMap<String, Arc<TenantFlow>>,
 }
 
@@ -44,6 +51,16 @@ pub struct Claim<'a> {
 pub struct VendorRouting<'a> {
     pub fallback: Option<&'a str>,
     pub allowed: Option<&'a [String]>,
+}
+
+impl<'a> VendorRouting<'a> {
+    /// A vendor's `tenant` and `tenants` as configured.
+    pub fn of(vendor: &'a crate::config::Vendor) -> Self {
+        Self {
+            fallback: vendor.tenant.as_deref(),
+            allowed: vendor.tenants.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,16 +103,10 @@ impl Tenants {
     /// Every tenant with its Flow; fails on the secrets `flow::tenants` cannot resolve.
     pub fn build(config: &Config, metrics: &Metrics) -> Result<Self, ConfigErrors> {
         let flows = crate::flow::tenants(config, metrics)?;
-        let entries = config
-            .tenants
-            .iter()
-            .map(|(name, tenant)| Entry {
-                name: name.clone(),
-                tenant_id: tenant.tenant_id,
-                base: normalise(&tenant.base_url).unwrap_or_default(),
-            })
-            .collect();
-        Ok(Self { entries, flows })
+        Ok(Self {
+            routes: RoutingTable::from_config(config),
+            flows,
+        })
     }
 
     /// Paces every tenant with `buckets`, shared by the fleet (the PostgreSQL store), instead of
@@ -108,6 +119,32 @@ impl Tenants {
 
     pub fn flow(&self, tenant: &str) -> Option<&Arc<TenantFlow>> {
         self.flows.get(tenant)
+    }
+
+    /// Chooses the tenant for `claim` (see [`RoutingTable::resolve`]).
+    pub fn resolve(
+        &self,
+        claim: Claim<'_>,
+        vendor: VendorRouting<'_>,
+        binding: Option<&Binding>,
+    ) -> Result<String, RouteError> {
+        self.routes.resolve(claim, vendor, binding)
+    }
+}
+
+impl RoutingTable {
+    /// The configured tenants; needs none of their secrets.
+    pub fn from_config(config: &Config) -> Self {
+        let entries = config
+            .tenants
+            .iter()
+            .map(|(name, tenant)| Entry {
+                name: name.clone(),
+                tenant_id: tenant.tenant_id,
+                base: normalise(&tenant.base_url).unwrap_or_default(),
+            })
+            .collect();
+        Self { entries }
     }
 
     /// Chooses the tenant for `claim`, in the contract's order: flowUrl, then tenantId, then the

@@ -10,13 +10,15 @@ fn tenants() -> Tenants {
         base: normalise(base).expect("a base URL"),
     };
     Tenants {
-        entries: vec![
-            entry("em1", Some(14), "https://em1.webtopsolutions.com/flow"),
-            entry("em2", Some(15), "https://em2.webtopsolutions.com/flow/"),
-            entry("test-a", Some(99), "http://127.0.0.1:8081/a/flow"),
-            entry("test-b", Some(99), "http://127.0.0.1:8081/b/flow"),
-            entry("anon", None, "http://127.0.0.1:8082/flow"),
-        ],
+        routes: RoutingTable {
+            entries: vec![
+                entry("em1", Some(14), "https://em1.webtopsolutions.com/flow"),
+                entry("em2", Some(15), "https://em2.webtopsolutions.com/flow/"),
+                entry("test-a", Some(99), "http://127.0.0.1:8081/a/flow"),
+                entry("test-b", Some(99), "http://127.0.0.1:8081/b/flow"),
+                entry("anon", None, "http://127.0.0.1:8082/flow"),
+            ],
+        },
         flows: BTreeMap::new(),
     }
 }

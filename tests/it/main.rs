@@ -1,5 +1,6 @@
 //! Integration tests: the real gateway on loopback ports.
 mod check_config;
+mod cli_map;
 mod cli_send;
 mod deploy;
 mod docs;

@@ -71,6 +71,7 @@ async fn map_prints_the_update_and_the_calls_without_sending() {
     let report: Value = serde_json::from_str(&out).expect("the report is JSON");
     assert_eq!(report["order_update"]["state"], "Completed");
     assert_eq!(report["order_update"]["tenant_id"], 14);
+    assert_eq!(report["tenant"], "demo");
     let operations: Vec<&str> = report["flow_calls"]
         .as_array()
         .expect("calls")

@@ -245,3 +245,26 @@ impl IntoResponse for PolicyError {
         Problem::from(self).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_policy_decides_before_flow_is_asked() {
+        use FlowTokenPolicy::{Off, Optional, Required};
+        let verdict = |policy, token, bound| {
+            CheckFlowToken::token_to_verify(policy, token, bound).map_err(|e| e.to_string())
+        };
+        let missing = Err(PolicyError::Missing.to_string());
+        for bound in [false, true] {
+            assert_eq!(verdict(Off, Some("t"), bound), Ok(None));
+            assert_eq!(verdict(Off, None, bound), Ok(None));
+            assert_eq!(verdict(Optional, None, bound), Ok(None));
+            assert_eq!(verdict(Optional, Some("t"), bound), Ok(Some("t")));
+            assert_eq!(verdict(Required, Some("t"), bound), Ok(Some("t")));
+        }
+        assert_eq!(verdict(Required, None, true), Ok(None));
+        assert_eq!(verdict(Required, None, false), missing);
+    }
+}

@@ -214,6 +214,22 @@ async fn map_refuses_what_is_not_json_as_invalid_json() {
 }
 
 #[tokio::test]
+async fn map_refuses_a_status_without_a_state_for_an_order_nothing_was_sent_to() {
+    let setup = Setup::new();
+    let file = setup.payload(
+        "status-only.json",
+        &json!({"orderId": ORDER, "tenantId": 14, "status": "Shooting on Friday"}),
+    );
+    let report = setup.map("open", &file).await;
+    report.assert_refused(422, "mapping-failed");
+    assert_eq!(report.json["tenant"], "alpha", "{report:#?}");
+    assert!(
+        report.assumes("nothing was sent to the order"),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
 async fn map_of_a_payload_the_gateway_would_send_prints_its_tenant_and_calls_without_secrets() {
     let setup = Setup::new();
     let file = setup.payload(

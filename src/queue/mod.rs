@@ -5,8 +5,6 @@
 
 pub mod postgres;
 pub mod sqlite;
-#[cfg(test)]
-pub(crate) mod tests;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

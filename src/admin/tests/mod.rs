@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use super::{AdminState, router};
 use crate::app::Health;
-use crate::config::{Circuit as CircuitSettings, SyncMode};
+use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
 use crate::deliver::control::TenantControl;
 use crate::metrics::Metrics;
+use crate::order::OrderUpdate;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
 
@@ -106,13 +107,24 @@ impl Admin {
         minutes_ago: i64,
         end: End,
     ) -> Uuid {
-        let created_at = Utc::now() - Duration::minutes(minutes_ago);
+        let id = Uuid::new_v4();
         let delivery = NewDelivery {
+            id,
             vendor: vendor.to_owned(),
             tenant: tenant.to_owned(),
-            ..crate::queue::tests::delivery(order, created_at)
+            order_id: order,
+            event_id: format!("evt-{id}"),
+            dedup: true,
+            body_hash: [7; 32],
+            mode: DeliveryMode::Queued,
+            update: OrderUpdate {
+                state: Some("InProcess".to_owned()),
+                ..OrderUpdate::default()
+            },
+            state_default: Some("InProcess".to_owned()),
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            created_at: Utc::now() - Duration::minutes(minutes_ago),
         };
-        let id = delivery.id;
         let enqueued = self
             .store
             .enqueue(delivery, Utc::now() - Duration::days(1))

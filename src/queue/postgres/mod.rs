@@ -192,9 +192,10 @@ impl PgStore {
         self.inner.owner
     }
 
-    /// This process's presence key, for tests that wait for a stopped process's connections to close.
-    #[cfg(test)]
-    pub(crate) fn owner_key(&self) -> i64 {
+    /// This process's presence key, for tests that wait for a stopped process's connections to
+    /// close (the store's suite is a test target of its own, outside the crate).
+    #[doc(hidden)]
+    pub fn owner_key(&self) -> i64 {
         self.inner.owner
     }
 }

@@ -2,7 +2,7 @@
 //! in commit order), end each turn. Every function runs inside the caller's transaction.
 //!
 //! "An open delivery of the order" is written `state > 'delivered'`: the open states (pending,
-//! in_flight, retrying) are exactly those that sort after it (a test in `queue::tests::sqlite`
+//! in_flight, retrying) are exactly those that sort after it (a test in `tests/store/sqlite.rs`
 //! holds this). The order index reads it as one range, where an IN list of three states costs
 //! every run of a statement a temporary b-tree.
 

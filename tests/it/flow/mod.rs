@@ -8,19 +8,11 @@ mod routing;
 mod sync_answers;
 mod tokens;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::Gateway;
+pub use crate::support::fixtures::canonical_body;
 use crate::support::fixtures::{canonical, photo};
-
-/// A canonical update of `order` with the given members.
-pub fn canonical_body(order: &str, members: Value) -> String {
-    let mut body = json!({"orderId": order});
-    if let (Some(body), Some(members)) = (body.as_object_mut(), members.as_object()) {
-        body.extend(members.clone());
-    }
-    body.to_string()
-}
 
 /// Posts `members` for `order` as the canonical vendor `vendor`.
 pub async fn post_canonical(

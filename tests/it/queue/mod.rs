@@ -1,57 +1,17 @@
 //! Queued delivery (DESIGN sections 8 and 9): 202 after the commit, workers delivering in order
 //! per order through Flow's outages, refusals and rate limits, dedup, dead letters and their
-//! redrive through the admin API; the same on PostgreSQL, shared by several replicas.
+//! redrive through the admin API. On PostgreSQL, shared by several replicas: the `store` test
+//! target.
 
 mod crash;
 mod dedup;
-mod fleet;
 mod outages;
 mod pacing;
 mod pause;
-mod postgres;
 
-use serde_json::Value;
-
-use crate::flow::canonical_body;
-use crate::support::admin::ADMIN_TABLE;
-use crate::support::fixtures::{self, CANONICAL_SECRET, canonical};
-use crate::support::{Gateway, Reply};
-
-/// A queued canonical vendor `queued` on the fixtures' tenant, fast retries for tests, and the
-/// admin token.
-pub fn queued_config() -> String {
-    format!(
-        "{ADMIN_TABLE}\n[delivery]\nretry_schedule = [\"100ms\", \"200ms\", \"300ms\", \"400ms\", \"500ms\", \"1s\", \"1s\", \"1s\", \"1s\", \"1s\"]\njitter = 0.0\ncircuit = {{ failures = 1000, open_for = \"1s\" }}\n\n[vendors.queued]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\n"
-    )
-}
+pub use crate::support::queued::{accepted, post, queued_config, statuses};
+use crate::support::{Gateway, fixtures};
 
 pub async fn queued_gateway() -> Gateway {
     fixtures::gateway("", &queued_config()).await
-}
-
-/// Posts `members` for `order` as the queued vendor.
-pub async fn post(gw: &Gateway, order: &str, members: Value) -> Reply {
-    gw.webhook("queued", canonical_body(order, members))
-        .signed(&canonical())
-        .send()
-        .await
-}
-
-/// Checks the 202 of a committed webhook; its delivery id.
-pub fn accepted(reply: &Reply) -> String {
-    assert_eq!(reply.status, 202, "{reply:?}");
-    let body = reply.json();
-    assert_eq!(body["state"], "pending", "{body}");
-    assert_eq!(body["duplicate"], false, "{body}");
-    body["id"].as_str().expect("an id").to_owned()
-}
-
-/// The `(Status)` texts Flow accepted for `order`, in the order it accepted them.
-pub fn statuses(order: &Value) -> Vec<String> {
-    order["OrderStatuses"]
-        .as_array()
-        .expect("OrderStatuses")
-        .iter()
-        .map(|s| s["Status"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }

@@ -2,6 +2,7 @@
 //! with inline secrets so no test depends on the environment of whoever runs it.
 
 use flowgate::verify::signature::VerifierSpec;
+use serde_json::{Value, json};
 
 use super::flow::FlowSim;
 use super::sign;
@@ -133,4 +134,13 @@ pub async fn gateway_with_files(
     super::Gateway::start_with_files(&config, &files)
         .await
         .with_sim(sim)
+}
+
+/// A canonical update of `order` with the given members.
+pub fn canonical_body(order: &str, members: Value) -> String {
+    let mut body = json!({"orderId": order});
+    if let (Some(body), Some(members)) = (body.as_object_mut(), members.as_object()) {
+        body.extend(members.clone());
+    }
+    body.to_string()
 }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod demo;
 pub mod fixtures;
 pub mod flow;
+pub mod queued;
 pub mod raw;
 pub mod sign;
 

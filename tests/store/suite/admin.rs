@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
-use crate::order::OrderUpdate;
-use crate::queue::{Deleted, DeliveryState, Finish, ListFilter, RedriveFilter, Retried, Store};
+use flowgate::order::OrderUpdate;
+use flowgate::queue::{Deleted, DeliveryState, Finish, ListFilter, RedriveFilter, Retried, Store};
 
 use super::{
     Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, days, dead, delivery, finish,
@@ -20,7 +20,7 @@ async fn listed(store: &dyn Store, filter: ListFilter) -> Vec<Uuid> {
     page.deliveries.into_iter().map(|d| d.id).collect()
 }
 
-pub(crate) async fn list_filters(backend: &mut dyn Backend) {
+pub async fn list_filters(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut other = delivery(Uuid::new_v4(), t);
@@ -68,7 +68,7 @@ pub(crate) async fn list_filters(backend: &mut dyn Backend) {
     assert!(listed(&*store, nothing).await.is_empty());
 }
 
-pub(crate) async fn list_pages_with_a_cursor(backend: &mut dyn Backend) {
+pub async fn list_pages_with_a_cursor(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut committed = Vec::new();
@@ -101,7 +101,7 @@ pub(crate) async fn list_pages_with_a_cursor(backend: &mut dyn Backend) {
     assert_eq!(store.list(&filter).await.expect("list").next_cursor, None);
 }
 
-pub(crate) async fn get_shows_a_delivery_with_its_attempts(backend: &mut dyn Backend) {
+pub async fn get_shows_a_delivery_with_its_attempts(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let new = delivery(Uuid::new_v4(), t);
@@ -128,7 +128,7 @@ pub(crate) async fn get_shows_a_delivery_with_its_attempts(backend: &mut dyn Bac
     assert_eq!(store.get(Uuid::new_v4()).await.expect("get"), None);
 }
 
-pub(crate) async fn operations_follow_the_update(backend: &mut dyn Backend) {
+pub async fn operations_follow_the_update(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let operations = |update: OrderUpdate| {
@@ -158,7 +158,7 @@ pub(crate) async fn operations_follow_the_update(backend: &mut dyn Backend) {
     assert_eq!(operations(metadata_only).await, vec!["patch"]);
 }
 
-pub(crate) async fn retry_rules(backend: &mut dyn Backend) {
+pub async fn retry_rules(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     assert_eq!(
@@ -207,7 +207,7 @@ pub(crate) async fn retry_rules(backend: &mut dyn Backend) {
     );
 }
 
-pub(crate) async fn retry_of_a_sync_delivery_is_refused(backend: &mut dyn Backend) {
+pub async fn retry_of_a_sync_delivery_is_refused(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let sync = accept(&*store, sync_delivery(Uuid::new_v4(), t)).await;
@@ -220,7 +220,7 @@ pub(crate) async fn retry_of_a_sync_delivery_is_refused(backend: &mut dyn Backen
     assert_eq!(store.redrive(&redrive, t).await.expect("redrive"), (0, 0));
 }
 
-pub(crate) async fn retried_delivery_goes_first_in_its_order(backend: &mut dyn Backend) {
+pub async fn retried_delivery_goes_first_in_its_order(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -234,7 +234,7 @@ pub(crate) async fn retried_delivery_goes_first_in_its_order(backend: &mut dyn B
     claim_one(&*store, t, second).await;
 }
 
-pub(crate) async fn cancel_rules(backend: &mut dyn Backend) {
+pub async fn cancel_rules(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     assert_eq!(store.cancel(Uuid::new_v4()).await.expect("cancel"), None);
@@ -261,7 +261,7 @@ pub(crate) async fn cancel_rules(backend: &mut dyn Backend) {
     assert_eq!(found.expect("find"), None);
 }
 
-pub(crate) async fn cancelled_in_flight_is_not_revived(backend: &mut dyn Backend) {
+pub async fn cancelled_in_flight_is_not_revived(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -283,7 +283,7 @@ pub(crate) async fn cancelled_in_flight_is_not_revived(backend: &mut dyn Backend
     claim_one(&*store, t, next).await;
 }
 
-pub(crate) async fn delete_rules(backend: &mut dyn Backend) {
+pub async fn delete_rules(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     assert_eq!(
@@ -310,7 +310,7 @@ pub(crate) async fn delete_rules(backend: &mut dyn Backend) {
     );
 }
 
-pub(crate) async fn redrive_counts(backend: &mut dyn Backend) {
+pub async fn redrive_counts(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     // Order A: a dead delivery superseded by a later delivered one.
@@ -358,7 +358,7 @@ pub(crate) async fn redrive_counts(backend: &mut dyn Backend) {
     assert_eq!(state(video).await, DeliveryState::Pending);
 }
 
-pub(crate) async fn order_deliveries_newest_first(backend: &mut dyn Backend) {
+pub async fn order_deliveries_newest_first(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();

@@ -2,19 +2,30 @@
 //! and a presence of its own. Dedup keys, claims, leases and migrations hold across them.
 
 use chrono::Utc;
+use libtest_mimic::Trial;
 use uuid::Uuid;
 
-use crate::queue::postgres::PgStore;
-use crate::queue::{DeliveryState, Enqueued, Finish, Store};
+use flowgate::queue::postgres::PgStore;
+use flowgate::queue::{DeliveryState, Enqueued, Finish, Store};
 
-use super::super::{accept, attempt, claim_ids, days, delivery, secs, sync_delivery, t0};
 use super::Scratch;
+use crate::suite::{accept, attempt, claim_ids, days, delivery, secs, sync_delivery, t0};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub fn trials() -> Vec<Trial> {
+    trials! {
+        postgres(2):
+            racing_enqueues_of_one_key_from_two_replicas_commit_one,
+            replicas_starting_at_once_migrate_once;
+        postgres:
+            an_expired_lease_passes_to_the_other_replica_and_stays_with_it,
+            a_starting_replica_recovers_a_stopped_ones_claims_and_not_a_running_ones,
+            a_newer_schema_is_refused,
+            every_table_lives_in_the_configured_schema;
+    }
+}
+
 async fn racing_enqueues_of_one_key_from_two_replicas_commit_one() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let replicas = [scratch.open().await, scratch.open().await];
     let t = t0();
     let event_id = format!("evt-{}", Uuid::new_v4());
@@ -41,11 +52,8 @@ async fn racing_enqueues_of_one_key_from_two_replicas_commit_one() {
     assert_eq!(replicas[1].depth().await.expect("depth").pending, 1);
 }
 
-#[tokio::test]
 async fn an_expired_lease_passes_to_the_other_replica_and_stays_with_it() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let (first, second) = (scratch.open().await, scratch.open().await);
     let t = t0();
     let id = accept(&first, delivery(Uuid::new_v4(), t)).await;
@@ -91,11 +99,8 @@ async fn an_expired_lease_passes_to_the_other_replica_and_stays_with_it() {
     assert_eq!(record.state, DeliveryState::Delivered);
 }
 
-#[tokio::test]
 async fn a_starting_replica_recovers_a_stopped_ones_claims_and_not_a_running_ones() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let (stopped, running) = (scratch.open().await, scratch.open().await);
     let t = t0();
     let orphan = accept(&stopped, delivery(Uuid::new_v4(), t)).await;
@@ -125,11 +130,8 @@ async fn a_starting_replica_recovers_a_stopped_ones_claims_and_not_a_running_one
     assert_eq!(state(held).await, (DeliveryState::Delivered, None));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_at_once_migrate_once() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let opening: Vec<_> = (0..4)
         .map(|_| {
             let options = scratch.options();
@@ -153,11 +155,8 @@ async fn replicas_starting_at_once_migrate_once() {
     assert!(stores[0].get(id).await.expect("get").is_some());
 }
 
-#[tokio::test]
 async fn a_newer_schema_is_refused() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     drop(scratch.open().await);
     let client = scratch.client().await;
     client
@@ -170,11 +169,8 @@ async fn a_newer_schema_is_refused() {
     assert!(error.0.contains("schema version 99"), "{error}");
 }
 
-#[tokio::test]
 async fn every_table_lives_in_the_configured_schema() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     drop(scratch.open().await);
     let client = scratch.client().await;
     let tables: Vec<String> = client

@@ -6,15 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use libtest_mimic::Trial;
 use rusqlite::Connection;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-use crate::config::{Config, SyncMode};
-use crate::queue::sqlite::SqliteStore;
-use crate::queue::{Deleted, DeliveryState, Enqueued, Finish, Store};
+use flowgate::config::{Config, SyncMode};
+use flowgate::queue::sqlite::SqliteStore;
+use flowgate::queue::{Deleted, DeliveryState, Enqueued, Finish, Store};
 
-use super::{Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, delivery, secs, t0};
+use crate::suite::{
+    Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, days, delivery, secs,
+    store_suite, t0,
+};
 
 struct SqliteBackend {
     // Field order: the store closes before its directory is removed.
@@ -50,7 +54,24 @@ impl Backend for SqliteBackend {
     }
 }
 
-store_suite!(SqliteBackend::new());
+pub fn trials() -> Vec<Trial> {
+    let mut trials = store_suite!(tokio, SqliteBackend::new());
+    trials.extend(trials! {
+        test:
+            the_open_states_are_exactly_those_after_delivered,
+            store_url_resolves_against_the_config_file,
+            store_url_from_the_environment_resolves_against_the_working_directory;
+        tokio:
+            an_acknowledged_delivery_is_on_disk,
+            a_line_waits_unscheduled_until_its_turn,
+            a_paused_backlog_leaves_the_claims_index,
+            reopening_keeps_schema_and_data,
+            a_newer_schema_is_refused,
+            a_failing_request_leaves_its_batch_committed,
+            deleting_a_delivery_removes_its_attempts_and_key;
+    });
+    trials
+}
 
 fn state_on_disk(path: &Path, id: Uuid) -> Option<String> {
     use rusqlite::OptionalExtension;
@@ -66,14 +87,12 @@ fn state_on_disk(path: &Path, id: Uuid) -> Option<String> {
 
 /// The SQL of `deliveries.rs` writes "open" as `state > 'delivered'`; SQLite compares text byte
 /// by byte, as `str` does.
-#[test]
 fn the_open_states_are_exactly_those_after_delivered() {
     for state in DeliveryState::ALL {
         assert_eq!(state.is_open(), state.as_str() > "delivered", "{state:?}");
     }
 }
 
-#[tokio::test]
 async fn an_acknowledged_delivery_is_on_disk() {
     let backend = SqliteBackend::new();
     let store = backend.store();
@@ -83,7 +102,6 @@ async fn an_acknowledged_delivery_is_on_disk() {
 
 /// Only the head of an order's line is scheduled, so a long line costs a claim one candidate;
 /// the next one becomes due, since its commit, when the head finishes.
-#[tokio::test]
 async fn a_line_waits_unscheduled_until_its_turn() {
     let backend = SqliteBackend::new();
     let store = backend.store();
@@ -107,7 +125,6 @@ async fn a_line_waits_unscheduled_until_its_turn() {
 /// A paused tenant's backlog leaves the claims' index at the first claim that skips it, so
 /// later claims do not step over it; resuming puts it back, and so does a restart, which ends
 /// every pause.
-#[tokio::test]
 async fn a_paused_backlog_leaves_the_claims_index() {
     let mut backend = SqliteBackend::new();
     let store = backend.store();
@@ -142,7 +159,6 @@ async fn a_paused_backlog_leaves_the_claims_index() {
     assert_eq!(claim_ids(&*backend.store(), t + secs(9), 10).await.len(), 3);
 }
 
-#[tokio::test]
 async fn reopening_keeps_schema_and_data() {
     let mut backend = SqliteBackend::new();
     let id = accept(&*backend.store(), delivery(Uuid::new_v4(), t0())).await;
@@ -161,7 +177,6 @@ async fn reopening_keeps_schema_and_data() {
     assert_eq!(mode, "wal");
 }
 
-#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let mut backend = SqliteBackend::new();
     backend.store = None;
@@ -173,7 +188,6 @@ async fn a_newer_schema_is_refused() {
     assert!(error.0.contains("schema version 99"), "{error}");
 }
 
-#[tokio::test]
 async fn a_failing_request_leaves_its_batch_committed() {
     let backend = SqliteBackend::new();
     let store = backend.store();
@@ -185,7 +199,7 @@ async fn a_failing_request_leaves_its_batch_committed() {
         .chain((0..20).map(|_| delivery(Uuid::new_v4(), t0())))
         .map(|d| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.enqueue(d, t0() - super::days(1)).await })
+            tokio::spawn(async move { store.enqueue(d, t0() - days(1)).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -201,7 +215,6 @@ async fn a_failing_request_leaves_its_batch_committed() {
     assert_eq!(store.depth().await.expect("depth").pending, 21);
 }
 
-#[tokio::test]
 async fn deleting_a_delivery_removes_its_attempts_and_key() {
     let backend = SqliteBackend::new();
     let store = backend.store();
@@ -222,7 +235,7 @@ async fn deleting_a_delivery_removes_its_attempts_and_key() {
         .expect("count")
     };
     assert_eq!((count("attempts"), count("dedup")), (0, 0));
-    let since = t0() - super::days(1);
+    let since = t0() - days(1);
     assert_eq!(
         store
             .find(&new.vendor, &new.event_id, since)
@@ -232,7 +245,6 @@ async fn deleting_a_delivery_removes_its_attempts_and_key() {
     );
 }
 
-#[test]
 fn store_url_resolves_against_the_config_file() {
     let mut config = Config::default();
     config.source.dir = PathBuf::from("/etc/flowgate");
@@ -249,7 +261,6 @@ fn store_url_resolves_against_the_config_file() {
     assert_eq!(SqliteStore::path_from_config(&config), None);
 }
 
-#[test]
 fn store_url_from_the_environment_resolves_against_the_working_directory() {
     let mut config = Config::default();
     config.source.dir = PathBuf::from("/etc/flowgate");

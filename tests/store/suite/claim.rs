@@ -3,14 +3,14 @@
 
 use uuid::Uuid;
 
-use crate::queue::{DeliveryState, Finish};
+use flowgate::queue::{DeliveryState, Finish};
 
 use super::{
     Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, days, dead, delivery, finish,
     retry_at, secs, sync_delivery, t0,
 };
 
-pub(crate) async fn later_delivery_waits_for_the_earlier_one(backend: &mut dyn Backend) {
+pub async fn later_delivery_waits_for_the_earlier_one(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -29,7 +29,7 @@ pub(crate) async fn later_delivery_waits_for_the_earlier_one(backend: &mut dyn B
     claim_one(&*store, t + secs(31), second).await;
 }
 
-pub(crate) async fn dead_delivery_leaves_the_line(backend: &mut dyn Backend) {
+pub async fn dead_delivery_leaves_the_line(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -39,7 +39,7 @@ pub(crate) async fn dead_delivery_leaves_the_line(backend: &mut dyn Backend) {
     claim_one(&*store, t, second).await;
 }
 
-pub(crate) async fn orders_run_in_parallel(backend: &mut dyn Backend) {
+pub async fn orders_run_in_parallel(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut firsts = Vec::new();
@@ -54,7 +54,7 @@ pub(crate) async fn orders_run_in_parallel(backend: &mut dyn Backend) {
     assert_eq!(claimed, firsts);
 }
 
-pub(crate) async fn claim_waits_for_next_attempt_at(backend: &mut dyn Backend) {
+pub async fn claim_waits_for_next_attempt_at(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let id = accept(&*store, delivery(Uuid::new_v4(), t + secs(10))).await;
@@ -65,7 +65,7 @@ pub(crate) async fn claim_waits_for_next_attempt_at(backend: &mut dyn Backend) {
     claim_one(&*store, t + secs(40), id).await;
 }
 
-pub(crate) async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
+pub async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let demo = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -86,7 +86,7 @@ pub(crate) async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
 
 /// Deliveries held back by a pause, a retry that fell due during it among them, come back in
 /// due order once their tenant is resumed; a tenant paused again is skipped again.
-pub(crate) async fn a_resumed_tenant_is_claimed_in_due_order(backend: &mut dyn Backend) {
+pub async fn a_resumed_tenant_is_claimed_in_due_order(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let retried = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -114,7 +114,7 @@ pub(crate) async fn a_resumed_tenant_is_claimed_in_due_order(backend: &mut dyn B
     assert_eq!(claim(t + secs(40), false).await, vec![last]);
 }
 
-pub(crate) async fn claim_honours_the_limit_in_due_order(backend: &mut dyn Backend) {
+pub async fn claim_honours_the_limit_in_due_order(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut ids = Vec::new();
@@ -126,7 +126,7 @@ pub(crate) async fn claim_honours_the_limit_in_due_order(backend: &mut dyn Backe
     assert_eq!(claim_ids(&*store, t, 10).await, ids[2..].to_vec());
 }
 
-pub(crate) async fn retry_counts_only_spent_attempts(backend: &mut dyn Backend) {
+pub async fn retry_counts_only_spent_attempts(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let id = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -152,7 +152,7 @@ pub(crate) async fn retry_counts_only_spent_attempts(backend: &mut dyn Backend) 
     assert_eq!((claimed[0].attempts, claimed[0].patched), (1, true));
 }
 
-pub(crate) async fn dead_keeps_flows_answer(backend: &mut dyn Backend) {
+pub async fn dead_keeps_flows_answer(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let id = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -168,7 +168,7 @@ pub(crate) async fn dead_keeps_flows_answer(backend: &mut dyn Backend) {
     assert_eq!(record.next_attempt_at, None);
 }
 
-pub(crate) async fn attempts_are_recorded_in_order(backend: &mut dyn Backend) {
+pub async fn attempts_are_recorded_in_order(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let id = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -195,7 +195,7 @@ pub(crate) async fn attempts_are_recorded_in_order(backend: &mut dyn Backend) {
     assert_eq!(record.error, None);
 }
 
-pub(crate) async fn expired_leases_are_released(backend: &mut dyn Backend) {
+pub async fn expired_leases_are_released(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let tried = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -217,7 +217,7 @@ pub(crate) async fn expired_leases_are_released(backend: &mut dyn Backend) {
     assert_eq!(claim_ids(&*store, now, 10).await.len(), 2);
 }
 
-pub(crate) async fn renew_extends_the_lease(backend: &mut dyn Backend) {
+pub async fn renew_extends_the_lease(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let id = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -233,7 +233,7 @@ pub(crate) async fn renew_extends_the_lease(backend: &mut dyn Backend) {
     );
 }
 
-pub(crate) async fn finish_of_an_unknown_delivery_is_harmless(backend: &mut dyn Backend) {
+pub async fn finish_of_an_unknown_delivery_is_harmless(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let tried = attempt(t, "patch", Some(200));
@@ -243,7 +243,7 @@ pub(crate) async fn finish_of_an_unknown_delivery_is_harmless(backend: &mut dyn 
         .expect("finish");
 }
 
-pub(crate) async fn restart_recovers_what_was_in_flight(backend: &mut dyn Backend) {
+pub async fn restart_recovers_what_was_in_flight(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let tried = accept(&*store, delivery(Uuid::new_v4(), t)).await;

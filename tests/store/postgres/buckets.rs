@@ -5,13 +5,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use libtest_mimic::Trial;
 use tokio::time::Instant;
 
-use crate::config::RateLimit;
-use crate::flow::{SharedBuckets, Take};
-use crate::queue::postgres::PgStore;
+use flowgate::config::RateLimit;
+use flowgate::flow::{SharedBuckets, Take};
+use flowgate::queue::postgres::PgStore;
 
 use super::Scratch;
+
+pub fn trials() -> Vec<Trial> {
+    trials! {
+        postgres(4):
+            two_replicas_together_stay_within_burst_plus_rate;
+        postgres:
+            an_empty_bucket_says_how_long_until_its_next_token_and_keys_are_apart,
+            a_schema_of_version_two_keeps_its_tokens_and_leaves_the_wal;
+    }
+}
 
 const RATE: RateLimit = RateLimit {
     per_second: 40.0,
@@ -42,11 +53,8 @@ async fn take_for(store: PgStore, key: &str, run: Duration) -> Vec<Grant> {
     granted
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_together_stay_within_burst_plus_rate() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let replicas = [scratch.open().await, scratch.open().await];
     let key: Arc<str> = Arc::from("client:shared");
     let run = Duration::from_millis(1500);
@@ -92,11 +100,8 @@ async fn two_replicas_together_stay_within_burst_plus_rate() {
     }
 }
 
-#[tokio::test]
 async fn an_empty_bucket_says_how_long_until_its_next_token_and_keys_are_apart() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let store = scratch.open().await;
     for _ in 0..RATE.burst {
         assert_eq!(
@@ -142,11 +147,8 @@ const SLOW: RateLimit = RateLimit {
     burst: 5,
 };
 
-#[tokio::test]
 async fn a_schema_of_version_two_keeps_its_tokens_and_leaves_the_wal() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let store = scratch.open().await;
     let client = scratch.client().await;
     assert!(

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::order::OrderUpdate;
-use crate::queue::{DeliveryState, Enqueued, Existing, Finish, ListFilter};
+use flowgate::order::OrderUpdate;
+use flowgate::queue::{DeliveryState, Enqueued, Existing, Finish, ListFilter};
 
 use super::{
     Backend, VENDOR, accept, claim_ids, days, dead, delivery, finish, secs, sync_delivery, t0,
 };
 
-pub(crate) async fn enqueue_then_claim(backend: &mut dyn Backend) {
+pub async fn enqueue_then_claim(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut new = delivery(Uuid::new_v4(), t);
@@ -50,7 +50,7 @@ pub(crate) async fn enqueue_then_claim(backend: &mut dyn Backend) {
     assert!(claim_ids(&*store, t + secs(2), 10).await.is_empty());
 }
 
-pub(crate) async fn dedup_taken_within_the_window(backend: &mut dyn Backend) {
+pub async fn dedup_taken_within_the_window(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let first = delivery(Uuid::new_v4(), t);
@@ -77,7 +77,7 @@ pub(crate) async fn dedup_taken_within_the_window(backend: &mut dyn Backend) {
     accept(&*store, other).await;
 }
 
-pub(crate) async fn dedup_key_replaced_outside_the_window(backend: &mut dyn Backend) {
+pub async fn dedup_key_replaced_outside_the_window(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let old = delivery(Uuid::new_v4(), t - days(2));
@@ -96,7 +96,7 @@ pub(crate) async fn dedup_key_replaced_outside_the_window(backend: &mut dyn Back
     assert_eq!(found.map(|e| e.id), Some(again.id));
 }
 
-pub(crate) async fn dedup_off_is_never_taken(backend: &mut dyn Backend) {
+pub async fn dedup_off_is_never_taken(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut first = delivery(Uuid::new_v4(), t);
@@ -113,7 +113,7 @@ pub(crate) async fn dedup_off_is_never_taken(backend: &mut dyn Backend) {
     assert_eq!(found, None);
 }
 
-pub(crate) async fn sync_dead_gives_the_key_back(backend: &mut dyn Backend) {
+pub async fn sync_dead_gives_the_key_back(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let first = sync_delivery(Uuid::new_v4(), t);
@@ -136,7 +136,7 @@ pub(crate) async fn sync_dead_gives_the_key_back(backend: &mut dyn Backend) {
     accept(&*store, retry).await;
 }
 
-pub(crate) async fn sync_delivered_keeps_the_key(backend: &mut dyn Backend) {
+pub async fn sync_delivered_keeps_the_key(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let first = sync_delivery(Uuid::new_v4(), t);
@@ -154,7 +154,7 @@ pub(crate) async fn sync_delivered_keeps_the_key(backend: &mut dyn Backend) {
     );
 }
 
-pub(crate) async fn sync_deliveries_are_never_claimed(backend: &mut dyn Backend) {
+pub async fn sync_deliveries_are_never_claimed(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -168,7 +168,7 @@ pub(crate) async fn sync_deliveries_are_never_claimed(backend: &mut dyn Backend)
     assert_eq!(record.state, DeliveryState::Dead);
 }
 
-pub(crate) async fn concurrent_enqueues_each_acknowledged_once(backend: &mut dyn Backend) {
+pub async fn concurrent_enqueues_each_acknowledged_once(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let tasks: Vec<_> = (0..50)
@@ -206,9 +206,7 @@ pub(crate) async fn concurrent_enqueues_each_acknowledged_once(backend: &mut dyn
 
 /// Deliveries committed at the same moment share a transaction; one that cannot be committed
 /// (its id is taken) fails alone and the others commit.
-pub(crate) async fn a_failing_delivery_among_concurrent_ones_fails_alone(
-    backend: &mut dyn Backend,
-) {
+pub async fn a_failing_delivery_among_concurrent_ones_fails_alone(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let first = accept(store.as_ref(), delivery(Uuid::new_v4(), t)).await;
@@ -241,7 +239,7 @@ pub(crate) async fn a_failing_delivery_among_concurrent_ones_fails_alone(
     }
 }
 
-pub(crate) async fn racing_enqueues_of_one_key_commit_one(backend: &mut dyn Backend) {
+pub async fn racing_enqueues_of_one_key_commit_one(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let event_id = format!("evt-{}", Uuid::new_v4());

@@ -6,13 +6,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use libtest_mimic::Trial;
 use uuid::Uuid;
 
-use crate::queue::postgres::PgStore;
-use crate::queue::{Claimed, Finish, NewDelivery, Store};
+use flowgate::queue::postgres::PgStore;
+use flowgate::queue::{Claimed, Finish, NewDelivery, Store};
 
-use super::super::{accept, claim_ids, claim_one, delivery, finish, secs, t0};
 use super::Scratch;
+use crate::suite::{accept, claim_ids, claim_one, delivery, finish, secs, t0};
+
+pub fn trials() -> Vec<Trial> {
+    trials! {
+        postgres(2):
+            two_replicas_claiming_at_once_keep_each_order_in_line;
+        postgres:
+            an_order_another_claim_is_working_on_is_skipped,
+            an_earlier_delivery_committed_later_waits_for_the_one_in_flight;
+    }
+}
 
 /// What the replicas' claims looked like, checked as they happen.
 #[derive(Default)]
@@ -92,11 +103,8 @@ async fn enqueue_line(replicas: [PgStore; 2], ids: Vec<NewDelivery>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_claiming_at_once_keep_each_order_in_line() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let replicas = [scratch.open().await, scratch.open().await];
     // Few orders with long lines: every claim finds later deliveries of orders in flight.
     let mut lines = Lines::default();
@@ -138,11 +146,8 @@ async fn two_replicas_claiming_at_once_keep_each_order_in_line() {
     assert_eq!(claims.len(), total);
 }
 
-#[tokio::test]
 async fn an_order_another_claim_is_working_on_is_skipped() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let store = scratch.open().await;
     let t = t0();
     let (busy, free) = (Uuid::new_v4(), Uuid::new_v4());
@@ -164,11 +169,8 @@ async fn an_order_another_claim_is_working_on_is_skipped() {
     claim_one(&store, t + secs(1), waiting).await;
 }
 
-#[tokio::test]
 async fn an_earlier_delivery_committed_later_waits_for_the_one_in_flight() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let (first, second) = (scratch.open().await, scratch.open().await);
     let t = t0();
     let order = Uuid::new_v4();

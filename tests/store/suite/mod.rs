@@ -1,12 +1,12 @@
 //! The store's behaviour suite, written against [`Store`] alone so every store runs the same
-//! cases: a backend module (`sqlite.rs`, `postgres.rs`) implements [`Backend`] and instantiates
-//! the suite with [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`,
+//! cases: a backend module (`sqlite.rs`, `postgres/mod.rs`) implements [`Backend`] and lists the
+//! suite's trials with [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`,
 //! `claim`, `admin`, `upkeep`.
 
-mod admin;
-mod claim;
-mod enqueue;
-mod upkeep;
+pub mod admin;
+pub mod claim;
+pub mod enqueue;
+pub mod upkeep;
 
 use std::sync::Arc;
 
@@ -14,23 +14,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::config::DeliveryMode;
-use crate::order::OrderUpdate;
-use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+use flowgate::config::DeliveryMode;
+use flowgate::order::OrderUpdate;
+use flowgate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
 
 /// A store under test, on data of its own.
 #[async_trait]
-pub(crate) trait Backend: Send {
+pub trait Backend: Send {
     fn store(&self) -> Arc<dyn Store>;
     /// Stops the store as a killed process would leave it and opens it again on the same data.
     /// Callers drop the stores they got from [`Backend::store`] first.
     async fn restart(&mut self);
 }
 
-/// One `#[tokio::test]` per case, each on a fresh backend made by `$backend`.
+/// The suite's trials, of the harness's `$kind`, each on a fresh backend made by `$backend`.
 macro_rules! store_suite {
-    ($backend:expr) => {
-        store_suite!(@cases $backend;
+    ($kind:ident, $backend:expr) => {
+        store_suite!(@cases $kind $backend;
             enqueue::enqueue_then_claim,
             enqueue::dedup_taken_within_the_window,
             enqueue::dedup_key_replaced_outside_the_window,
@@ -76,43 +76,47 @@ macro_rules! store_suite {
             upkeep::last_sent_round_trip,
             upkeep::finish_records_what_was_sent,
             upkeep::ping_answers,
-        );
+        )
     };
-    (@cases $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let mut backend = $backend;
-                crate::queue::tests::$module::$case(&mut backend).await;
-            }
-        )*
+    (@cases $kind:ident $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        vec![$(
+            $crate::harness::$kind(
+                $crate::harness::name(
+                    module_path!(),
+                    concat!(stringify!($module), "::", stringify!($case)),
+                ),
+                0,
+                || async {
+                    let mut backend = $backend;
+                    $crate::suite::$module::$case(&mut backend).await;
+                },
+            )
+        ),*]
     };
 }
-
-mod postgres;
-mod sqlite;
+pub(crate) use store_suite;
 
 // === fixtures ===
 
-pub(super) const VENDOR: &str = "photo";
-pub(super) const TENANT: &str = "demo";
+pub const VENDOR: &str = "photo";
+pub const TENANT: &str = "demo";
 
 /// Now, cut to the millisecond the stores keep, so times read back compare equal.
-pub(super) fn t0() -> DateTime<Utc> {
+pub fn t0() -> DateTime<Utc> {
     let now = Utc::now().timestamp_millis();
     DateTime::from_timestamp_millis(now).expect("now is representable")
 }
 
-pub(super) fn secs(n: i64) -> TimeDelta {
+pub fn secs(n: i64) -> TimeDelta {
     TimeDelta::seconds(n)
 }
 
-pub(super) fn days(n: i64) -> TimeDelta {
+pub fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)
 }
 
 /// A queued delivery of `order` with a dedup key of its own, committed at `created_at`.
-pub(crate) fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
+pub fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
     let id = Uuid::new_v4();
     NewDelivery {
         id,
@@ -133,7 +137,7 @@ pub(crate) fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
     }
 }
 
-pub(super) fn sync_delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
+pub fn sync_delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
         mode: DeliveryMode::Sync,
         ..delivery(order, created_at)
@@ -141,7 +145,7 @@ pub(super) fn sync_delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelive
 }
 
 /// Commits `delivery` (its key free since a day before it) and returns its id.
-pub(super) async fn accept(store: &dyn Store, delivery: NewDelivery) -> Uuid {
+pub async fn accept(store: &dyn Store, delivery: NewDelivery) -> Uuid {
     let id = delivery.id;
     let since = delivery.created_at - days(1);
     let enqueued = store.enqueue(delivery, since).await.expect("enqueue");
@@ -150,7 +154,7 @@ pub(super) async fn accept(store: &dyn Store, delivery: NewDelivery) -> Uuid {
 }
 
 /// The ids a claim at `now` returns, leased for a minute.
-pub(super) async fn claim_ids(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Vec<Uuid> {
+pub async fn claim_ids(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Vec<Uuid> {
     let claimed = store
         .claim(now, limit, now + secs(60), &[])
         .await
@@ -159,18 +163,18 @@ pub(super) async fn claim_ids(store: &dyn Store, now: DateTime<Utc>, limit: usiz
 }
 
 /// Claims exactly `id` (it must be the only one due at `now`).
-pub(super) async fn claim_one(store: &dyn Store, now: DateTime<Utc>, id: Uuid) {
+pub async fn claim_one(store: &dyn Store, now: DateTime<Utc>, id: Uuid) {
     assert_eq!(claim_ids(store, now, 10).await, vec![id]);
 }
 
-pub(super) async fn finish(store: &dyn Store, id: Uuid, finish: Finish) {
+pub async fn finish(store: &dyn Store, id: Uuid, finish: Finish) {
     store
         .finish(id, Vec::new(), finish, None)
         .await
         .expect("finish");
 }
 
-pub(super) fn retry_at(at: DateTime<Utc>, spent: bool) -> Finish {
+pub fn retry_at(at: DateTime<Utc>, spent: bool) -> Finish {
     Finish::Retry {
         at,
         spent,
@@ -179,7 +183,7 @@ pub(super) fn retry_at(at: DateTime<Utc>, spent: bool) -> Finish {
     }
 }
 
-pub(super) fn dead(status: u16) -> Finish {
+pub fn dead(status: u16) -> Finish {
     Finish::Dead {
         patched: false,
         flow_status: Some(status),
@@ -188,7 +192,7 @@ pub(super) fn dead(status: u16) -> Finish {
     }
 }
 
-pub(super) fn attempt(at: DateTime<Utc>, operation: &str, status: Option<u16>) -> Attempt {
+pub fn attempt(at: DateTime<Utc>, operation: &str, status: Option<u16>) -> Attempt {
     Attempt {
         at,
         operation: operation.to_owned(),
@@ -201,7 +205,7 @@ pub(super) fn attempt(at: DateTime<Utc>, operation: &str, status: Option<u16>) -
 }
 
 /// Claims `id` at `now` and ends its turn with `end`.
-pub(super) async fn claim_and_finish(store: &dyn Store, now: DateTime<Utc>, id: Uuid, end: Finish) {
+pub async fn claim_and_finish(store: &dyn Store, now: DateTime<Utc>, id: Uuid, end: Finish) {
     claim_one(store, now, id).await;
     finish(store, id, end).await;
 }

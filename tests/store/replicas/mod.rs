@@ -1,7 +1,10 @@
-//! The queue on PostgreSQL (DESIGN section 8), on the server `FLOWGATE_TEST_POSTGRES_URL` names
-//! (without it each test says why it is skipped and passes), each test in a schema of its own:
+//! The binary's queue on PostgreSQL (DESIGN section 8), on the server `crate::server` found
+//! (without one these tests are ignored), each test in a schema of its own:
 //! the binary commits a queued webhook there and delivers it; two binaries on one schema share
 //! the queue and keep each order in line; a database out of reach is 503 until it is back.
+//! `fleet.rs`: three replicas at once, and one killed mid-attempt.
+
+mod fleet;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,47 +13,51 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use libtest_mimic::Trial;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Child;
 use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
-use super::{accepted, post, queued_config, statuses};
-use crate::flow::canonical_body;
+use crate::server;
 use crate::support::admin::{ADMIN_TOKEN, until_state};
 use crate::support::client::{Reply, exchange};
-use crate::support::fixtures::canonical;
+use crate::support::fixtures::{canonical, canonical_body};
 use crate::support::flow::FlowSim;
+use crate::support::queued::{accepted, post, queued_config, statuses};
 use crate::support::sign::sign;
 use crate::support::{Gateway, TIMEOUT, flowgate_command, free_port, until_up};
 
-const URL_VAR: &str = "FLOWGATE_TEST_POSTGRES_URL";
+pub fn trials() -> Vec<Trial> {
+    let mut trials = trials! {
+        postgres:
+            the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it,
+            two_replicas_on_one_schema_share_the_queue_and_keep_each_order_in_line,
+            while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_itself;
+    };
+    trials.extend(fleet::trials());
+    trials
+}
 
 /// A schema of the test's own, named for it; its connections carry the name as their application
 /// name. At the end they are ended and the schema is dropped.
-pub(super) struct Schema {
+struct Schema {
     url: String,
     name: String,
 }
 
 impl Schema {
-    pub(super) fn new() -> Option<Schema> {
-        match std::env::var(URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => Some(Schema {
-                url,
-                name: format!("flowgate_it_{}", uuid::Uuid::new_v4().simple()),
-            }),
-            _ => {
-                eprintln!("skipped: {URL_VAR} is not set (a PostgreSQL server URL runs this test)");
-                None
-            }
+    fn new() -> Schema {
+        Schema {
+            url: server::url().to_owned(),
+            name: format!("flowgate_it_{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
     /// `store.url` (through `server` when given, else the test server itself) and
     /// `store.schema`, as a `[store]` table.
-    pub(super) fn store_table(&self, server: Option<SocketAddr>) -> String {
+    fn store_table(&self, server: Option<SocketAddr>) -> String {
         let url = match server {
             Some(address) => with_address(&self.url, address),
             None => self.url.clone(),
@@ -63,7 +70,7 @@ impl Schema {
     }
 
     /// The state of delivery `id` as the database holds it.
-    pub(super) async fn state(&self, id: &str) -> Option<String> {
+    async fn state(&self, id: &str) -> Option<String> {
         let client = connect(&self.url).await;
         let id: uuid::Uuid = id.parse().expect("a delivery id");
         let sql = format!(
@@ -102,7 +109,7 @@ impl Drop for Schema {
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("{URL_VAR} is set but the server does not answer: {e}"));
+        .unwrap_or_else(|e| panic!("the server {url} does not answer: {e}"));
     tokio::spawn(connection);
     client
 }
@@ -120,7 +127,7 @@ fn with_address(url: &str, address: SocketAddr) -> String {
 }
 
 /// One replica: the binary with `config` (its listeners at `public` and `admin`).
-pub(super) struct Replica {
+struct Replica {
     public: String,
     admin: String,
     process: Child,
@@ -131,7 +138,7 @@ async fn replica(dir: &Path, name: &str, sim: &FlowSim, store: &str) -> Replica 
 }
 
 /// One replica whose only tenant is `tenant` (a `[tenants.sim]` table).
-pub(super) async fn start_replica(dir: &Path, name: &str, tenant: &str, store: &str) -> Replica {
+async fn start_replica(dir: &Path, name: &str, tenant: &str, store: &str) -> Replica {
     let (public, admin) = (
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
@@ -160,11 +167,11 @@ pub(super) async fn start_replica(dir: &Path, name: &str, tenant: &str, store: &
 
 impl Replica {
     /// Ends the process with SIGKILL: no drain, no goodbye to the database.
-    pub(super) fn kill(&mut self) {
+    fn kill(&mut self) {
         self.process.start_kill().expect("SIGKILL the replica");
     }
 
-    pub(super) async fn post(&self, order: &str, members: Value) -> Reply {
+    async fn post(&self, order: &str, members: Value) -> Reply {
         let body = canonical_body(order, members);
         let mut request = http::Request::builder()
             .method("POST")
@@ -178,7 +185,7 @@ impl Replica {
     }
 
     /// Waits until delivery `id` is in `state`, as this replica's admin API shows it.
-    pub(super) async fn until_state(&self, id: &str, state: &str) -> Value {
+    async fn until_state(&self, id: &str, state: &str) -> Value {
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
             let request = http::Request::builder()
@@ -199,11 +206,8 @@ impl Replica {
     }
 }
 
-#[tokio::test]
 async fn the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it() {
-    let Some(schema) = Schema::new() else {
-        return;
-    };
+    let schema = Schema::new();
     let sim = FlowSim::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway = replica(dir.path(), "one", &sim, &schema.store_table(None)).await;
@@ -218,11 +222,8 @@ async fn the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it() {
     assert_eq!(flow_order["Title"], "Photos");
 }
 
-#[tokio::test]
 async fn two_replicas_on_one_schema_share_the_queue_and_keep_each_order_in_line() {
-    let Some(schema) = Schema::new() else {
-        return;
-    };
+    let schema = Schema::new();
     let sim = FlowSim::start().await;
     sim.fault(json!({"op": "updatestate", "status": 503})).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -309,11 +310,8 @@ fn server_address(url: &str) -> SocketAddr {
         .expect("a loopback address")
 }
 
-#[tokio::test]
 async fn while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_itself() {
-    let Some(schema) = Schema::new() else {
-        return;
-    };
+    let schema = Schema::new();
     let relay = Relay::start(server_address(&schema.url)).await;
     let extra = format!(
         "{}\n{}",

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::order::{Binding, Broker, LastSent};
-use crate::queue::{Deleted, Depth, Finish, Retention};
+use flowgate::order::{Binding, Broker, LastSent};
+use flowgate::queue::{Deleted, Depth, Finish, Retention};
 
 use super::{
     Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
@@ -24,7 +24,7 @@ fn retention() -> Retention {
     }
 }
 
-pub(crate) async fn purge_delivered_by_retention(backend: &mut dyn Backend) {
+pub async fn purge_delivered_by_retention(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let delivered = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -52,7 +52,7 @@ pub(crate) async fn purge_delivered_by_retention(backend: &mut dyn Backend) {
     assert!(store.get(waiting).await.expect("get").is_some());
 }
 
-pub(crate) async fn purge_dead_only_with_a_retention(backend: &mut dyn Backend) {
+pub async fn purge_dead_only_with_a_retention(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let refused = accept(&*store, delivery(Uuid::new_v4(), t)).await;
@@ -74,7 +74,7 @@ pub(crate) async fn purge_dead_only_with_a_retention(backend: &mut dyn Backend) 
     assert_eq!(store.get(refused).await.expect("get"), None);
 }
 
-pub(crate) async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) {
+pub async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let finished = delivery(Uuid::new_v4(), t - days(2));
@@ -133,7 +133,7 @@ fn sent(title: &str) -> LastSent {
     }
 }
 
-pub(crate) async fn purge_forgets_untouched_orders(backend: &mut dyn Backend) {
+pub async fn purge_forgets_untouched_orders(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let (active, idle, fresh) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -169,7 +169,7 @@ pub(crate) async fn purge_forgets_untouched_orders(backend: &mut dyn Backend) {
     assert_eq!(store.binding(fresh).await.expect("read"), None);
 }
 
-pub(crate) async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
+pub async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     assert_eq!(store.depth().await.expect("depth"), Depth::default());
@@ -197,7 +197,7 @@ pub(crate) async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
     assert_eq!(depth, expected);
 }
 
-pub(crate) async fn first_binding_wins(backend: &mut dyn Backend) {
+pub async fn first_binding_wins(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let order = Uuid::new_v4();
@@ -219,7 +219,7 @@ pub(crate) async fn first_binding_wins(backend: &mut dyn Backend) {
     );
 }
 
-pub(crate) async fn last_sent_round_trip(backend: &mut dyn Backend) {
+pub async fn last_sent_round_trip(backend: &mut dyn Backend) {
     let store = backend.store();
     let order = Uuid::new_v4();
     assert_eq!(
@@ -251,7 +251,7 @@ pub(crate) async fn last_sent_round_trip(backend: &mut dyn Backend) {
 /// A turn's end records what Flow accepted with it: when the delivery is done, when it is to
 /// be retried (the patch went through, updatestate did not), and when an operator cancelled
 /// and deleted the delivery while its attempt ran.
-pub(crate) async fn finish_records_what_was_sent(backend: &mut dyn Backend) {
+pub async fn finish_records_what_was_sent(backend: &mut dyn Backend) {
     let store = backend.store();
     let (done, retried, deleted) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let ends = [
@@ -282,6 +282,6 @@ pub(crate) async fn finish_records_what_was_sent(backend: &mut dyn Backend) {
     assert_eq!(store.last_sent(done).await.expect("read"), sent("Done"));
 }
 
-pub(crate) async fn ping_answers(backend: &mut dyn Backend) {
+pub async fn ping_answers(backend: &mut dyn Backend) {
     backend.store().ping().await.expect("ping");
 }

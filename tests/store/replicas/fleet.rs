@@ -1,18 +1,24 @@
-//! Several replicas of the real binary on one PostgreSQL schema (DESIGN section 8), on the
-//! server `FLOWGATE_TEST_POSTGRES_URL` names (without it each test says why it is skipped and
-//! passes): three replicas sharing the load while Flow refuses some calls deliver everything,
+//! Several replicas of the real binary on one PostgreSQL schema (DESIGN section 8): three replicas sharing the load while Flow refuses some calls deliver everything,
 //! each order in line, and together stay within the tenant's rate; a replica killed with SIGKILL
 //! in the middle of an attempt leaves the delivery to another once its lease runs out.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use libtest_mimic::Trial;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::postgres::{Replica, Schema, start_replica};
-use super::{accepted, statuses};
+use super::{Replica, Schema, start_replica};
 use crate::support::flow::FlowSim;
+use crate::support::queued::{accepted, statuses};
+
+pub fn trials() -> Vec<Trial> {
+    trials! {
+        postgres(4): three_replicas_deliver_every_order_in_line_within_the_tenants_rate;
+        postgres(2): a_replica_killed_mid_attempt_leaves_its_delivery_to_another_after_the_lease;
+    }
+}
 
 /// The tenant's budget in these tests: small, so three unpaced replicas would go well over it.
 const PER_SECOND: f64 = 20.0;
@@ -63,11 +69,8 @@ fn assert_within_budget(times: &[DateTime<Utc>]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_deliver_every_order_in_line_within_the_tenants_rate() {
-    let Some(schema) = Schema::new() else {
-        return;
-    };
+    let schema = Schema::new();
     let sim = FlowSim::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (tenant, store) = (paced_tenant(&sim), schema.store_table(None));
@@ -108,11 +111,8 @@ async fn three_replicas_deliver_every_order_in_line_within_the_tenants_rate() {
     assert_within_budget(&times);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_attempt_leaves_its_delivery_to_another_after_the_lease() {
-    let Some(schema) = Schema::new() else {
-        return;
-    };
+    let schema = Schema::new();
     let sim = FlowSim::start().await;
     // The first update hangs at Flow long enough to kill the replica sending it.
     sim.fault(json!({"op": "updatestate", "latency_ms": 8000, "fail_next": 1}))

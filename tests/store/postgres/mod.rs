@@ -1,9 +1,8 @@
-//! The suite against [`PgStore`] on the server `FLOWGATE_TEST_POSTGRES_URL` names, each test in
-//! a schema of its own (a fresh name, created by the store, dropped at the end), and what only
-//! the shared store promises: several processes on one schema (`postgres/fleet.rs`), one line
-//! per order across them (`postgres/lines.rs`) and one rate bucket per client id across them
-//! (`postgres/buckets.rs`). Without the variable each test says why it is skipped and passes;
-//! with it, a server that does not answer fails the tests.
+//! The suite against [`PgStore`] on the PostgreSQL server `crate::server` found, each test in a
+//! schema of its own (a fresh name, created by the store, dropped at the end), and what only the
+//! shared store promises: several processes on one schema (`postgres/fleet.rs`), one line per
+//! order across them (`postgres/lines.rs`) and one rate bucket per client id across them
+//! (`postgres/buckets.rs`). Without a server these tests are ignored.
 
 mod buckets;
 mod fleet;
@@ -13,30 +12,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use libtest_mimic::Trial;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use crate::order::{LastSent, OrderBook};
-use crate::queue::postgres::{PgOptions, PgStore, check_url};
-use crate::queue::{DeliveryState, Finish, Store};
+use flowgate::order::{LastSent, OrderBook};
+use flowgate::queue::postgres::{PgOptions, PgStore, check_url};
+use flowgate::queue::{DeliveryState, Finish, Store};
 
-use super::{Backend, accept, attempt, claim_one, delivery, t0};
-
-/// The variable naming the test server, e.g. `postgres://postgres@127.0.0.1:5432/test`.
-pub(crate) const URL_VAR: &str = "FLOWGATE_TEST_POSTGRES_URL";
+use crate::server;
+use crate::suite::{Backend, accept, attempt, claim_one, delivery, store_suite, t0};
 
 /// How long a stopped store's connections may take to close on the server.
 const CLOSING: Duration = Duration::from_secs(10);
 
-/// The test server's URL; `None`, saying why the test is skipped, when the variable is unset.
-pub(crate) fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set (a PostgreSQL server URL runs this test)");
-            None
-        }
+pub fn trials() -> Vec<Trial> {
+    let mut trials = store_suite!(postgres, PgBackend::start().await);
+    trials.extend(trials! {
+        test: a_bad_url_is_refused_without_repeating_it;
+        tokio: an_unreachable_server_is_a_short_error_without_the_password;
+        postgres: a_finish_that_fails_records_nothing_and_its_connection_serves_the_next;
+    });
+    for module in [buckets::trials(), fleet::trials(), lines::trials()] {
+        trials.extend(module);
     }
+    trials
 }
 
 /// A schema of one test's own on the test server, dropped with everything in it at the end.
@@ -46,11 +46,11 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// A fresh schema name (the store creates the schema); `None` when there is no server.
-    pub(crate) fn new() -> Option<Scratch> {
-        let url = server_url()?;
+    /// A fresh schema name (the store creates the schema).
+    pub(crate) fn new() -> Scratch {
+        let url = server::url().to_owned();
         let schema = format!("flowgate_test_{}", uuid::Uuid::new_v4().simple());
-        Some(Scratch { url, schema })
+        Scratch { url, schema }
     }
 
     /// The store's options; its connections carry the schema's name as their application name,
@@ -69,14 +69,14 @@ impl Scratch {
     pub(crate) async fn open(&self) -> PgStore {
         PgStore::open(&self.options())
             .await
-            .unwrap_or_else(|e| panic!("{URL_VAR} is set but the store does not open: {e}"))
+            .unwrap_or_else(|e| panic!("the store does not open on {}: {e}", self.url))
     }
 
     /// A plain connection with the schema as its search path, to look under the store.
     pub(crate) async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
             .await
-            .unwrap_or_else(|e| panic!("{URL_VAR} is set but the server does not answer: {e}"));
+            .unwrap_or_else(|e| panic!("the server {} does not answer: {e}", self.url));
         tokio::spawn(connection);
         let path = format!("SET search_path TO \"{}\"", self.schema);
         client.batch_execute(&path).await.expect("search path");
@@ -152,13 +152,13 @@ pub(crate) struct PgBackend {
 }
 
 impl PgBackend {
-    pub(crate) async fn start() -> Option<PgBackend> {
-        let scratch = Scratch::new()?;
+    pub(crate) async fn start() -> PgBackend {
+        let scratch = Scratch::new();
         let store = scratch.open().await;
-        Some(PgBackend {
+        PgBackend {
             store: Some(store),
             scratch,
-        })
+        }
     }
 }
 
@@ -176,12 +176,6 @@ impl Backend for PgBackend {
     }
 }
 
-store_suite!(match PgBackend::start().await {
-    Some(backend) => backend,
-    None => return,
-});
-
-#[test]
 fn a_bad_url_is_refused_without_repeating_it() {
     let error = check_url("postgres://flowgate:s3cret@db:notaport/flowgate").expect_err("bad");
     assert!(!error.0.contains("s3cret"), "{error}");
@@ -189,7 +183,6 @@ fn a_bad_url_is_refused_without_repeating_it() {
     check_url("postgresql://db/flowgate?connect_timeout=2").expect("good");
 }
 
-#[tokio::test]
 async fn an_unreachable_server_is_a_short_error_without_the_password() {
     let options = PgOptions {
         // Port 1 on loopback: nothing listens there.
@@ -206,11 +199,8 @@ async fn an_unreachable_server_is_a_short_error_without_the_password() {
 /// A finish sends its statements two at a time: when one fails (PostgreSQL's text holds no
 /// NUL), in the first pair or the second, its partner is dropped unanswered and the transaction
 /// rolls back whole, and the one pooled connection that ran it serves the next finish.
-#[tokio::test]
 async fn a_finish_that_fails_records_nothing_and_its_connection_serves_the_next() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let scratch = Scratch::new();
     let options = PgOptions {
         pool_size: 1,
         ..scratch.options()

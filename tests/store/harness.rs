@@ -1,7 +1,7 @@
 //! Trials for `libtest_mimic`, as `#[test]` and `#[tokio::test]` would make them, and
-//! `postgres` ones: run against the server `server` finds, or reported ignored when there is none
-//! (failed instead under `FLOWGATE_REQUIRE_POSTGRES`), as are other trials `needing` what is not
-//! there.
+//! `postgres` ones: run against the server `crate::server` finds, or reported ignored when there
+//! is none (failed instead under `FLOWGATE_REQUIRE_POSTGRES`), as are other trials `needing` what
+//! is not there.
 //!
 //! [`trials!`] lists a module's tests by kind; a test function it does not list is dead code,
 //! which the lints refuse, so none is forgotten.

@@ -1,5 +1,6 @@
 //! The real gateway on loopback port 0, and what tests need to talk to it: an HTTP client
 //! (`client`), raw TCP for requests a client would not send (`raw`), and vendor signing (`sign`).
+//! The `store` test target compiles it too, for its replicas on PostgreSQL.
 
 pub mod admin;
 pub mod client;

@@ -24,11 +24,21 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid flowgate --home-dir /srv/flowgate --shell /usr/sbin/nologin flowgate
 COPY --from=builder /usr/local/bin/flowgate /usr/local/bin/flowgate
 # Relative paths in config.toml (schemas, the embedded database under data/) resolve against
-# its directory, so the configuration, its schemas and the data live together.
+# its directory, so the configuration, its schemas and the data live together. The configuration
+# is the production template, never the demo's: started without its secrets' variables, the
+# image exits naming each one. Mount your own over /srv/flowgate/config.toml.
 WORKDIR /srv/flowgate
-COPY config.toml ./config.toml
+COPY deploy/config.toml ./config.toml
 COPY schemas/ ./schemas/
+# The store: webhooks answered 202 and not delivered yet live there, so it is a volume that
+# outlives the container. Created and owned here first, so a new volume starts writable by the
+# unprivileged user.
 RUN mkdir data && chown flowgate:flowgate data
+VOLUME ["/srv/flowgate/data"]
+LABEL org.opencontainers.image.title="flowgate" \
+      org.opencontainers.image.description="A webhook gateway between marketing vendors and Core's Flow API" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0"
 USER 10001:10001
 # The listeners default to loopback; in a container they must be reachable from outside it.
 ENV FLOWGATE_SERVER__LISTEN=0.0.0.0:8080 \

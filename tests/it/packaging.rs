@@ -1,7 +1,9 @@
 //! What ships besides the code stays true to it: the README's first commands and the CI script
 //! that runs them, the defaults the README documents, its example payloads, the container
-//! image's essentials (no Docker engine runs here, so the Dockerfile is read, not built), and the
-//! repository's demo configuration.
+//! image (`image`), the license, and the repository's demo configuration.
+
+mod dockerfile;
+mod image;
 
 use std::path::{Path, PathBuf};
 
@@ -242,178 +244,6 @@ fn the_readme_example_payloads_are_valid_for_a_demo_vendor() {
     }
 }
 
-// === the container image ===
-
-/// One Dockerfile instruction: its keyword in capitals and its arguments, continuations joined.
-struct Instruction {
-    keyword: String,
-    args: String,
-}
-
-fn dockerfile() -> Vec<Instruction> {
-    let mut instructions = Vec::new();
-    let mut pending = String::new();
-    for line in read("Dockerfile").lines() {
-        let line = line.trim();
-        if line.starts_with('#') || (line.is_empty() && pending.is_empty()) {
-            continue;
-        }
-        if let Some(continued) = line.strip_suffix('\\') {
-            pending.push_str(continued);
-            pending.push(' ');
-            continue;
-        }
-        pending.push_str(line);
-        let (keyword, args) = pending
-            .split_once(char::is_whitespace)
-            .unwrap_or((pending.as_str(), ""));
-        instructions.push(Instruction {
-            keyword: keyword.to_ascii_uppercase(),
-            args: args.split_whitespace().collect::<Vec<_>>().join(" "),
-        });
-        pending.clear();
-    }
-    instructions
-}
-
-/// The instructions of the last stage: the image that ships.
-fn runtime_stage(instructions: &[Instruction]) -> &[Instruction] {
-    let start = instructions
-        .iter()
-        .rposition(|i| i.keyword == "FROM")
-        .expect("a FROM");
-    &instructions[start..]
-}
-
-/// An exec-form (`["a", "b"]`) or shell-form argument list as plain words.
-fn words(args: &str) -> String {
-    args.replace(['[', ']', '"', ','], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[test]
-fn the_image_is_a_multi_stage_locked_release_build() {
-    let instructions = dockerfile();
-    let stages = instructions.iter().filter(|i| i.keyword == "FROM").count();
-    assert!(
-        stages >= 2,
-        "a build stage and a runtime stage, found {stages}"
-    );
-    let build = instructions
-        .iter()
-        .find(|i| i.keyword == "RUN" && i.args.contains("cargo build"))
-        .expect("a RUN with cargo build");
-    for flag in ["--release", "--locked"] {
-        assert!(build.args.contains(flag), "cargo build without {flag}");
-    }
-    let runtime = runtime_stage(&instructions);
-    assert!(
-        runtime
-            .iter()
-            .any(|i| i.keyword == "COPY" && i.args.starts_with("--from=")),
-        "the runtime stage copies the binary from the build stage"
-    );
-    assert!(
-        !runtime.iter().any(|i| i.args.contains("cargo ")),
-        "the runtime stage carries no toolchain"
-    );
-}
-
-#[test]
-fn the_image_runs_as_a_non_root_user() {
-    let instructions = dockerfile();
-    let user = runtime_stage(&instructions)
-        .iter()
-        .rfind(|i| i.keyword == "USER")
-        .expect("a USER in the runtime stage");
-    let name = user.args.split(':').next().unwrap_or_default();
-    assert!(
-        !["root", "0", ""].contains(&name),
-        "USER {} is root",
-        user.args
-    );
-}
-
-#[test]
-fn the_image_checks_its_health_and_serves_by_default() {
-    let instructions = dockerfile();
-    let runtime = runtime_stage(&instructions);
-    let last = |keyword: &str| {
-        runtime
-            .iter()
-            .rfind(|i| i.keyword == keyword)
-            .map(|i| words(&i.args))
-            .unwrap_or_else(|| panic!("no {keyword} in the runtime stage"))
-    };
-    let health = last("HEALTHCHECK");
-    assert!(
-        health.contains("CMD flowgate healthcheck"),
-        "HEALTHCHECK must run `flowgate healthcheck`: {health}"
-    );
-    assert_eq!(last("ENTRYPOINT"), "flowgate");
-    assert_eq!(last("CMD"), "serve");
-}
-
-#[test]
-fn the_image_exposes_both_listeners_on_all_interfaces() {
-    let instructions = dockerfile();
-    let runtime = runtime_stage(&instructions);
-    let exposed: Vec<&str> = runtime
-        .iter()
-        .filter(|i| i.keyword == "EXPOSE")
-        .flat_map(|i| i.args.split_whitespace())
-        .map(|port| port.trim_end_matches("/tcp"))
-        .collect();
-    let env: Vec<(String, String)> = runtime
-        .iter()
-        .filter(|i| i.keyword == "ENV")
-        .flat_map(|i| i.args.split_whitespace())
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-        .collect();
-    let value = |key: &str| {
-        env.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no ENV {key}"))
-    };
-    assert_eq!(value("FLOWGATE_SERVER__LISTEN"), "0.0.0.0:8080");
-    assert_eq!(value("FLOWGATE_SERVER__ADMIN_LISTEN"), "0.0.0.0:9090");
-
-    // The variables are real configuration, and the ports they open are the ones exposed.
-    let config = Config::load_with_env(&repo().join("config.toml"), env.clone())
-        .unwrap_or_else(|e| panic!("{e}"));
-    for address in [config.server.listen, config.server.admin_listen] {
-        assert!(
-            address.ip().is_unspecified(),
-            "{address} is not all interfaces"
-        );
-        let port = address.port().to_string();
-        assert!(
-            exposed.contains(&port.as_str()),
-            "port {port} is not exposed"
-        );
-    }
-}
-
-#[test]
-fn the_build_context_leaves_out_build_output_data_and_history() {
-    let ignored: Vec<String> = read(".dockerignore")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.trim_matches('/').to_owned())
-        .collect();
-    for wanted in ["target", "data", ".git"] {
-        assert!(
-            ignored.iter().any(|l| l == wanted),
-            ".dockerignore does not exclude {wanted}"
-        );
-    }
-}
-
 // === the demo configuration ===
 
 #[test]
@@ -428,4 +258,24 @@ fn the_repository_config_loads_and_builds_without_any_environment() {
         "the README's examples use vendor `example-photo`"
     );
     App::build(config).unwrap_or_else(|e| panic!("{e}"));
+}
+
+// === the license ===
+
+#[test]
+fn the_license_file_is_the_one_cargo_toml_names() {
+    let manifest: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml");
+    assert_eq!(manifest["package"]["license"].as_str(), Some("Apache-2.0"));
+    let license = read("LICENSE");
+    let opening: Vec<&str> = license
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(2)
+        .collect();
+    assert_eq!(opening, ["Apache License", "Version 2.0, January 2004"]);
+    assert!(
+        license.contains("END OF TERMS AND CONDITIONS"),
+        "the full terms"
+    );
 }

@@ -1,6 +1,7 @@
 //! The monitoring that ships in `deploy/` stays true to the binary: Prometheus's own checker and
-//! unit tests pass on the alerting rules, the Grafana dashboard fits Grafana's dashboard model
-//! (no Grafana runs here), and every metric either of them names is one the gateway exports.
+//! unit tests pass on the alerting rules, every alert links its runbook in `docs/operations.md`,
+//! the Grafana dashboard fits Grafana's dashboard model (no Grafana runs here) and follows its job
+//! and instance menus, and every metric either of them names is one the gateway exports.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -156,7 +157,7 @@ fn variable_query(variable: &Value) -> &str {
 }
 
 #[test]
-fn the_dashboard_filters_by_vendor_and_tenant_on_a_chosen_data_source() {
+fn the_dashboard_filters_by_job_instance_vendor_and_tenant_on_a_chosen_data_source() {
     let dashboard = dashboard();
     let variables = dashboard["templating"]["list"]
         .as_array()
@@ -171,6 +172,8 @@ fn the_dashboard_filters_by_vendor_and_tenant_on_a_chosen_data_source() {
     assert_eq!(source["type"], "datasource");
     assert_eq!(source["query"], "prometheus");
     for (name, metric) in [
+        ("job", "flowgate_build_info"),
+        ("instance", "flowgate_build_info{job=~\"$job\"}"),
         ("vendor", "flowgate_webhooks_received_total"),
         ("tenant", "flowgate_flow_requests_total"),
     ] {
@@ -184,6 +187,142 @@ fn the_dashboard_filters_by_vendor_and_tenant_on_a_chosen_data_source() {
         assert_eq!(filter["multi"], true, "{name}");
         assert_eq!(filter["includeAll"], true, "{name}");
         assert_eq!(filter["allValue"], ".*", "{name}");
+    }
+}
+
+/// Every series selector of a PromQL expression, `(metric, matchers)`, for the metrics a replica
+/// exports (`flowgate_…`) and Prometheus's `up`; the matchers are empty without braces.
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    let is_name = |c: &char| c.is_ascii_alphanumeric() || *c == '_' || *c == ':';
+    let chars: Vec<char> = expr.chars().collect();
+    let (mut found, mut at, mut quoted) = (Vec::new(), 0, false);
+    while at < chars.len() {
+        let c = chars[at];
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if quoted || !(c.is_ascii_alphabetic() || c == '_') {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while chars.get(at).is_some_and(is_name) {
+            at += 1;
+        }
+        let name: String = chars[start..at].iter().collect();
+        if !(name.starts_with("flowgate_") || name == "up") {
+            continue;
+        }
+        let mut matchers = String::new();
+        if chars.get(at) == Some(&'{') {
+            let end = chars[at..].iter().position(|c| *c == '}');
+            let end = at + end.unwrap_or_else(|| panic!("unclosed braces in {expr}"));
+            matchers = chars[at + 1..end].iter().collect();
+            at = end + 1;
+        }
+        found.push((name, matchers));
+    }
+    found
+}
+
+#[test]
+fn every_panel_follows_the_job_and_instance_menus_and_shows_unscraped_replicas() {
+    let dashboard = dashboard();
+    for panel in panels(&dashboard) {
+        let title = panel["title"].as_str().unwrap_or_default();
+        let targets = panel["targets"].as_array().into_iter().flatten();
+        let exprs: Vec<&str> = targets.filter_map(|t| t["expr"].as_str()).collect();
+        for expr in &exprs {
+            let found = selectors(expr);
+            assert!(!found.is_empty(), "{title}: no series in `{expr}`");
+            for (metric, matchers) in found {
+                assert!(
+                    matchers.contains(r#"job=~"$job""#)
+                        && matchers.contains(r#"instance=~"$instance""#),
+                    "{title}: {metric} in `{expr}` is not filtered by the job and instance menus"
+                );
+            }
+        }
+        // A replica that is no longer scraped has no flowgate_ready: only `up` still speaks for it.
+        let readiness = exprs.iter().any(|e| e.contains("flowgate_ready"));
+        let scraped = exprs
+            .iter()
+            .any(|e| selectors(e).iter().any(|(metric, _)| metric == "up"));
+        assert!(
+            !readiness || scraped,
+            "{title}: shows flowgate_ready without `up`, so a replica that is no longer scraped \
+             disappears from it"
+        );
+    }
+}
+
+// === the runbooks ===
+
+const RUNBOOKS: &str = "docs/operations.md";
+
+/// `(alert, runbook_url)` of every alerting rule. The rules keep one key a line (promtool checks
+/// the YAML itself), so the file is read line by line.
+fn alert_runbooks(rules: &str) -> Vec<(String, Option<String>)> {
+    let mut alerts: Vec<(String, Option<String>)> = Vec::new();
+    for line in rules.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("- alert:") {
+            alerts.push((name.trim().to_owned(), None));
+        } else if let Some(url) = line.strip_prefix("runbook_url:") {
+            let (alert, runbook) = alerts.last_mut().expect("a runbook_url outside any alert");
+            assert!(runbook.is_none(), "{alert} has two runbook_url");
+            *runbook = Some(url.trim().trim_matches(['"', '\'']).to_owned());
+        }
+    }
+    alerts
+}
+
+/// The anchors GitHub gives a Markdown file's headings: lower case, spaces as hyphens, other
+/// punctuation dropped. Lines in code blocks are not headings.
+fn heading_anchors(markdown: &str) -> BTreeSet<String> {
+    let mut in_code = false;
+    let mut anchors = BTreeSet::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let Some(heading) = line.strip_prefix('#').filter(|_| !in_code) else {
+            continue;
+        };
+        let text = heading.trim_start_matches('#').trim().to_lowercase();
+        let anchor: String = text
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        anchors.insert(anchor);
+    }
+    anchors
+}
+
+#[test]
+fn every_alert_links_its_runbook_in_the_operations_guide() {
+    let alerts = alert_runbooks(&read(RULES));
+    assert!(!alerts.is_empty(), "no alert in {RULES}");
+    let anchors = heading_anchors(&read(RUNBOOKS));
+    for (alert, runbook) in alerts {
+        let runbook = runbook.unwrap_or_else(|| panic!("{alert} has no runbook_url annotation"));
+        let (file, anchor) = runbook
+            .split_once('#')
+            .unwrap_or_else(|| panic!("{alert}: runbook_url {runbook} names no section"));
+        assert_eq!(
+            file, RUNBOOKS,
+            "{alert}: runbook_url {runbook} is not in {RUNBOOKS}"
+        );
+        assert_eq!(
+            anchor,
+            alert.to_lowercase(),
+            "{alert}: its runbook is the section named after it"
+        );
+        assert!(
+            anchors.contains(anchor),
+            "{alert}: {RUNBOOKS} has no heading with the anchor #{anchor}"
+        );
     }
 }
 

@@ -252,10 +252,11 @@ fn required_variables(text: &str) -> Vec<String> {
     found
 }
 
-/// A port nothing listens on now, so a `serve` that wrongly starts takes no one's port.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local address").port()
+/// Two distinct ports nothing listens on now, so a `serve` that wrongly starts takes no one's.
+fn free_ports() -> [u16; 2] {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (first, second) = (bind(), bind());
+    [first, second].map(|listener| listener.local_addr().expect("local address").port())
 }
 
 /// Runs `flowgate VERB` as the image would: from its working directory, with only the image's
@@ -267,12 +268,14 @@ fn run_as_image(
     extra: &[(String, String)],
 ) -> Output {
     let mut env = pairs_of(runtime, "ENV");
-    let mut admin_port = 0;
-    for key in ["FLOWGATE_SERVER__LISTEN", "FLOWGATE_SERVER__ADMIN_LISTEN"] {
+    let [public_port, admin_port] = free_ports();
+    for (key, port) in [
+        ("FLOWGATE_SERVER__LISTEN", public_port),
+        ("FLOWGATE_SERVER__ADMIN_LISTEN", admin_port),
+    ] {
         let address = env.get(key).unwrap_or_else(|| panic!("no ENV {key}"));
         let (host, _) = address.rsplit_once(':').expect("host:port");
-        admin_port = free_port();
-        env.insert(key.to_owned(), format!("{host}:{admin_port}"));
+        env.insert(key.to_owned(), format!("{host}:{port}"));
     }
     let mut child = Command::new(BIN)
         .arg(verb)

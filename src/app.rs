@@ -174,6 +174,8 @@ impl App {
         self.drain(&mut servers, switches).await?;
         let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
         upkeep.abort();
+        // Awaited so the store it holds is closed, and its file unlocked, when `run` returns.
+        let _ = upkeep.await;
         tracing::info!("flowgate stopped");
         Ok(())
     }

@@ -155,6 +155,8 @@ async fn a_paused_backlog_leaves_the_claims_index() {
     assert!(claimed.expect("claim").is_empty());
     assert_eq!(in_claims_index(&backend.path), 0);
 
+    // The old store must be gone before a new one may open the file.
+    drop(store);
     backend.restart().await;
     assert_eq!(claim_ids(&*backend.store(), t + secs(9), 10).await.len(), 3);
 }

@@ -9,6 +9,7 @@ mod admin;
 mod book;
 mod checkpoint;
 mod deliveries;
+mod lock;
 mod parked;
 #[cfg(test)]
 mod plans;
@@ -29,6 +30,7 @@ use crate::config::{Config, SyncMode};
 use crate::order::{Binding, LastSent, StoreError};
 
 use checkpoint::Checkpointer;
+use lock::DatabaseLock;
 use remembered::Remembered;
 use writer::{Writer, control};
 
@@ -59,6 +61,8 @@ struct Inner {
     bindings: Remembered<Option<Binding>>,
     /// What Flow last accepted, for the orders delivered lately: fewer, and larger.
     sent: Remembered<LastSent>,
+    // Last: released only once the connections above are closed.
+    _lock: DatabaseLock,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -70,8 +74,10 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating the file and its parent directory) and migrates the database, makes the
-    /// deliveries a previous process left in flight due again, and starts the writer thread.
+    /// Locks the database against other processes, opens it (creating the file and its parent
+    /// directory) and migrates it, makes the deliveries a previous process left in flight due
+    /// again, and starts the writer thread. A database another process holds is refused before
+    /// anything in it is read.
     pub fn open(path: &Path, sync: SyncMode) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -81,6 +87,7 @@ impl SqliteStore {
                 ))
             })?;
         }
+        let lock = DatabaseLock::take(path)?;
         let prepared = schema::prepare(path, sync)
             .map_err(|e| StoreError(format!("cannot open {}: {}", path.display(), e.0)))?;
         Ok(SqliteStore {
@@ -92,6 +99,7 @@ impl SqliteStore {
                 idle_readers: Mutex::new(Vec::new()),
                 bindings: Remembered::new(BINDINGS_KEPT),
                 sent: Remembered::new(SENT_KEPT),
+                _lock: lock,
             }),
         })
     }

@@ -263,7 +263,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// This process owns the file, so whatever is `in_flight` was interrupted (crash, kill -9):
+/// This process holds the file's lock (`lock.rs`), so no other process is running on it and
+/// whatever is `in_flight` was interrupted (crash, kill -9):
 /// queued deliveries are due again at once; sync ones are dead (the vendor got no answer and
 /// will retry) and give their dedup key back.
 fn recover(conn: &mut Connection, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 
 mod crash;
 mod dedup;
+mod exclusive;
 mod outages;
 mod pacing;
 mod pause;

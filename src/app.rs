@@ -22,6 +22,7 @@ use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
 use crate::queue::postgres::{PgOptions, PgStore};
+use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Retention, Store};
 use crate::route::Tenants;
@@ -33,6 +34,7 @@ use crate::{admin, server};
 #[derive(Clone, Default)]
 pub struct Health {
     ready: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Health {
@@ -40,7 +42,20 @@ impl Health {
         self.ready.load(Ordering::Relaxed)
     }
 
+    /// Why the gateway is not ready, for `/readyz`: starting, or shutting down.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            Some("shutting down")
+        } else if self.is_ready() {
+            None
+        } else {
+            Some("starting")
+        }
+    }
+
+    /// Ready once started; not ready again only for the drain.
     fn set_ready(&self, ready: bool) {
+        self.draining.store(!ready, Ordering::Relaxed);
         self.ready.store(ready, Ordering::Relaxed);
     }
 }
@@ -124,12 +139,17 @@ impl App {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let store = self.open_store().await?;
+        let readiness = Arc::new(StoreReadiness::new(
+            store.clone(),
+            SqliteStore::path_from_config(&self.config).as_deref(),
+            self.config.store.min_free_disk.0,
+        ));
         let Delivering {
             flow,
             workers,
             admin_state,
             backlog,
-        } = self.delivering(&store)?;
+        } = self.delivering(&store, &readiness)?;
         let (close, closed) = watch::channel(false);
         let (cut, cut_requests) = watch::channel(false);
         let ingress = ingress::router(
@@ -143,18 +163,17 @@ impl App {
         let grace = self.config.server.shutdown_grace;
         let (stop_workers, workers_stopped) = watch::channel(false);
         let delivering = tokio::spawn(workers.run(workers_stopped, grace));
-        let disk = Disk {
-            path: SqliteStore::path_from_config(&self.config),
-            min_free: self.config.store.min_free_disk.0,
-        };
-        // The queue gauges and the back-pressure describe the store before the gateway is ready.
+        // The queue gauges, the back-pressure and the store's readiness describe the store
+        // before the gateway is ready.
         let queue = Queue {
             store,
             backlog,
+            readiness,
             metrics: self.metrics.clone(),
         };
         queue.count().await;
-        let upkeep = tokio::spawn(upkeep(queue, self.retention(), disk));
+        queue.check_store();
+        let upkeep = tokio::spawn(upkeep(queue, self.retention()));
         self.start_simulator();
         let header_timeout = self.config.server.request_timeout;
         let public = server::serve(public, ingress, header_timeout, closed.clone());
@@ -182,7 +201,11 @@ impl App {
 
     /// Everything that delivers: the deliverer, the workers, the tenants' controls, and the
     /// ingress and admin views of them, all on `store`.
-    fn delivering(&mut self, store: &Arc<dyn Store>) -> io::Result<Delivering> {
+    fn delivering(
+        &mut self,
+        store: &Arc<dyn Store>,
+        readiness: &Arc<StoreReadiness>,
+    ) -> io::Result<Delivering> {
         let control = Arc::new(TenantControl::new(
             self.config.tenants.keys(),
             &self.config.delivery.circuit,
@@ -211,6 +234,7 @@ impl App {
                 waker: workers.waker(),
                 dedup_window: self.config.store.dedup_window,
                 backlog: backlog.clone(),
+                readiness: readiness.clone(),
             },
         };
         let admin_state = AdminState {
@@ -219,6 +243,7 @@ impl App {
             token: self.admin_token.clone(),
             health: self.health.clone(),
             metrics: self.metrics.clone(),
+            readiness: readiness.clone(),
         };
         Ok(Delivering {
             flow,
@@ -335,32 +360,11 @@ const COUNT_EVERY: Duration = Duration::from_secs(1);
 /// How often records past their retention are purged, in counts.
 const PURGE_EVERY_COUNTS: u32 = 60;
 
-/// The embedded store's file, whose disk must keep `store.min_free_disk` free. With PostgreSQL
-/// there is none (the database's disk is its server's to watch), and the check never fires.
-struct Disk {
-    path: Option<std::path::PathBuf>,
-    min_free: u64,
-}
-
-impl Disk {
-    fn is_low(&self) -> bool {
-        let Some(dir) = self.path.as_deref().and_then(std::path::Path::parent) else {
-            return false;
-        };
-        match fs4::available_space(dir) {
-            Ok(free) => free < self.min_free,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the store's free disk space");
-                false
-            }
-        }
-    }
-}
-
-/// The store's queue as back-pressure and the queue gauges see it.
+/// The store's queue and readiness as back-pressure, readiness and the gauges see them.
 struct Queue {
     store: Arc<dyn Store>,
     backlog: Arc<Backlog>,
+    readiness: Arc<StoreReadiness>,
     metrics: Metrics,
 }
 
@@ -376,27 +380,25 @@ impl Queue {
             Err(error) => tracing::warn!(%error, "counting the queue failed"),
         }
     }
+
+    /// Reads the store's free disk and reports whether the store accepts.
+    fn check_store(&self) {
+        self.readiness.watch_disk();
+        let ready = self.readiness.check().is_ok();
+        self.metrics.set_store_ready(ready);
+    }
 }
 
-/// Counts the queue and checks the disk every second (and folds histogram samples into their
+/// Counts the queue and checks the store every second (and folds histogram samples into their
 /// buckets); purges what retention no longer keeps every minute.
-async fn upkeep(queue: Queue, retention: Retention, disk: Disk) {
+async fn upkeep(queue: Queue, retention: Retention) {
     let mut every = tokio::time::interval(COUNT_EVERY);
-    let mut was_low = false;
-    let (store, backlog) = (&queue.store, &queue.backlog);
+    let store = &queue.store;
     for tick in 0u32.. {
         every.tick().await;
         queue.count().await;
         queue.metrics.run_upkeep();
-        let low = disk.is_low();
-        if low && !was_low {
-            tracing::warn!(
-                min_free_disk = disk.min_free,
-                "the store's disk is nearly full: new webhooks are refused"
-            );
-        }
-        was_low = low;
-        backlog.set_disk_low(low);
+        queue.check_store();
         if tick % PURGE_EVERY_COUNTS != 0 {
             continue;
         }

@@ -159,6 +159,12 @@ pub const READY: Family = family(
     "1 while the gateway is ready for traffic, 0 while starting or draining.",
     &[],
 );
+pub const STORE_READY: Family = family(
+    "flowgate_store_ready",
+    Kind::Gauge,
+    "1 while the store accepts new deliveries, 0 while it does not (low disk, database file gone or replaced, write errors, database unreachable).",
+    &[],
+);
 pub const BUILD_INFO: Family = family(
     "flowgate_build_info",
     Kind::Gauge,
@@ -167,7 +173,7 @@ pub const BUILD_INFO: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 15] = [
+pub const FAMILIES: [Family; 16] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -182,6 +188,7 @@ pub const FAMILIES: [Family; 15] = [
     CIRCUIT_OPEN,
     FLOW_THROTTLED,
     READY,
+    STORE_READY,
     BUILD_INFO,
 ];
 

@@ -24,7 +24,7 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
 
 /// Sets the gauges of what the store and the tenants' controls hold now.
 async fn refresh(state: &AdminState) {
-    super::readiness(state).await;
+    super::readiness(state);
     match state.store.depth().await {
         Ok(depth) => state.metrics.set_queue(&depth, chrono::Utc::now()),
         // The gauges keep the upkeep's last count.

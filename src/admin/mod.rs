@@ -34,6 +34,7 @@ use crate::ingress::stack::{panicked, span};
 use crate::ingress::{method_not_allowed, not_found};
 use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
+use crate::queue::readiness::StoreReadiness;
 use crate::queue::{Store, StoreError};
 
 /// What the admin API works on.
@@ -46,6 +47,8 @@ pub struct AdminState {
     pub health: Health,
     /// This gateway's metrics, served on `/metrics`.
     pub metrics: Metrics,
+    /// Whether the store accepts, as the ingress sees it too.
+    pub readiness: Arc<StoreReadiness>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -102,22 +105,30 @@ async fn healthz() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// Ready: started, not draining, and the store answers.
+/// Ready: started, not draining, and the store accepting; else 503 naming each failing check.
 async fn readyz(State(state): State<AdminState>) -> Response {
-    let ready = readiness(&state).await;
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, axum::Json(json!({"ready": ready}))).into_response()
+    let failing = readiness(&state);
+    if failing.is_empty() {
+        return axum::Json(json!({"ready": true})).into_response();
+    }
+    let body = json!({"ready": false, "checks": failing});
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
-/// Whether the gateway is ready, as `/readyz` answers and `flowgate_ready` reports it.
-async fn readiness(state: &AdminState) -> bool {
-    let ready = state.health.is_ready() && state.store.ping().await.is_ok();
-    state.metrics.set_ready(ready);
-    ready
+/// Each check that fails now, by name, with its cause, as `/readyz` answers; `flowgate_ready`
+/// and `flowgate_store_ready` are set from the same look.
+fn readiness(state: &AdminState) -> serde_json::Map<String, serde_json::Value> {
+    let mut failing = serde_json::Map::new();
+    if let Some(cause) = state.health.not_ready() {
+        failing.insert("gateway".to_owned(), cause.into());
+    }
+    let store = state.readiness.check();
+    state.metrics.set_store_ready(store.is_ok());
+    if let Err(cause) = store {
+        failing.insert("store".to_owned(), cause.to_string().into());
+    }
+    state.metrics.set_ready(failing.is_empty());
+    failing
 }
 
 /// How long a caller should wait after the store failed.

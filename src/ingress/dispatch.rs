@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -26,11 +26,12 @@ use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
+use crate::queue::readiness::{NotAccepting, StoreReadiness};
 use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
 use crate::verify::Verified;
 
-/// What a caller is told to wait when the tenant is paused or its circuit open, or the queue
-/// is full.
+/// What a caller is told to wait when the tenant is paused or its circuit open, the queue is
+/// full, or the store is not accepting.
 const RETRY_AFTER_CLOSED: Duration = Duration::from_secs(5);
 
 /// Everything the last stage needs; shared by every request.
@@ -43,16 +44,16 @@ pub struct Dispatch {
     pub waker: Arc<Notify>,
     pub dedup_window: Duration,
     pub backlog: Arc<Backlog>,
+    /// Whether the store accepts: shared with `/readyz`, so both say the same.
+    pub readiness: Arc<StoreReadiness>,
 }
 
-/// Open deliveries (pending, in flight, retrying) as last counted, against `store.max_pending`,
-/// and whether the store's disk is below `store.min_free_disk`. Both are looked at every
-/// second rather than per request: they protect the disk from an outage that lasts hours, so a
-/// second's lag does not matter and ingest pays for no count query.
+/// Open deliveries (pending, in flight, retrying) as last counted, against `store.max_pending`.
+/// Counted every second rather than per request: the limit protects the disk from an outage
+/// that lasts hours, so a second's lag does not matter and ingest pays for no count query.
 pub struct Backlog {
     open: AtomicU64,
     limit: u64,
-    disk_low: AtomicBool,
 }
 
 impl Backlog {
@@ -60,7 +61,6 @@ impl Backlog {
         Self {
             open: AtomicU64::new(0),
             limit,
-            disk_low: AtomicBool::new(false),
         }
     }
 
@@ -68,12 +68,8 @@ impl Backlog {
         self.open.store(open, Ordering::Relaxed);
     }
 
-    pub fn set_disk_low(&self, low: bool) {
-        self.disk_low.store(low, Ordering::Relaxed);
-    }
-
     fn is_full(&self) -> bool {
-        self.open.load(Ordering::Relaxed) >= self.limit || self.disk_low.load(Ordering::Relaxed)
+        self.open.load(Ordering::Relaxed) >= self.limit
     }
 }
 
@@ -113,13 +109,10 @@ impl Dispatch {
                 Err(error) => return Problem::from(error).into_response(),
             }
         }
-        if vendor.mode == DeliveryMode::Queued && self.backlog.is_full() {
-            return Problem::new(
-                Code::Overloaded,
-                "The queue is full (too many deliveries waiting, or too little disk); retry later.",
-            )
-            .with_retry_after(RETRY_AFTER_CLOSED)
-            .into_response();
+        if vendor.mode == DeliveryMode::Queued
+            && let Err(refusal) = self.admission()
+        {
+            return refusal.into_response();
         }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
@@ -135,6 +128,35 @@ impl Dispatch {
             DeliveryMode::Queued => self.queued(&delivery),
             DeliveryMode::Sync => self.sync(&delivery, &update.webhook, accepted_at).await,
         }
+    }
+
+    /// Whether a queued delivery may be committed now: only into a store that will keep it,
+    /// with room on its disk and in its queue.
+    fn admission(&self) -> Result<(), Problem> {
+        let overloaded = |why: &str| {
+            Problem::new(Code::Overloaded, format!("{why}; retry later."))
+                .with_retry_after(RETRY_AFTER_CLOSED)
+        };
+        match self.readiness.check() {
+            Ok(()) => {}
+            // Logged once when the store stopped accepting, not at every webhook.
+            Err(NotAccepting::Store(_)) => {
+                return Err(Problem::new(
+                    Code::Unavailable,
+                    "The gateway cannot record the update now.",
+                )
+                .with_retry_after(RETRY_AFTER_CLOSED));
+            }
+            Err(NotAccepting::LowDisk { .. }) => {
+                return Err(overloaded("The store's disk is nearly full"));
+            }
+        }
+        if self.backlog.is_full() {
+            return Err(overloaded(
+                "The queue is full (too many deliveries waiting)",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether a status without a state will have a state to go with it when it is sent: the

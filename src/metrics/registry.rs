@@ -12,8 +12,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder
 
 use super::handles::Series;
 use super::{
-    BUILD_INFO, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE, QueueState, READY, TenantMetrics,
-    UNKNOWN_VENDOR, VendorMetrics,
+    BUILD_INFO, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE, QueueState, READY, STORE_READY,
+    TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
 };
 use crate::config::Config;
 use crate::queue::Depth;
@@ -36,6 +36,7 @@ struct Registry {
     queue_depth: [Gauge; QueueState::COUNT],
     oldest_age: [Gauge; AGED_STATES.len()],
     ready: Gauge,
+    store_ready: Gauge,
 }
 
 impl Metrics {
@@ -68,6 +69,7 @@ impl Metrics {
         let queue_depth = QueueState::ALL.map(|s| series.gauge(&QUEUE_DEPTH, &state(s)));
         let oldest_age = AGED_STATES.map(|s| series.gauge(&QUEUE_OLDEST_AGE, &state(s)));
         let ready = series.gauge(&READY, &[]);
+        let store_ready = series.gauge(&STORE_READY, &[]);
         let version = [("version", env!("CARGO_PKG_VERSION"))];
         series.gauge(&BUILD_INFO, &version).set(1.0);
         Metrics {
@@ -79,6 +81,7 @@ impl Metrics {
                 queue_depth,
                 oldest_age,
                 ready,
+                store_ready,
             }),
         }
     }
@@ -123,6 +126,11 @@ impl Metrics {
 
     pub fn set_ready(&self, ready: bool) {
         self.registry.ready.set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// `flowgate_store_ready`: whether the store accepts new deliveries.
+    pub fn set_store_ready(&self, ready: bool) {
+        self.registry.store_ready.set(if ready { 1.0 } else { 0.0 });
     }
 
     /// The Prometheus text exposition of every series.

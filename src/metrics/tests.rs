@@ -137,6 +137,7 @@ fn every_configured_series_is_exported_at_zero_from_the_start() {
         assert_eq!(value(&text, &name), Some(0.0), "{name}");
     }
     assert_eq!(value(&text, "flowgate_ready"), Some(0.0));
+    assert_eq!(value(&text, "flowgate_store_ready"), Some(0.0));
     let version = labels(&[("version", env!("CARGO_PKG_VERSION"))]);
     assert_eq!(
         value(&text, &format!("flowgate_build_info{version}")),
@@ -276,6 +277,7 @@ fn queue_gauges_describe_the_store_and_ready_follows_readiness() {
     };
     metrics.set_queue(&depth, now);
     metrics.set_ready(true);
+    metrics.set_store_ready(true);
     let text = metrics.render();
     for (state, count) in [
         ("pending", 3.0),
@@ -296,6 +298,7 @@ fn queue_gauges_describe_the_store_and_ready_follows_readiness() {
     assert_eq!(age("pending"), Some(90.0));
     assert_eq!(age("retrying"), Some(0.0));
     assert_eq!(value(&text, "flowgate_ready"), Some(1.0));
+    assert_eq!(value(&text, "flowgate_store_ready"), Some(1.0));
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! and record every attempt. `sqlite` is the embedded store of one process; `postgres` is
 //! shared by several processes (claims are leased, per-order FIFO holds across all of them).
 
+mod fault;
 pub mod postgres;
+pub mod readiness;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -324,8 +326,9 @@ pub trait Store: OrderBook {
     /// Deletes what `retention` no longer keeps; how many records went.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError>;
     async fn depth(&self) -> Result<Depth, StoreError>;
-    /// Whether the store answers (readiness).
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// Whether the store accepts new deliveries, as it last saw itself (readiness): a cheap
+    /// look at what its own calls and watches found, never a query.
+    fn accepting(&self) -> Result<(), StoreError>;
 }
 
 impl DeliveryMode {

@@ -25,7 +25,10 @@ async fn during_the_drain_delay_readiness_is_503_while_webhooks_are_still_served
     gw.begin_shutdown();
     let readyz = async || get(&gw.admin_url("/readyz")).await;
     let not_ready = eventually("readiness turns 503", readyz, |r| r.status == 503).await;
-    assert_eq!(not_ready.json(), json!({"ready": false}));
+    assert_eq!(
+        not_ready.json(),
+        json!({"ready": false, "checks": {"gateway": "shutting down"}})
+    );
     assert_eq!(get(&gw.url("/ping")).await.status, 503);
     assert_eq!(head(&gw.url("/ping")).await.status, 503);
     let new_webhook = gw.send_signed("canonical", canonical_update()).await;

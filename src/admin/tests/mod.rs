@@ -19,6 +19,7 @@ use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
 use crate::deliver::control::TenantControl;
 use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
+use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
 
@@ -56,12 +57,14 @@ fn admin_with(token: Option<&str>) -> Admin {
     let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("store"));
     let tenants = ["acme".to_owned(), "beta".to_owned()];
     let control = Arc::new(TenantControl::new(&tenants, &CircuitSettings::default()));
+    let readiness = StoreReadiness::new(store.clone(), Some(&path), 0);
     let router = router(AdminState {
         store: store.clone(),
         control: control.clone(),
         token: token.map(str::to_owned),
         health: Health::default(),
         metrics: Metrics::new([], tenants.iter().map(String::as_str)),
+        readiness: Arc::new(readiness),
     });
     Admin {
         dir,
@@ -197,7 +200,12 @@ async fn without_a_configured_token_every_admin_route_is_forbidden() {
         assert_problem(&reply, 403, "forbidden");
     }
     assert_eq!(gw.send("GET", "/healthz", None).await.status, 200);
-    assert_eq!(gw.send("GET", "/readyz", None).await.status, 503);
+    let unready = gw.send("GET", "/readyz", None).await;
+    assert_eq!(unready.status, 503);
+    assert_eq!(
+        unready.body,
+        serde_json::json!({"ready": false, "checks": {"gateway": "starting"}})
+    );
 }
 
 #[tokio::test]

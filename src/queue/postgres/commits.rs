@@ -17,6 +17,7 @@ use futures_util::future::try_join_all;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::order::StoreError;
+use crate::queue::fault::StoreFault;
 use crate::queue::{Enqueued, NewDelivery};
 
 use super::{checkout, deliveries};
@@ -44,15 +45,22 @@ pub(super) struct Commits {
 #[derive(Clone)]
 struct Shared {
     pool: Pool,
+    reach: Arc<StoreFault>,
     owner: i64,
     sync_lease: TimeDelta,
 }
 
 impl Commits {
-    pub(super) fn start(pool: Pool, owner: i64, sync_lease: TimeDelta) -> Commits {
+    pub(super) fn start(
+        pool: Pool,
+        reach: Arc<StoreFault>,
+        owner: i64,
+        sync_lease: TimeDelta,
+    ) -> Commits {
         let (waiting, arrivals) = mpsc::unbounded_channel();
         let shared = Shared {
             pool,
+            reach,
             owner,
             sync_lease,
         };
@@ -147,7 +155,9 @@ impl Failed {
 
 /// One transaction: every delivery's statements sent at once, then the commit.
 async fn run(shared: &Shared, batch: &[Waiting]) -> Result<Vec<Enqueued>, Failed> {
-    let mut client = checkout(&shared.pool).await.map_err(Failed::Connection)?;
+    let mut client = checkout(&shared.pool, &shared.reach)
+        .await
+        .map_err(Failed::Connection)?;
     let tx = client
         .transaction()
         .await

@@ -27,6 +27,7 @@ use tokio_postgres::NoTls;
 
 use crate::config::Config;
 use crate::order::StoreError;
+use crate::queue::fault::StoreFault;
 
 use commits::Commits;
 use presence::Presence;
@@ -132,6 +133,8 @@ struct Inner {
     /// Where this process's deliveries are committed, several to a transaction.
     commits: Commits,
     _presence: Presence,
+    /// Whether the last connection asked of the pool was had (readiness).
+    reach: Arc<StoreFault>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -164,7 +167,8 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError(format!("cannot set up the connection pool: {e}")))?;
-        let mut client = checkout(&pool).await?;
+        let reach = Arc::new(StoreFault::new("connection"));
+        let mut client = checkout(&pool, &reach).await?;
         schema::migrate(&mut client, &options.schema).await?;
         let owner = presence::new_owner();
         let presence = Presence::start(connection, owner).await?;
@@ -173,11 +177,12 @@ impl PgStore {
         let sync_lease = TimeDelta::from_std(options.sync_lease).unwrap_or(TimeDelta::MAX);
         Ok(PgStore {
             inner: Arc::new(Inner {
-                commits: Commits::start(pool.clone(), owner, sync_lease),
+                commits: Commits::start(pool.clone(), reach.clone(), owner, sync_lease),
                 pool,
                 schema: options.schema.clone(),
                 owner,
                 _presence: presence,
+                reach,
             }),
         })
     }
@@ -185,7 +190,13 @@ impl PgStore {
     /// A pooled connection; the pool replaces broken ones, so a call after an outage connects
     /// anew.
     async fn client(&self) -> Result<Object, StoreError> {
-        checkout(&self.inner.pool).await
+        checkout(&self.inner.pool, &self.inner.reach).await
+    }
+
+    /// Whether the database was reached at the last try (every call tries, and the upkeep
+    /// counts the queue every second).
+    fn reach(&self) -> &StoreFault {
+        &self.inner.reach
     }
 
     fn owner(&self) -> i64 {
@@ -200,8 +211,16 @@ impl PgStore {
     }
 }
 
-async fn checkout(pool: &Pool) -> Result<Object, StoreError> {
-    pool.get().await.map_err(StoreError::from)
+/// A pooled connection; whether one could be had is what readiness knows of the database.
+async fn checkout(pool: &Pool, reach: &StoreFault) -> Result<Object, StoreError> {
+    let client = pool.get().await.map_err(StoreError::from);
+    reach.set(
+        client
+            .as_ref()
+            .err()
+            .map(|e| format!("unreachable: {}", e.0)),
+    );
+    client
 }
 
 impl From<tokio_postgres::Error> for StoreError {

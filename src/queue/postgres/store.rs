@@ -128,9 +128,12 @@ impl Store for PgStore {
         upkeep::depth(&self.client().await?).await
     }
 
-    /// A pooled connection that answers: readiness means a webhook could be committed now.
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.client().await?.simple_query("SELECT 1").await?;
-        Ok(())
+    /// What the pool last found: connections refused or timing out make the store unreachable
+    /// until one is had again. No query of its own: every call and the upkeep's count, once a
+    /// second, try.
+    fn accepting(&self) -> Result<(), StoreError> {
+        self.reach()
+            .cause()
+            .map_or(Ok(()), |cause| Err(StoreError(cause)))
     }
 }

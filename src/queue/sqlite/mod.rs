@@ -1,9 +1,11 @@
 //! The embedded store: one SQLite file in WAL mode. One writer thread (`writer.rs`) owns the
 //! write connection and commits concurrent requests together, so many webhooks share one fsync
 //! and none is acknowledged before its commit; reads use a small pool of read-only connections
-//! (WAL lets them run beside the writer). The queries live in `deliveries.rs` (with
-//! `parked.rs`, which keeps paused tenants' deliveries out of the claims' way), `admin.rs`,
-//! `upkeep.rs` and `book.rs`; the trait impls that route them in `store.rs`.
+//! (WAL lets them run beside the writer). One process at a time holds the database (`lock.rs`),
+//! and a thread checks that the file at its path is still the one open (`watch.rs`). The
+//! queries live in `deliveries.rs` (with `parked.rs`, which keeps paused tenants' deliveries
+//! out of the claims' way), `admin.rs`, `upkeep.rs` and `book.rs`; the trait impls that route
+//! them in `store.rs`.
 
 mod admin;
 mod book;
@@ -18,6 +20,7 @@ mod rows;
 mod schema;
 mod store;
 mod upkeep;
+mod watch;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,10 +31,12 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, SyncMode};
 use crate::order::{Binding, LastSent, StoreError};
+use crate::queue::fault::StoreFault;
 
 use checkpoint::Checkpointer;
 use lock::DatabaseLock;
 use remembered::Remembered;
+use watch::FileWatch;
 use writer::{Writer, control};
 
 /// Reads running at once, each on a connection of the pool; further reads wait their turn
@@ -55,6 +60,11 @@ struct Inner {
     // Dropped before the readers: the writer finishes its batch and closes the file.
     writer: Writer,
     _checkpointer: Checkpointer,
+    _watch: FileWatch,
+    /// Whether the file at `path` is still the database open (`watch.rs`).
+    file: Arc<StoreFault>,
+    /// Whether the writer's last batch committed.
+    writes: Arc<StoreFault>,
     read_turns: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
     /// Every order's binding (a binding never changes once made, so most lookups end here).
@@ -90,11 +100,18 @@ impl SqliteStore {
         let lock = DatabaseLock::take(path)?;
         let prepared = schema::prepare(path, sync)
             .map_err(|e| StoreError(format!("cannot open {}: {}", path.display(), e.0)))?;
+        let (file, writes) = (
+            Arc::new(StoreFault::new("file")),
+            Arc::new(StoreFault::new("writes")),
+        );
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Writer::start(prepared)?,
+                writer: Writer::start(prepared, writes.clone())?,
                 _checkpointer: Checkpointer::start(path)?,
+                _watch: FileWatch::start(path, file.clone())?,
+                file,
+                writes,
                 read_turns: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
                 bindings: Remembered::new(BINDINGS_KEPT),

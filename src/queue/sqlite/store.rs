@@ -181,12 +181,13 @@ impl Store for SqliteStore {
         self.read(upkeep::depth).await
     }
 
-    /// Through the writer: readiness means a webhook could be committed now.
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.write(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
+    /// The file watch first: commits into a file that is gone would succeed, and be lost.
+    fn accepting(&self) -> Result<(), StoreError> {
+        let cause = self
+            .inner
+            .file
+            .cause()
+            .or_else(|| self.inner.writes.cause());
+        cause.map_or(Ok(()), |cause| Err(StoreError(cause)))
     }
 }

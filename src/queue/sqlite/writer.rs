@@ -9,13 +9,14 @@
 //! requests fails is the transaction rolled back and the batch run again, each request in a
 //! savepoint of its own. Requests are therefore closures that can run twice.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::order::StoreError;
+use crate::queue::fault::StoreFault;
 
 /// Requests committed together at most; bounds the time the first of them waits.
 const MAX_BATCH: usize = 256;
@@ -27,11 +28,12 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Result<Writer, StoreError> {
+    /// Starts the thread on `conn`; whether each batch committed goes to `writes` (readiness).
+    pub(super) fn start(conn: Connection, writes: Arc<StoreFault>) -> Result<Writer, StoreError> {
         let (requests, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("flowgate-store".to_owned())
-            .spawn(move || serve(conn, &queue))
+            .spawn(move || serve(conn, &queue, &writes))
             .map_err(|e| StoreError(format!("cannot start the store's writer: {e}")))?;
         Ok(Writer {
             requests: Some(requests),
@@ -75,7 +77,7 @@ impl Drop for Writer {
     }
 }
 
-fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, writes: &StoreFault) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -84,16 +86,18 @@ fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit(&conn, batch);
+        commit(&conn, batch, writes);
     }
 }
 
-/// Runs and commits one batch, then answers every request in it.
-fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+/// Runs and commits one batch, then answers every request in it. A batch that fails (disk
+/// full, I/O, a lock held too long) makes the store not ready until one commits again.
+fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>, writes: &StoreFault) {
     let failure = run_batch(conn, &mut batch).err();
     if let Some(error) = &failure {
         tracing::error!(%error, requests = batch.len(), "store commit failed");
     }
+    writes.set(failure.as_ref().map(|e| format!("writes failing: {}", e.0)));
     for job in batch {
         job.answer(failure.as_ref());
     }
@@ -224,7 +228,6 @@ fn in_savepoint<T>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
@@ -236,7 +239,8 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
             .expect("table");
-        let writer = Arc::new(Writer::start(conn).expect("writer"));
+        let writes = Arc::new(StoreFault::new("writes"));
+        let writer = Arc::new(Writer::start(conn, writes.clone()).expect("writer"));
         // The first request holds the writer while the others queue, so they share a batch.
         let holder = {
             let writer = Arc::clone(&writer);
@@ -287,5 +291,27 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("values");
         assert_eq!(rows, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);
+        assert_eq!(
+            writes.cause(),
+            None,
+            "one request failing is not the store failing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_cannot_commit_fails_the_writes_until_one_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = Connection::open(dir.path().join("writer.db")).expect("open");
+        let writes = Arc::new(StoreFault::new("writes"));
+        let writer = Writer::start(conn, writes.clone()).expect("writer");
+        // Ending the batch's transaction from inside it is what an I/O error does to it.
+        let lost = writer
+            .call(|conn| Ok(conn.execute_batch("ROLLBACK")?))
+            .await;
+        assert!(lost.is_err());
+        let cause = writes.cause().expect("the writes fail");
+        assert!(cause.starts_with("writes failing: "), "{cause}");
+        writer.call(|_| Ok(())).await.expect("a batch that commits");
+        assert_eq!(writes.cause(), None);
     }
 }

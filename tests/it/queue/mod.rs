@@ -9,6 +9,7 @@ mod exclusive;
 mod outages;
 mod pacing;
 mod pause;
+mod readiness;
 
 pub use crate::support::queued::{accepted, post, queued_config, statuses};
 use crate::support::{Gateway, fixtures};

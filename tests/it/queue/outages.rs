@@ -239,24 +239,6 @@ async fn beyond_max_pending_new_webhooks_are_503_overloaded_and_none_is_lost() {
 }
 
 #[tokio::test]
-async fn below_min_free_disk_new_webhooks_are_503_overloaded() {
-    // No disk here has a thousand tebibytes free.
-    let extra = format!(
-        "{}\n[store]\nmin_free_disk = \"1000TiB\"\n",
-        super::queued_config()
-    );
-    let gw = crate::support::fixtures::gateway("", &extra).await;
-    let order = uuid::Uuid::new_v4().to_string();
-    let refused = crate::support::eventually(
-        "the disk counting as full",
-        async || post(&gw, &order, json!({"state": "Completed"})).await,
-        |reply| reply.status == 503,
-    )
-    .await;
-    crate::support::assert_problem(&refused, 503, "overloaded");
-}
-
-#[tokio::test]
 async fn a_status_alone_is_accepted_only_when_a_state_is_sent_or_queued_for_the_order() {
     let gw = queued_gateway().await;
     gw.sim()

@@ -64,10 +64,22 @@ impl Gateway {
             write_file(dir.path(), name, contents);
         }
         let config_path = write_file(dir.path(), "config.toml", toml);
-        Self::serve(dir, config_path).await
+        Self::serve(dir, config_path, "/readyz").await
     }
 
-    async fn serve(dir: TempDir, config_path: PathBuf) -> Gateway {
+    /// Like [`Gateway::start_with_files`], for a gateway whose store is not accepting from the
+    /// start: waits for `/healthz`, which answers once the store is open.
+    pub async fn start_unready(toml: &str, files: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, contents) in files {
+            write_file(dir.path(), name, contents);
+        }
+        let config_path = write_file(dir.path(), "config.toml", toml);
+        Self::serve(dir, config_path, "/healthz").await
+    }
+
+    /// Serves the config at `config_path`, once `up` answers 200 on the admin listener.
+    async fn serve(dir: TempDir, config_path: PathBuf, up: &str) -> Gateway {
         // No process environment: tests must not depend on the variables of whoever runs them.
         let config = Config::load_with_env(&config_path, Vec::new())
             .unwrap_or_else(|errors| panic!("the test config does not load: {errors}"));
@@ -83,8 +95,8 @@ impl Gateway {
         let run = tokio::spawn(app.run(public, admin, async {
             let _ = signal.await;
         }));
-        // Ready means the store is open: a test may look at it at once.
-        until_up(&format!("http://{admin_addr}/readyz")).await;
+        // Either means the store is open: a test may look at it at once.
+        until_up(&format!("http://{admin_addr}{up}")).await;
         Gateway {
             public: public_addr,
             admin: admin_addr,

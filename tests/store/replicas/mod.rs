@@ -335,8 +335,16 @@ async fn while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_
     let ready = exchange(crate::support::client::bare(
         http::Method::GET,
         &gw.admin_url("/readyz"),
-    ));
-    assert_eq!(ready.await.status, 503, "not ready without the database");
+    ))
+    .await;
+    assert_eq!(ready.status, 503, "not ready without the database");
+    let cause = ready.json()["checks"]["store"].clone();
+    assert!(
+        cause
+            .as_str()
+            .is_some_and(|c| c.starts_with("unreachable: ")),
+        "{cause}"
+    );
 
     relay.set_cut(false);
     gw.sim().clear_faults().await;

@@ -13,7 +13,7 @@ use super::{BIN_VAR, LOCAL_VAR, REQUIRED_VAR, URL_VAR, answers, throwaway};
 use crate::harness;
 
 /// A quick test of the suite that needs PostgreSQL.
-const CASE: &str = "postgres::upkeep::ping_answers";
+const CASE: &str = "postgres::upkeep::a_working_store_is_accepting";
 /// Nothing listens on port 1 of loopback.
 const NO_SERVER: &str = "postgres://postgres@127.0.0.1:1/test";
 

@@ -75,7 +75,7 @@ macro_rules! store_suite {
             upkeep::first_binding_wins,
             upkeep::last_sent_round_trip,
             upkeep::finish_records_what_was_sent,
-            upkeep::ping_answers,
+            upkeep::a_working_store_is_accepting,
         )
     };
     (@cases $kind:ident $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -282,6 +282,8 @@ pub async fn finish_records_what_was_sent(backend: &mut dyn Backend) {
     assert_eq!(store.last_sent(done).await.expect("read"), sent("Done"));
 }
 
-pub async fn ping_answers(backend: &mut dyn Backend) {
-    backend.store().ping().await.expect("ping");
+pub async fn a_working_store_is_accepting(backend: &mut dyn Backend) {
+    let store = backend.store();
+    accept(&*store, delivery(Uuid::new_v4(), t0())).await;
+    store.accepting().expect("accepting");
 }

@@ -1,0 +1,165 @@
+//! The database at the store's path must stay the file the store has open (contract section 8).
+//! SQLite in WAL mode goes on committing into a file that was deleted or replaced, and those
+//! commits vanish with the process; so a thread of its own compares the two twice a second: the
+//! same device and inode, and a link count above zero. The check is two `stat` calls and never
+//! touches the database.
+
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::order::StoreError;
+use crate::queue::fault::StoreFault;
+
+/// How often the file is looked at: within the contract's second, with room to spare.
+const EVERY: Duration = Duration::from_millis(500);
+
+/// The running watch; dropping it stops the thread.
+pub(super) struct FileWatch {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FileWatch {
+    /// Watches `path`, which must be the database the store has just opened; what it sees goes
+    /// to `fault`.
+    pub(super) fn start(path: &Path, fault: Arc<StoreFault>) -> Result<FileWatch, StoreError> {
+        let open = OpenFile::of(path)?;
+        let (stop, stopped) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("flowgate-store-watch".to_owned())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+                    fault.set(open.check());
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the store's file watch: {e}")))?;
+        Ok(FileWatch {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for FileWatch {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the store's file watch panicked");
+        }
+    }
+}
+
+/// The database file as opened: a handle of its own (so its link count can be read after the
+/// path is gone) and its identity.
+struct OpenFile {
+    path: PathBuf,
+    file: File,
+    identity: Identity,
+}
+
+impl OpenFile {
+    fn of(path: &Path) -> Result<OpenFile, StoreError> {
+        let cannot = |e: std::io::Error| {
+            StoreError(format!("cannot watch the database {}: {e}", path.display()))
+        };
+        let file = File::open(path).map_err(cannot)?;
+        let identity = Identity::of(&file.metadata().map_err(cannot)?);
+        Ok(OpenFile {
+            path: path.to_owned(),
+            file,
+            identity,
+        })
+    }
+
+    /// Why the path no longer names the open file, if it does not.
+    fn check(&self) -> Option<String> {
+        let path = self.path.display();
+        let at_path = match std::fs::metadata(&self.path) {
+            Ok(metadata) => Identity::of(&metadata),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Some(format!("file gone: {path} was deleted or moved"));
+            }
+            Err(e) => return Some(format!("file unreadable: {path}: {e}")),
+        };
+        let links = self.file.metadata().map(|m| Identity::of(&m).links);
+        if at_path.device != self.identity.device || at_path.inode != self.identity.inode {
+            return Some(format!(
+                "file replaced: {path} is not the file the store has open"
+            ));
+        }
+        match links {
+            Ok(0) => Some(format!("file gone: {path} was deleted")),
+            Ok(_) => None,
+            Err(e) => Some(format!("file unreadable: {path}: {e}")),
+        }
+    }
+}
+
+/// What makes a file the same file.
+struct Identity {
+    device: u64,
+    inode: u64,
+    links: u64,
+}
+
+impl Identity {
+    #[cfg(unix)]
+    fn of(metadata: &Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            links: metadata.nlink(),
+        }
+    }
+
+    /// Elsewhere only a missing file is seen.
+    #[cfg(not(unix))]
+    fn of(_: &Metadata) -> Identity {
+        Identity {
+            device: 0,
+            inode: 0,
+            links: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched() -> (tempfile::TempDir, PathBuf, OpenFile) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("flowgate.db");
+        std::fs::write(&path, b"db").expect("write");
+        let open = OpenFile::of(&path).expect("open");
+        (dir, path, open)
+    }
+
+    #[test]
+    fn the_same_file_passes_and_a_deleted_one_is_gone() {
+        let (_dir, path, open) = watched();
+        assert_eq!(open.check(), None);
+        std::fs::remove_file(&path).expect("remove");
+        let cause = open.check().expect("gone");
+        assert!(cause.starts_with("file gone: "), "{cause}");
+    }
+
+    #[test]
+    fn another_file_at_the_path_is_a_replacement_and_the_same_one_back_is_fine() {
+        let (dir, path, open) = watched();
+        let aside = dir.path().join("aside.db");
+        std::fs::rename(&path, &aside).expect("move away");
+        std::fs::write(&path, b"db").expect("a new file");
+        let cause = open.check().expect("replaced");
+        assert!(cause.starts_with("file replaced: "), "{cause}");
+        std::fs::rename(&aside, &path).expect("move back");
+        assert_eq!(open.check(), None, "the open file is at its path again");
+    }
+}

@@ -2,6 +2,7 @@
 //! its delivery is committed here; workers claim deliveries, one order at a time and in order,
 //! and record every attempt. `sqlite` is the embedded store of one process; `postgres` is
 //! shared by several processes (claims are leased, per-order FIFO holds across all of them).
+//! `readiness` says whether the store accepts new deliveries now.
 
 mod fault;
 pub mod postgres;

@@ -36,7 +36,7 @@ use crate::queue::fault::StoreFault;
 use checkpoint::Checkpointer;
 use lock::DatabaseLock;
 use remembered::Remembered;
-use watch::FileWatch;
+use watch::{FileWatch, Watched};
 use writer::{Writer, control};
 
 /// Reads running at once, each on a connection of the pool; further reads wait their turn
@@ -65,6 +65,8 @@ struct Inner {
     file: Arc<StoreFault>,
     /// Whether the writer's last batch committed.
     writes: Arc<StoreFault>,
+    /// Whether the writer's batch now running hangs (`watch.rs`).
+    stall: Arc<StoreFault>,
     read_turns: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
     /// Every order's binding (a binding never changes once made, so most lookups end here).
@@ -100,18 +102,23 @@ impl SqliteStore {
         let lock = DatabaseLock::take(path)?;
         let prepared = schema::prepare(path, sync)
             .map_err(|e| StoreError(format!("cannot open {}: {}", path.display(), e.0)))?;
-        let (file, writes) = (
-            Arc::new(StoreFault::new("file")),
-            Arc::new(StoreFault::new("writes")),
-        );
+        let writes = Arc::new(StoreFault::new("writes"));
+        let writer = Writer::start(prepared, writes.clone())?;
+        let watched = Watched {
+            file: Arc::new(StoreFault::new("file")),
+            running: writer.running(),
+            stall: Arc::new(StoreFault::new("commits")),
+        };
+        let (file, stall) = (watched.file.clone(), watched.stall.clone());
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Writer::start(prepared, writes.clone())?,
+                writer,
                 _checkpointer: Checkpointer::start(path)?,
-                _watch: FileWatch::start(path, file.clone())?,
+                _watch: FileWatch::start(path, watched)?,
                 file,
                 writes,
+                stall,
                 read_turns: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
                 bindings: Remembered::new(BINDINGS_KEPT),

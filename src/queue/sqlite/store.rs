@@ -183,11 +183,10 @@ impl Store for SqliteStore {
 
     /// The file watch first: commits into a file that is gone would succeed, and be lost.
     fn accepting(&self) -> Result<(), StoreError> {
-        let cause = self
-            .inner
-            .file
-            .cause()
-            .or_else(|| self.inner.writes.cause());
+        let inner = &self.inner;
+        let cause = (inner.file.cause())
+            .or_else(|| inner.writes.cause())
+            .or_else(|| inner.stall.cause());
         cause.map_or(Ok(()), |cause| Err(StoreError(cause)))
     }
 }

@@ -2,7 +2,8 @@
 //! SQLite in WAL mode goes on committing into a file that was deleted or replaced, and those
 //! commits vanish with the process; so a thread of its own compares the two twice a second: the
 //! same device and inode, and a link count above zero. The check is two `stat` calls and never
-//! touches the database.
+//! touches the database. The same thread notices a commit that hangs (a disk that stopped
+//! answering), which the writer, stuck in it, cannot report itself.
 
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
@@ -14,8 +15,19 @@ use std::time::Duration;
 use crate::order::StoreError;
 use crate::queue::fault::StoreFault;
 
+use super::writer::{Running, STALLED_AFTER};
+
 /// How often the file is looked at: within the contract's second, with room to spare.
 const EVERY: Duration = Duration::from_millis(500);
+
+/// What the watch reports to.
+pub(super) struct Watched {
+    /// Whether the file at the path is the database open.
+    pub(super) file: Arc<StoreFault>,
+    /// The writer's batch now running, and whether it runs too long.
+    pub(super) running: Arc<Running>,
+    pub(super) stall: Arc<StoreFault>,
+}
 
 /// The running watch; dropping it stops the thread.
 pub(super) struct FileWatch {
@@ -24,16 +36,16 @@ pub(super) struct FileWatch {
 }
 
 impl FileWatch {
-    /// Watches `path`, which must be the database the store has just opened; what it sees goes
-    /// to `fault`.
-    pub(super) fn start(path: &Path, fault: Arc<StoreFault>) -> Result<FileWatch, StoreError> {
+    /// Watches `path`, which must be the database the store has just opened.
+    pub(super) fn start(path: &Path, watched: Watched) -> Result<FileWatch, StoreError> {
         let open = OpenFile::of(path)?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("flowgate-store-watch".to_owned())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    fault.set(open.check());
+                    watched.file.set(open.check());
+                    watched.stall.set(watched.running.stalled(STALLED_AFTER));
                 }
             })
             .map_err(|e| StoreError(format!("cannot start the store's file watch: {e}")))?;
@@ -87,13 +99,13 @@ impl OpenFile {
             }
             Err(e) => return Some(format!("file unreadable: {path}: {e}")),
         };
-        let links = self.file.metadata().map(|m| Identity::of(&m).links);
         if at_path.device != self.identity.device || at_path.inode != self.identity.inode {
             return Some(format!(
                 "file replaced: {path} is not the file the store has open"
             ));
         }
-        match links {
+        // The path names the open file; one deleted since would have no links left.
+        match self.file.metadata().map(|m| Identity::of(&m).links) {
             Ok(0) => Some(format!("file gone: {path} was deleted")),
             Ok(_) => None,
             Err(e) => Some(format!("file unreadable: {path}: {e}")),

@@ -9,8 +9,10 @@
 //! requests fails is the transaction rolled back and the batch run again, each request in a
 //! savepoint of its own. Requests are therefore closures that can run twice.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -21,24 +23,73 @@ use crate::queue::fault::StoreFault;
 /// Requests committed together at most; bounds the time the first of them waits.
 const MAX_BATCH: usize = 256;
 
+/// A batch running longer than this means the disk under the database hangs: the store is not
+/// ready until it ends. Twice the lock wait a healthy batch may spend.
+pub(super) const STALLED_AFTER: Duration = Duration::from_secs(10);
+
 /// The handle to the writer thread; dropping it lets the thread finish its batch and close.
 pub(super) struct Writer {
     requests: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
+    running: Arc<Running>,
+}
+
+/// When the batch now running started, in milliseconds after `epoch` (plus one, so that zero
+/// means no batch is running): the watch (`watch.rs`) reads it.
+pub(super) struct Running {
+    epoch: Instant,
+    since: AtomicU64,
+}
+
+impl Running {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn start(&self) {
+        self.since.store(self.now() + 1, Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// Why writes are stalled, while the batch now running has run longer than `after`.
+    pub(super) fn stalled(&self, after: Duration) -> Option<String> {
+        let since = self.since.load(Ordering::Relaxed);
+        let elapsed = Duration::from_millis((self.now() + 1).saturating_sub(since));
+        (since != 0 && elapsed > after).then(|| {
+            format!(
+                "writes stalled: a commit has been running for over {} s",
+                after.as_secs()
+            )
+        })
+    }
 }
 
 impl Writer {
     /// Starts the thread on `conn`; whether each batch committed goes to `writes` (readiness).
     pub(super) fn start(conn: Connection, writes: Arc<StoreFault>) -> Result<Writer, StoreError> {
         let (requests, queue) = mpsc::channel();
+        let running = Arc::new(Running {
+            epoch: Instant::now(),
+            since: AtomicU64::new(0),
+        });
+        let batches = Arc::clone(&running);
         let thread = std::thread::Builder::new()
             .name("flowgate-store".to_owned())
-            .spawn(move || serve(conn, &queue, &writes))
+            .spawn(move || serve(conn, &queue, &writes, &batches))
             .map_err(|e| StoreError(format!("cannot start the store's writer: {e}")))?;
         Ok(Writer {
             requests: Some(requests),
             thread: Some(thread),
+            running,
         })
+    }
+
+    /// The batch now running, for the watch.
+    pub(super) fn running(&self) -> Arc<Running> {
+        Arc::clone(&self.running)
     }
 
     /// Runs `work` in the next batch; its outcome is returned once the batch has committed,
@@ -77,7 +128,12 @@ impl Drop for Writer {
     }
 }
 
-fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, writes: &StoreFault) {
+fn serve(
+    conn: Connection,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    writes: &StoreFault,
+    running: &Running,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -86,14 +142,16 @@ fn serve(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, writes: &StoreF
                 Err(_) => break,
             }
         }
-        commit(&conn, batch, writes);
+        commit(&conn, batch, writes, running);
     }
 }
 
 /// Runs and commits one batch, then answers every request in it. A batch that fails (disk
 /// full, I/O, a lock held too long) makes the store not ready until one commits again.
-fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>, writes: &StoreFault) {
+fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>, writes: &StoreFault, running: &Running) {
+    running.start();
     let failure = run_batch(conn, &mut batch).err();
+    running.end();
     if let Some(error) = &failure {
         tracing::error!(%error, requests = batch.len(), "store commit failed");
     }
@@ -313,5 +371,41 @@ mod tests {
         assert!(cause.starts_with("writes failing: "), "{cause}");
         writer.call(|_| Ok(())).await.expect("a batch that commits");
         assert_eq!(writes.cause(), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_that_runs_too_long_stalls_the_writes_until_it_ends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = Connection::open(dir.path().join("writer.db")).expect("open");
+        let writer = Writer::start(conn, Arc::new(StoreFault::new("writes"))).expect("writer");
+        let writer = Arc::new(writer);
+        let (running, after) = (writer.running(), Duration::from_millis(50));
+        assert_eq!(running.stalled(after), None);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let hanging = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                // A disk that hangs: the batch waits until the test lets it go.
+                writer
+                    .call(move |_| {
+                        let _ = released.lock().expect("lock").recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let cause = loop {
+            if let Some(cause) = running.stalled(after) {
+                break cause;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never stalled");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(cause.starts_with("writes stalled: "), "{cause}");
+        release.send(()).expect("release");
+        hanging.await.expect("task").expect("the batch commits");
+        assert_eq!(running.stalled(after), None);
     }
 }

@@ -51,9 +51,10 @@ async fn a_deleted_database_turns_readiness_503_and_queued_webhooks_503_unavaila
     }
 
     let readyz = async || get(&gw.admin_url("/readyz")).await;
-    let unready = eventually("readiness turning 503", readyz, |r| r.status == 503).await;
-    let cause = store_check(&unready.json());
-    assert!(cause.starts_with("file gone: "), "{cause}");
+    let gone = |r: &crate::support::Reply| {
+        r.status == 503 && store_check(&r.json()).starts_with("file gone: ")
+    };
+    eventually("readiness turning 503: file gone", readyz, gone).await;
     assert_eq!(store_ready(&gw).await, "0");
     let order = uuid::Uuid::new_v4().to_string();
     let refused = post(&gw, &order, json!({"state": "Completed"})).await;

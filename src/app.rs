@@ -294,7 +294,8 @@ impl App {
         let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&path, sync))
             .await
             .map_err(io::Error::other)?;
-        let store = opened.map_err(|e| io::Error::other(format!("store.url: {e}")))?;
+        // The store's own words: they name the database.
+        let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.0)))?;
         Ok(Arc::new(store))
     }
 

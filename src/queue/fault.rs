@@ -36,7 +36,7 @@ impl StoreFault {
         match &now {
             Some(text) => tracing::error!(
                 watched = self.watched,
-                cause = %text,
+                cause = text.as_str(),
                 "the store is not accepting new webhooks"
             ),
             None => tracing::info!(

@@ -41,7 +41,11 @@ impl SecretRef {
                     format!("give only one of `{name}`, `{name}_env` and `{name}_file`"),
                 ));
             }
-            (Some(values), _, _) => (format!("{prefix}.{name}"), SecretLocation::Inline(values)),
+            (Some(values), _, _) => {
+                let key = format!("{prefix}.{name}");
+                check_inline(source, &key, &values, multi)?;
+                (key, SecretLocation::Inline(values))
+            }
             (_, Some(var), _) => (
                 format!("{prefix}.{name}_env"),
                 SecretLocation::Env(var.clone()),
@@ -122,4 +126,32 @@ impl SecretRef {
             SecretLocation::Inline(values) => format!("{} inline (demo only)", values.len()),
         }
     }
+}
+
+/// An inline value must hold a secret: the `_env` and `_file` forms refuse a blank one too. The
+/// error names the entry of a list by its index.
+fn check_inline(
+    source: &Source,
+    key: &str,
+    values: &[String],
+    multi: bool,
+) -> Result<(), ConfigError> {
+    if values.is_empty() {
+        return Err(source.error(key, "lists no secret: give at least one"));
+    }
+    let blank = values.iter().enumerate().find(|(_, v)| v.trim().is_empty());
+    if let Some((index, value)) = blank {
+        let what = if value.is_empty() {
+            "is empty"
+        } else {
+            "is only whitespace"
+        };
+        let entry = if multi {
+            format!("{key}[{index}]")
+        } else {
+            key.to_owned()
+        };
+        return Err(source.error(entry, format!("{what}: an inline secret must hold a value")));
+    }
+    Ok(())
 }

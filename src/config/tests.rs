@@ -341,3 +341,51 @@ fn variables_set_scalars_only() {
         Origin::Env("FLOWGATE_DELIVERY__CIRCUIT".into())
     );
 }
+
+#[test]
+fn a_blank_inline_secret_is_refused_naming_its_entry() {
+    let vendor = |verify: &str| format!("[vendors.acme]\nverify = {{ {verify} }}\n");
+    let error = error_for(
+        &vendor(r#"scheme = "standard-webhooks", secrets = [" "]"#),
+        "vendors.acme.verify.secrets[0]",
+    );
+    assert!(error.message.contains("only whitespace"), "{error}");
+    let error = error_for(
+        &vendor(r#"scheme = "hmac", preset = "github", secrets = ["a", ""]"#),
+        "vendors.acme.verify.secrets[1]",
+    );
+    assert!(error.message.contains("is empty"), "{error}");
+    assert!(!error.message.contains("holds no secret"), "{error}");
+    let error = error_for(
+        &vendor(r#"scheme = "bearer", tokens = []"#),
+        "vendors.acme.verify.tokens",
+    );
+    assert!(error.message.contains("no secret"), "{error}");
+    error_for(
+        &vendor(r#"scheme = "bearer", tokens = ["t", "\t"]"#),
+        "vendors.acme.verify.tokens[1]",
+    );
+    error_for(
+        &vendor(r#"scheme = "basic", username = "u", password = "  ""#),
+        "vendors.acme.verify.password",
+    );
+    let tenant = |auth: &str| {
+        format!("[tenants.t]\nbase_url = \"https://flow.example/flow\"\nauth = {{ {auth} }}\n")
+    };
+    error_for(
+        &tenant(r#"kind = "client_credentials", client_id = "c", client_secret = " ""#),
+        "tenants.t.auth.client_secret",
+    );
+    error_for(
+        &tenant(r#"kind = "bearer", token = """#),
+        "tenants.t.auth.token",
+    );
+    error_for("[admin]\ntoken = \" \"\n", "admin.token");
+    error_for(
+        "[simulator]\nenabled = true\nclient_secret = \"\"\n",
+        "simulator.client_secret",
+    );
+    let all = errors("", &[("FLOWGATE_ADMIN__TOKEN", " ")]);
+    assert_eq!(all[0].key, "admin.token");
+    assert_eq!(all[0].origin, Origin::Env("FLOWGATE_ADMIN__TOKEN".into()));
+}

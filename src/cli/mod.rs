@@ -33,8 +33,13 @@ use crate::config::{Config, LogFormat};
     about = "A webhook gateway between marketing vendors and Core's Flow API"
 )]
 pub struct Cli {
-    /// The configuration file.
-    #[arg(long, global = true, default_value = "config.toml")]
+    /// The configuration file; without it, `FLOWGATE_CONFIG`, else ./config.toml.
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWGATE_CONFIG",
+        default_value = "config.toml"
+    )]
     pub config: PathBuf,
     /// Log format; overrides `log.format`.
     #[arg(long, global = true, value_enum)]

@@ -14,6 +14,7 @@ impl Config {
     pub(super) fn check(&self) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
         self.check_sections(&mut errors);
+        self.check_listeners(&mut errors);
         for (name, tenant) in &self.tenants {
             let key = format!("tenants.{name}");
             check_name(&self.source, &key, name, &mut errors);

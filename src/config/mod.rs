@@ -2,8 +2,12 @@
 //! variables. Loaded and checked once; every error names its key and where the value came from.
 
 pub(crate) mod check;
+mod env;
 mod error;
+mod keys;
+mod listeners;
 mod model;
+mod parse;
 mod secret;
 pub mod summary;
 mod value;
@@ -59,19 +63,6 @@ impl Source {
     }
 }
 
-/// The sections environment variables may set, as `FLOWGATE_<SECTION>__<KEY>`.
-const ENV_SECTIONS: [&str; 8] = [
-    "server",
-    "admin",
-    "store",
-    "delivery",
-    "flow",
-    "limits",
-    "log",
-    "simulator",
-];
-const ENV_PREFIX: &str = "FLOWGATE_";
-
 impl Config {
     /// Reads `path`, overlays the process environment and checks everything that needs no
     /// secret and no other file. Secrets and schemas are resolved by those who use them.
@@ -102,47 +93,24 @@ impl Config {
             dir,
             env_keys: HashMap::new(),
         };
-        overlay_env(&mut table, env, &mut source.env_keys);
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| source.error(e.path().to_string(), e.inner().message().to_owned()))?;
-        config.source = source;
-        config.check()?;
-        Ok(config)
-    }
-}
-
-/// Sets `[section] key` from every `FLOWGATE_<SECTION>__<KEY>` variable; values are scalar TOML
-/// literals, or plain strings when they do not parse as one. Other variables are not configuration.
-fn overlay_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-    env_keys: &mut HashMap<String, String>,
-) {
-    for (var, raw) in env {
-        let Some((section, key)) = var
-            .strip_prefix(ENV_PREFIX)
-            .and_then(|rest| rest.split_once("__"))
-        else {
-            continue;
-        };
-        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        if !ENV_SECTIONS.contains(&section.as_str()) || key.is_empty() {
-            continue;
-        }
-        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .filter(|v| !matches!(v, toml::Value::Table(_) | toml::Value::Array(_)))
-            .unwrap_or(toml::Value::String(raw));
-        let entry = table
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(section_table) = entry {
-            section_table.insert(key.clone(), value);
-            env_keys.insert(format!("{section}.{key}"), var);
+        let mut errors = env::overlay(&mut table, env, &mut source.env_keys);
+        // Cross-checks run only on a configuration that read whole: a section left at its
+        // defaults by a mistake would make them report errors that are not there.
+        match Config::from_table(table, &source) {
+            Ok(config) if errors.is_empty() => {
+                config.check()?;
+                Ok(config)
+            }
+            Ok(_) => Err(ConfigErrors(errors)),
+            Err(parse_errors) => {
+                errors.splice(0..0, parse_errors);
+                Err(ConfigErrors(errors))
+            }
         }
     }
 }
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;

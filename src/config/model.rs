@@ -12,7 +12,7 @@ pub use crate::verify::signature::{Algorithm, Encoding};
 
 use super::value::{ByteSize, FieldSource, MetadataMap, duration, duration_list};
 
-/// The whole file.
+/// The whole file. `parse.rs` reads it section by section; this derive names the sections.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -55,7 +55,11 @@ pub struct Server {
     pub drain_delay: Duration,
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Inline secrets are for demos on this machine: refused while a listener is not loopback.
+    pub allow_inline_secrets: bool,
 }
+
+pub const DEFAULT_ALLOW_INLINE_SECRETS: bool = false;
 
 impl Default for Server {
     fn default() -> Self {
@@ -68,6 +72,7 @@ impl Default for Server {
             max_in_flight: 4096,
             drain_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
+            allow_inline_secrets: DEFAULT_ALLOW_INLINE_SECRETS,
         }
     }
 }

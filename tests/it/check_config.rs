@@ -184,3 +184,98 @@ fn a_postgres_store_is_checked_without_connecting_and_its_password_never_shown()
     assert!(text.contains("store.url"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+#[test]
+fn mistakes_in_several_sections_vendors_and_variables_are_listed_in_one_run() {
+    let config = r#"
+[server]
+max_in_flight = "many"
+[store]
+body_retention = "24h"
+[vendors.a]
+verify = { scheme = "bearer", tokens_env = "A" }
+colour = "red"
+[vendors.b]
+verify = { scheme = "bearer", tokens_env = "B" }
+size = 3
+"#;
+    let dir = dir_with(config, &[]);
+    let env = [("FLOWGATE_SERVER__LISTN", "127.0.0.1:1")];
+    for verb in ["check-config", "serve"] {
+        let output = run(dir.path(), &[verb], &env);
+        let text = stderr(&output);
+        assert!(!output.status.success(), "{verb} must fail: {text}");
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+        for expected in [
+            "config.toml: `server.max_in_flight`",
+            "config.toml: `store.body_retention`: is not supported yet",
+            "config.toml: `vendors.a.colour`",
+            "config.toml: `vendors.b.size`",
+            "environment variable FLOWGATE_SERVER__LISTN: `server.listn`",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(expected)),
+                "{verb}: no line with {expected}: {text}"
+            );
+        }
+        assert_eq!(lines.len(), 5, "{verb}: one line per problem: {text}");
+    }
+}
+
+#[test]
+fn the_demo_configuration_is_refused_on_all_interfaces() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = [("FLOWGATE_SERVER__LISTEN", "0.0.0.0:8080")];
+    let output = run(repo, &["check-config"], &env);
+    let text = stderr(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("environment variable FLOWGATE_SERVER__LISTEN: `server.listen`"),
+        "{text}"
+    );
+    assert!(text.contains("server.allow_inline_secrets"), "{text}");
+    assert!(text.contains("vendors.demo.verify.secrets"), "{text}");
+}
+
+#[test]
+fn flowgate_config_names_the_file_when_no_flag_does() {
+    let dir = dir_with(GOOD, &[("schemas/acme.json", SCHEMA)]);
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let command = |config: &Path| {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(elsewhere.path())
+            .env("FLOWGATE_CONFIG", config)
+            .env("FLOWGATE_IT_ACME_SECRETS", SECRET)
+            .env_remove("RUST_LOG");
+        command
+    };
+    let config = dir.path().join("config.toml");
+    let output = command(&config).arg("check-config").output().expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains(&config.display().to_string()), "{stdout}");
+
+    let missing = dir.path().join("nowhere.toml");
+    for verb in [
+        &["check-config"][..],
+        &["serve"],
+        &["map", "--vendor", "acme", "x.json"],
+    ] {
+        let output = command(&missing).args(verb).output().expect("runs");
+        let text = stderr(&output);
+        assert!(!output.status.success(), "{verb:?}: {text}");
+        assert!(text.contains("nowhere.toml"), "{verb:?}: {text}");
+    }
+    let output = command(&missing)
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "--config wins: {}",
+        stderr(&output)
+    );
+}

@@ -22,9 +22,7 @@ async fn main() -> ExitCode {
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("error: {error}");
-            }
+            cli::print_config_errors(&errors);
             return cli.command.could_not_run();
         }
     };

@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::app::App;
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, ConfigErrors, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,16 +97,14 @@ impl Command {
 /// `serve`: build, bind, run until a signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = shutdown_signal();
-    let mut app = App::build(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut app = App::build(config).map_err(config_refused)?;
     warn_about_inline_secrets(&app.config);
     if app.config.simulator.enabled {
         let address = app.config.simulator.listen;
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("simulator.listen: cannot listen on {address}"))?;
-        app = app
-            .with_simulator(listener)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        app = app.with_simulator(listener).map_err(config_refused)?;
         tracing::info!(listen = %address, "Flow simulator listening (in process)");
     }
     let server = &app.config.server;
@@ -165,9 +163,7 @@ pub fn check_config(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("error: {error}");
-            }
+            print_config_errors(&errors);
             eprintln!(
                 "{} error(s); the configuration is not usable",
                 errors.0.len()
@@ -175,6 +171,22 @@ pub fn check_config(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One `error:` line on stderr per problem, each naming its key and where its value came from.
+pub fn print_config_errors(errors: &ConfigErrors) {
+    for error in &errors.0 {
+        eprintln!("error: {error}");
+    }
+}
+
+/// Prints every error as [`print_config_errors`] does; the error returned ends the run.
+fn config_refused(errors: ConfigErrors) -> anyhow::Error {
+    print_config_errors(&errors);
+    anyhow::anyhow!(
+        "{} error(s); the configuration is not usable",
+        errors.0.len()
+    )
 }
 
 /// `send`: sign FILE as the vendor would and post it.

@@ -279,3 +279,24 @@ fn flowgate_config_names_the_file_when_no_flag_does() {
         stderr(&output)
     );
 }
+
+#[test]
+fn serve_prints_one_line_per_problem_it_finds_while_building() {
+    let config = r#"
+[vendors.a]
+verify = { scheme = "bearer", tokens_env = "FLOWGATE_IT_UNSET_A" }
+[vendors.b]
+verify = { scheme = "bearer", tokens_env = "FLOWGATE_IT_UNSET_B" }
+"#;
+    let dir = dir_with(config, &[]);
+    let output = run(dir.path(), &["serve"], &[]);
+    let text = stderr(&output);
+    assert!(!output.status.success(), "{text}");
+    for key in ["vendors.a.verify.tokens_env", "vendors.b.verify.tokens_env"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("error: ") && l.contains(key)),
+            "no error line names {key}: {text}"
+        );
+    }
+}

@@ -168,6 +168,8 @@ fn keys_not_built_yet_are_refused_by_name() {
     );
 }
 
+/// Checks across tables still run, except where they depend on a table with a mistake (tenant
+/// `t` here): the defaults standing in for it would report errors that are not there.
 #[test]
 fn mistakes_in_different_sections_and_entries_are_all_reported() {
     let text = r#"
@@ -186,6 +188,11 @@ colour = "red"
 [vendors.b]
 verify = { scheme = "bearer", tokens_env = "B" }
 size = 3
+[vendors.c]
+verify = { scheme = "bearer", tokens_env = "C" }
+tenants = ["t", "ghost"]
+[limits]
+max_json_depth = 0
 "#;
     let all = errors(text, &[("FLOWGATE_LOG__LEVLE", "debug")]);
     let mut found = keys_of(&all);
@@ -194,14 +201,22 @@ size = 3
         found,
         [
             "delivery.workerz",
+            "limits.max_json_depth",
             "log.levle",
             "server.max_in_flight",
             "surver",
             "tenants.t.colour",
             "vendors.a.colour",
             "vendors.b.size",
+            "vendors.c.tenants",
         ],
         "{all:#?}"
+    );
+    let tenants = all.iter().find(|e| e.key == "vendors.c.tenants");
+    let tenants = tenants.expect("vendors.c.tenants");
+    assert!(
+        tenants.message.contains("ghost"),
+        "only the tenant that is not configured, not the one with a mistake: {tenants}"
     );
     let surver = all.iter().find(|e| e.key == "surver").expect("surver");
     assert!(surver.message.contains("`server`"), "{surver}");

@@ -94,19 +94,16 @@ impl Config {
             env_keys: HashMap::new(),
         };
         let mut errors = env::overlay(&mut table, env, &mut source.env_keys);
-        // Cross-checks run only on a configuration that read whole: a section left at its
-        // defaults by a mistake would make them report errors that are not there.
-        match Config::from_table(table, &source) {
-            Ok(config) if errors.is_empty() => {
-                config.check()?;
-                Ok(config)
-            }
-            Ok(_) => Err(ConfigErrors(errors)),
-            Err(parse_errors) => {
-                errors.splice(0..0, parse_errors);
-                Err(ConfigErrors(errors))
-            }
+        let parse::Parsed {
+            config,
+            unread,
+            errors: parse_errors,
+        } = Config::from_table(table, &source);
+        errors.splice(0..0, parse_errors);
+        if let Err(found) = config.check(&unread) {
+            errors.extend(found.0);
         }
+        ConfigErrors(errors).into_result().map(|()| config)
     }
 }
 

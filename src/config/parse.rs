@@ -9,17 +9,23 @@ use serde::de::DeserializeOwned;
 use super::keys::{NOT_BUILT, closest, fields_of};
 use super::{Config, ConfigError, Source};
 
+/// What reading the table gave: the configuration, in which a table with a mistake is left at
+/// its defaults (or out, for a tenant or vendor); the keys of those tables; and the mistakes.
+pub(super) struct Parsed {
+    pub config: Config,
+    pub unread: Vec<String>,
+    pub errors: Vec<ConfigError>,
+}
+
 impl Config {
-    /// The configuration `table` describes, or every mistake found in it.
-    pub(super) fn from_table(
-        mut table: toml::Table,
-        source: &Source,
-    ) -> Result<Config, Vec<ConfigError>> {
-        let mut errors = Vec::new();
+    /// Reads `table` whole, recording every mistake instead of stopping at the first.
+    pub(super) fn from_table(mut table: toml::Table, source: &Source) -> Parsed {
+        let (mut errors, mut unread) = (Vec::new(), Vec::new());
         let mut reader = SectionReader {
             table: &mut table,
             source,
             errors: &mut errors,
+            unread: &mut unread,
         };
         let config = Config {
             server: reader.section("server"),
@@ -42,10 +48,10 @@ impl Config {
             };
             errors.push(source.error(name, message));
         }
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
+        Parsed {
+            config,
+            unread,
+            errors,
         }
     }
 }
@@ -54,6 +60,7 @@ struct SectionReader<'a> {
     table: &'a mut toml::Table,
     source: &'a Source,
     errors: &'a mut Vec<ConfigError>,
+    unread: &'a mut Vec<String>,
 }
 
 impl SectionReader<'_> {
@@ -73,6 +80,7 @@ impl SectionReader<'_> {
             Some(_) => {
                 let message = format!("must be a table of [{name}.NAME] tables");
                 self.errors.push(self.source.error(name, message));
+                self.unread.push(name.to_owned());
                 return BTreeMap::new();
             }
         };
@@ -112,6 +120,7 @@ impl SectionReader<'_> {
                 };
                 let message = e.inner().message().to_owned();
                 self.errors.push(self.source.error(full, message));
+                self.unread.push(key.to_owned());
             })
             .ok()
     }

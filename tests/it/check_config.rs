@@ -192,6 +192,8 @@ fn mistakes_in_several_sections_vendors_and_variables_are_listed_in_one_run() {
 max_in_flight = "many"
 [store]
 body_retention = "24h"
+[delivery]
+workers = 0
 [vendors.a]
 verify = { scheme = "bearer", tokens_env = "A" }
 colour = "red"
@@ -209,6 +211,7 @@ size = 3
         for expected in [
             "config.toml: `server.max_in_flight`",
             "config.toml: `store.body_retention`: is not supported yet",
+            "config.toml: `delivery.workers`: must be at least 1",
             "config.toml: `vendors.a.colour`",
             "config.toml: `vendors.b.size`",
             "environment variable FLOWGATE_SERVER__LISTN: `server.listn`",
@@ -218,7 +221,7 @@ size = 3
                 "{verb}: no line with {expected}: {text}"
             );
         }
-        assert_eq!(lines.len(), 5, "{verb}: one line per problem: {text}");
+        assert_eq!(lines.len(), 6, "{verb}: one line per problem: {text}");
     }
 }
 

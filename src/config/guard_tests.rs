@@ -68,6 +68,13 @@ fn inline_secrets_are_refused_beyond_loopback_unless_allowed() {
         "verify = { scheme = \"bearer\", tokens_env = \"T\" }\n"
     );
     load(by_variable, &[]).1.expect("secrets by variable");
+    let env = [
+        ("FLOWGATE_SERVER__LISTEN", "0.0.0.0:8080"),
+        ("FLOWGATE_ADMIN__TOKEN", "from-the-environment"),
+    ];
+    load("", &env)
+        .1
+        .expect("an inline key set by a variable is not in the file");
 
     let all = errors(
         "[admin]\ntoken = \"t\"\n[simulator]\nenabled = true\nclient_secret_env = \"S\"\n",

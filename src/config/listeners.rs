@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, Origin};
 
 impl Config {
     /// Every listener `serve` opens, with the key that sets its address.
@@ -37,7 +37,8 @@ impl Config {
         self.check_inline_secrets(&listeners, errors);
     }
 
-    /// One error per listener that is not loopback while any secret is written in the file.
+    /// One error per listener that is not loopback while any secret is written in the file. An
+    /// inline key set by a variable (`FLOWGATE_ADMIN__TOKEN`) keeps its secret out of the file.
     fn check_inline_secrets(
         &self,
         listeners: &[(&str, SocketAddr)],
@@ -46,7 +47,10 @@ impl Config {
         if self.server.allow_inline_secrets {
             return;
         }
-        let inline = super::summary::inline_secrets(self);
+        let inline: Vec<String> = super::summary::inline_secrets(self)
+            .into_iter()
+            .filter(|key| matches!(self.source.origin(key), Origin::File(_)))
+            .collect();
         if inline.is_empty() {
             return;
         }
@@ -57,9 +61,9 @@ impl Config {
             errors.push(self.source.error(
                 *key,
                 format!(
-                    "binds {address}, beyond loopback, while secrets are written inline ({}): \
-                     inline secrets are for demos on this machine; give each as <key>_env or \
-                     <key>_file, or set server.allow_inline_secrets = true",
+                    "binds {address}, beyond loopback, while secrets are written inline in \
+                     the file ({}): inline secrets are for demos on this machine; give each as \
+                     <key>_env or <key>_file, or set server.allow_inline_secrets = true",
                     inline.join(", ")
                 ),
             ));

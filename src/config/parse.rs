@@ -105,7 +105,8 @@ impl SectionReader<'_> {
                 if table.remove(*name).is_some() {
                     self.errors.push(self.source.error(
                         format!("{key}.{name}"),
-                        "is not supported yet: remove it (this version refuses it rather than ignore it)",
+                        "is not supported yet: remove it (this version refuses it rather than \
+                         ignore it)",
                     ));
                 }
             }

@@ -228,3 +228,15 @@ max_json_depth = 0
     let surver = all.iter().find(|e| e.key == "surver").expect("surver");
     assert!(surver.message.contains("`server`"), "{surver}");
 }
+
+#[test]
+fn a_syntax_error_is_one_line_naming_where_it_is() {
+    let all = errors(
+        "[server]\nlisten = \"127.0.0.1:1\"\nmax_in_flight = = 3\n",
+        &[],
+    );
+    let text = all[0].to_string();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("line 3, column"), "{text}");
+}

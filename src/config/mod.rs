@@ -82,7 +82,7 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| file_error(format!("cannot read the configuration file: {e}")))?;
         let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+            toml::from_str(&text).map_err(|e| file_error(syntax_error(&text, &e)))?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -105,6 +105,23 @@ impl Config {
         }
         ConfigErrors(errors).into_result().map(|()| config)
     }
+}
+
+/// A TOML syntax error on one line, where toml's own rendering draws the line over several.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    let Some(before) = error.span().and_then(|span| text.get(..span.start)) else {
+        return format!("not valid TOML: {message}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    format!("not valid TOML at line {line}, column {column}: {message}")
 }
 
 #[cfg(test)]

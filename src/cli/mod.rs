@@ -33,7 +33,7 @@ use crate::config::{Config, ConfigErrors, LogFormat};
     about = "A webhook gateway between marketing vendors and Core's Flow API"
 )]
 pub struct Cli {
-    /// The configuration file; without it, `FLOWGATE_CONFIG`, else ./config.toml.
+    /// The configuration file.
     #[arg(
         long,
         global = true,

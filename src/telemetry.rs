@@ -1,11 +1,16 @@
 //! Logs with `tracing`: human-readable text or one JSON object per line, on stderr so a CLI
 //! verb's own output stays clean. `RUST_LOG` overrides the configured level. A thread of its own
-//! writes the lines, so a request never waits on stderr; colours only on a terminal.
+//! writes the lines, so a request never waits on stderr; colours only on a terminal. Text values
+//! are escaped (`text.rs`), so no request can forge a line; JSON lines are flat (`json.rs`).
+
+mod json;
+mod text;
 
 use std::io::{BufWriter, IsTerminal};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::JsonFields;
 
 use crate::config::LogFormat;
 
@@ -32,11 +37,10 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
         .with_writer(writer);
     // A second init (tests start several gateways in one process) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(text::EscapedFields).try_init(),
         LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(json::FlatJson)
             .try_init(),
     };
     guard

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::guard::RequestDeadline;
 use super::vendors::{Launch, Vendor};
 use super::{FlowPath, Ingress};
+use crate::metrics::UNKNOWN_VENDOR;
 use crate::route::{self, Claim, RouteError};
 use crate::verify::flow_token::TokenError;
 
@@ -73,9 +74,14 @@ pub async fn launch(
         || tokio::time::Instant::now() + std::time::Duration::from_secs(10),
         |d| d.0.0,
     );
-    let result = match ingress.vendors.get(&vendor) {
+    let configured = ingress.vendors.get(&vendor);
+    // The path's name is the caller's: only a configured one is repeated in the log.
+    let vendor = configured
+        .as_ref()
+        .map_or(UNKNOWN_VENDOR, |v| v.name.as_str());
+    let result = match &configured {
         Some(vendor) => match &vendor.launch {
-            Some(launch) => admit(&ingress.flow, &vendor, launch, &query, deadline).await,
+            Some(launch) => admit(&ingress.flow, vendor, launch, &query, deadline).await,
             None => Err(LaunchError::UnknownVendor),
         },
         None => Err(LaunchError::UnknownVendor),
@@ -83,7 +89,7 @@ pub async fn launch(
     let mut response = match result {
         Ok(location) => redirect(&location),
         Err(error) => {
-            tracing::info!(vendor = %vendor, status = error.status().as_u16(), reason = %error, "launch refused");
+            tracing::info!(vendor, status = error.status().as_u16(), reason = %error, "launch refused");
             (error.status(), page(&error.to_string())).into_response()
         }
     };

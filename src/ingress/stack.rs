@@ -109,14 +109,23 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
     BoxCloneSyncService::new(stages)
 }
 
-/// The span of one request on either listener: its method, path and request id.
+/// The most characters of a path a request's span repeats: every route's path is far shorter,
+/// and a path of 60 000 characters must not make every line of its request that long.
+const MAX_LOGGED_PATH: usize = 256;
+
+/// The span of one request on either listener: its method, path (cut) and request id.
 pub(crate) fn span(request: &Request<Body>) -> tracing::Span {
     let id = request
         .extensions()
         .get::<RequestId>()
         .map(RequestId::as_str)
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+    let path = request.uri().path();
+    let path = path
+        .char_indices()
+        .nth(MAX_LOGGED_PATH)
+        .map_or(path, |(cut, _)| &path[..cut]);
+    tracing::info_span!("request", method = %request.method(), path, request_id = %id)
 }
 
 /// A panic in a handler: logged, answered 500 `internal` with nothing of the panic in it.

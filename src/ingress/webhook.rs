@@ -67,19 +67,28 @@ impl LookupVendor {
     }
 }
 
+/// No configured vendor by that name. A name that no configuration could hold is not repeated:
+/// it comes from the caller and may be anything.
 #[derive(Debug, thiserror::Error)]
-#[error("No vendor `{0}` is configured.")]
-pub struct UnknownVendor(pub String);
+pub enum UnknownVendor {
+    #[error("No vendor `{0}` is configured.")]
+    Named(String),
+    #[error("The path names no vendor: a vendor name is 1 to 64 letters, digits, `_`, `.` or `-`.")]
+    Malformed,
+}
 
 impl Stage<Inbound> for LookupVendor {
     type Out = Routed;
     type Error = UnknownVendor;
 
     fn run(&self, inbound: Inbound) -> Result<Routed, UnknownVendor> {
+        if !is_vendor_name(&inbound.vendor) {
+            return Err(UnknownVendor::Malformed);
+        }
         let vendor = self
             .vendors
             .get(&inbound.vendor)
-            .ok_or(UnknownVendor(inbound.vendor))?;
+            .ok_or(UnknownVendor::Named(inbound.vendor))?;
         let (parts, body) = inbound.request.into_parts();
         Ok(Routed {
             vendor,
@@ -87,6 +96,14 @@ impl Stage<Inbound> for LookupVendor {
             body,
         })
     }
+}
+
+/// Whether `name` can be a vendor's name: `[A-Za-z0-9_.-]{1,64}` (contract section 2).
+pub fn is_vendor_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Stage: the body must be declared JSON → 415 `unsupported-media-type`.

@@ -3,6 +3,7 @@
 //! describe the store, also after a restart (`queue.rs`); the exposition passes `promtool check
 //! metrics` (`promtool.rs`). The outcome log lines are checked in `logs.rs`.
 
+mod forging;
 mod logs;
 mod promtool;
 mod queue;

@@ -24,7 +24,7 @@ const CANONICAL_KEY: &str = "flowgate-it-canonical-key";
 const WRONG_BEARER: &str = "wrong-partner-token-7f3a";
 
 /// The gateway as a child process, its stderr collected line by line.
-struct Logged {
+pub(super) struct Logged {
     lines: Arc<Mutex<Vec<String>>>,
     public: String,
     _child: tokio::process::Child,
@@ -33,7 +33,7 @@ struct Logged {
 
 impl Logged {
     /// Against `sim`, with `--log-format` `format`.
-    async fn start(sim: &FlowSim, access_token: &str, format: &str) -> Logged {
+    pub(super) async fn start(sim: &FlowSim, access_token: &str, format: &str) -> Logged {
         let (public, admin) = (
             format!("127.0.0.1:{}", free_port()),
             format!("127.0.0.1:{}", free_port()),
@@ -42,6 +42,8 @@ impl Logged {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config(&public, &admin, sim, access_token))
             .expect("write the config");
+        std::fs::write(dir.path().join("mapped.schema.json"), MAPPED_SCHEMA)
+            .expect("write the schema");
         let mut command = flowgate_command();
         command
             .arg("--config")
@@ -80,7 +82,25 @@ impl Logged {
         send(request.body(body).expect("a request")).await
     }
 
-    fn lines(&self) -> Vec<String> {
+    /// `method` `target` (a path and query, sent as it is) with `headers` and `body`.
+    pub(super) async fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{target}", self.public));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = Full::new(Bytes::from(body.to_owned()));
+        send(request.body(body).expect("a request")).await
+    }
+
+    pub(super) fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("the log").clone()
     }
 
@@ -90,7 +110,7 @@ impl Logged {
     }
 
     /// Waits until some line satisfies `found`, and returns it.
-    async fn until_line(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+    pub(super) async fn until_line(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
             let lines = self.lines();
@@ -119,6 +139,10 @@ fn fields(line: &Value) -> &Value {
 fn message(line: &Value) -> &str {
     fields(line)["message"].as_str().unwrap_or_default()
 }
+
+/// The `mapped` vendor's payload: strings the map reads, unchecked, so the mapping judges them.
+const MAPPED_SCHEMA: &str = r#"{"type": "object", "properties": {
+    "order": {"type": "string"}, "state": {"type": "string"}, "status": {"type": "string"}}}"#;
 
 fn config(public: &str, admin: &str, sim: &FlowSim, access_token: &str) -> String {
     format!(
@@ -151,6 +175,13 @@ tenant = "sim"
 verify = {{ scheme = "bearer", tokens = ["{BEARER_TOKEN}"] }}
 tenant = "sim"
 delivery = "sync"
+
+[vendors.mapped]
+verify = {{ scheme = "bearer", tokens = ["{BEARER_TOKEN}"] }}
+tenant = "sim"
+delivery = "sync"
+schema = "mapped.schema.json"
+map = {{ order_id = "/order", state = "/state", status = "/status" }}
 "#,
         base = sim.base_url()
     )

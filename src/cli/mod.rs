@@ -119,7 +119,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 server.admin_listen
             )
         })?;
-    tracing::info!(listen = %server.listen, admin_listen = %server.admin_listen, "listening");
+    let version = env!("CARGO_PKG_VERSION");
+    tracing::info!(version, listen = %server.listen, admin_listen = %server.admin_listen, "flowgate starting");
     app.run(public, admin, stop).await?;
     Ok(())
 }

@@ -23,7 +23,8 @@ pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Re
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     let bound = listener.local_addr()?;
-    tracing::info!(listen = %bound, client_id = %settings.client_id, "Flow simulator listening; Flow's API is under /flow");
+    let version = env!("CARGO_PKG_VERSION");
+    tracing::info!(version, listen = %bound, client_id = %settings.client_id, "flowgate simulator starting; Flow's API is under /flow");
     let (close, closed) = watch::channel(false);
     let router = Simulator::new(settings).router();
     let serving = tokio::spawn(crate::server::serve(

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::dedup::Repeat;
 use super::outcome::Findings;
+use super::trace_context::TraceContext;
 use super::update::{Addressed, Authorized, flow_deadline};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
@@ -288,31 +289,16 @@ enum FlowBody<'a> {
     Text(Cow<'a, str>),
 }
 
-/// The vendor's W3C trace context when it sent a well-formed one, else a new trace.
+/// The trace context the edge set for the request (`trace_context.rs`).
 fn traceparent(webhook: &Verified) -> String {
-    let given = webhook
-        .parts()
-        .headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_traceparent(v));
-    match given {
-        Some(value) => value.to_ascii_lowercase(),
-        None => {
-            let trace = uuid::Uuid::new_v4().simple().to_string();
-            let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-            format!("00-{trace}-{span}-01")
-        }
-    }
-}
-
-/// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    matches!(parts.as_slice(), [version, trace, span, flags]
-        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(span, 16) && hex(flags, 2)
-            && trace.bytes().any(|b| b != b'0') && span.bytes().any(|b| b != b'0'))
+    let parts = webhook.parts();
+    parts
+        .extensions
+        .get::<TraceContext>()
+        .cloned()
+        .unwrap_or_else(|| TraceContext::from_headers(&parts.headers))
+        .traceparent()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -324,7 +310,7 @@ mod tests {
     use http_body_util::BodyExt;
     use uuid::Uuid;
 
-    use super::{delivered, is_traceparent};
+    use super::delivered;
     use crate::flow::FlowResponse;
 
     async fn answer_to(flow_body: &'static [u8]) -> String {
@@ -360,21 +346,5 @@ mod tests {
         assert_eq!(answer["order"], "OK, updated");
         let empty: serde_json::Value = serde_json::from_str(&answer_to(b"").await).expect("JSON");
         assert_eq!(empty["order"], "");
-    }
-
-    #[test]
-    fn traceparents_are_checked() {
-        assert!(is_traceparent(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ));
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "garbage",
-        ] {
-            assert!(!is_traceparent(bad), "{bad}");
-        }
     }
 }

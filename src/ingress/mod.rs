@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod request_id;
 pub(crate) mod stack;
 mod stage;
+pub mod trace_context;
 pub mod update;
 mod vendors;
 pub mod webhook;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::Request;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, MapRequestLayer};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -20,6 +20,7 @@ use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::outcome::RecordOutcomeLayer;
 use super::request_id::{RequestId, RequestIdLayer};
+use super::trace_context::{TraceContext, set_trace_context};
 use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
 use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
@@ -40,6 +41,8 @@ pub fn around_routes(
     let layers = ServiceBuilder::new()
         // First, so every answer (even a panic's or a timeout's) carries the id and is rendered.
         .layer(RequestIdLayer)
+        // Before the span, so the span and the delivery share the caller's trace.
+        .layer(MapRequestLayer::new(set_trace_context::<Body>))
         // Inside the id, so the span names it.
         .layer(
             TraceLayer::new_for_http()
@@ -113,7 +116,8 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
 /// and a path of 60 000 characters must not make every line of its request that long.
 const MAX_LOGGED_PATH: usize = 256;
 
-/// The span of one request on either listener: its method, path (cut) and request id.
+/// The span of one request on either listener: its method, path (cut), request id and W3C
+/// trace context, named on every line logged inside it.
 pub(crate) fn span(request: &Request<Body>) -> tracing::Span {
     let id = request
         .extensions()
@@ -125,7 +129,9 @@ pub(crate) fn span(request: &Request<Body>) -> tracing::Span {
         .char_indices()
         .nth(MAX_LOGGED_PATH)
         .map_or(path, |(cut, _)| &path[..cut]);
-    tracing::info_span!("request", method = %request.method(), path, request_id = %id)
+    let trace = TraceContext::of(request);
+    let (trace_id, span_id) = (trace.trace_id(), trace.span_id());
+    tracing::info_span!("request", method = %request.method(), path, request_id = %id, trace_id, span_id)
 }
 
 /// A panic in a handler: logged, answered 500 `internal` with nothing of the panic in it.

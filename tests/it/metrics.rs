@@ -7,6 +7,7 @@ mod forging;
 mod logs;
 mod promtool;
 mod queue;
+mod startup;
 
 use serde_json::json;
 

@@ -1,6 +1,7 @@
-//! The binary's own log with `--log-format json`: one JSON object per line, one line per webhook
-//! outcome and one per Flow call, each with the fields an operator follows a webhook by, and
-//! never a vendor secret, a FlowToken, Flow's access token or a whole body.
+//! The binary's own log with `--log-format json`: one JSON object per line, its fields at the top
+//! level, one line per webhook outcome and one per Flow call, each with the fields an operator
+//! follows a webhook by (a request's trace context among them), and never a vendor secret, a
+//! FlowToken, Flow's access token or a whole body.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -22,6 +23,10 @@ use crate::support::{TIMEOUT, flowgate_command, free_port, until_up};
 /// The canonical vendors' key, as `CANONICAL_SECRET` encodes it.
 const CANONICAL_KEY: &str = "flowgate-it-canonical-key";
 const WRONG_BEARER: &str = "wrong-partner-token-7f3a";
+/// The W3C trace context one webhook is sent with, and its parts.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
 
 /// The gateway as a child process, its stderr collected line by line.
 pub(super) struct Logged {
@@ -131,13 +136,8 @@ fn parse(line: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
 }
 
-/// The event's own fields (`message` among them).
-fn fields(line: &Value) -> &Value {
-    &line["fields"]
-}
-
 fn message(line: &Value) -> &str {
-    fields(line)["message"].as_str().unwrap_or_default()
+    line["message"].as_str().unwrap_or_default()
 }
 
 /// The `mapped` vendor's payload: strings the map reads, unchecked, so the mapping judges them.
@@ -203,8 +203,13 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
     let queued = canonical_body(&queued_order, json!({"state": "Completed"}));
     let partner_order = uuid::Uuid::new_v4().to_string();
     let partner = canonical_body(&partner_order, json!({"state": "InProcess"}));
+    let mut traced = signed.clone();
+    traced.push((
+        http::HeaderName::from_static("traceparent"),
+        http::HeaderValue::from_static(TRACEPARENT),
+    ));
     let sent = [
-        ("canonical", with_token.clone(), signed.clone(), 200),
+        ("canonical", with_token.clone(), traced, 200),
         ("canonical", with_token.clone(), signed, 200),
         (
             "queued",
@@ -244,12 +249,12 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
         .expect("a delivery id")
         .to_owned();
     gw.until_logged("the queued delivery's Flow call", |line| {
-        message(line) == "flow call" && fields(line)["delivery_id"] == queued_id.as_str()
+        message(line) == "flow call" && line["delivery_id"] == queued_id.as_str()
     })
     .await;
     // Lines reach stderr through the log thread, in order, soon after the answer.
     gw.until_logged("the last webhook's outcome", |line| {
-        message(line) == "webhook answered" && fields(line)["request_id"] == "log-6"
+        message(line) == "webhook answered" && line["request_id"] == "log-6"
     })
     .await;
     let lines = gw.lines();
@@ -269,6 +274,12 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
         assert!(leaked.is_empty(), "{secret:?} is in the log: {leaked:#?}");
     }
     let parsed: Vec<Value> = lines.iter().map(|l| parse(l)).collect();
+    let started = parsed
+        .iter()
+        .find(|l| message(l) == "flowgate starting")
+        .expect("a start-up line");
+    assert_eq!(started["version"], env!("CARGO_PKG_VERSION"), "{started}");
+    assert_eq!(started["listen"], gw.public.as_str(), "{started}");
     for line in &parsed {
         assert!(
             line["timestamp"].is_string() && line["level"].is_string(),
@@ -283,11 +294,8 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
     // One outcome line per webhook, found by its request id.
     let mut answered: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for line in parsed.iter().filter(|l| message(l) == "webhook answered") {
-        let id = fields(line)["request_id"].as_str().unwrap_or_default();
-        answered
-            .entry(id.to_owned())
-            .or_default()
-            .push(fields(line));
+        let id = line["request_id"].as_str().unwrap_or_default();
+        answered.entry(id.to_owned()).or_default().push(line);
     }
     assert_eq!(answered.len(), 7, "{answered:#?}");
     let outcome = |n: usize| {
@@ -335,8 +343,7 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
         let id = replies[n].json()["id"].clone();
         let calls: Vec<&Value> = parsed
             .iter()
-            .filter(|l| message(l) == "flow call" && fields(l)["delivery_id"] == id)
-            .map(fields)
+            .filter(|l| message(l) == "flow call" && l["delivery_id"] == id)
             .collect();
         assert_eq!(calls.len(), 1, "log-{n}: {calls:#?}");
         let call = calls[0];
@@ -349,6 +356,39 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
             "{call}"
         );
     }
+
+    // Every line of a request carries its W3C trace context: the caller's when it sent one (the
+    // sync Flow call of log-0 is logged inside its request), else a new trace.
+    let log_0 = replies[0].json()["id"].clone();
+    let call = parsed
+        .iter()
+        .find(|l| message(l) == "flow call" && l["delivery_id"] == log_0)
+        .expect("log-0's Flow call");
+    for line in [outcome(0), call] {
+        assert_eq!(line["trace_id"], TRACE_ID, "{line}");
+        assert_eq!(line["span_id"], PARENT_SPAN_ID, "{line}");
+    }
+    let hex = |value: &Value, len: usize| {
+        value
+            .as_str()
+            .is_some_and(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let of_requests = parsed.iter().filter(|l| {
+        l["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("log-"))
+    });
+    for line in of_requests {
+        assert!(
+            hex(&line["trace_id"], 32) && hex(&line["span_id"], 16),
+            "{line}"
+        );
+        assert!(
+            line.get("fields").is_none() && line.get("span").is_none(),
+            "{line}"
+        );
+    }
+    assert_ne!(outcome(2)["trace_id"], TRACE_ID);
 }
 
 /// Text lines written to a pipe or a file carry no terminal colour codes: a log collector would
@@ -373,6 +413,12 @@ async fn text_lines_on_a_pipe_carry_no_colour_codes() {
         answered.contains("webhook answered") && answered.contains("unauthenticated"),
         "{answered}"
     );
+    // As the README says: the sentence first, then the fields, values quoted.
+    let sentence = answered.find(": webhook answered ").expect("the sentence");
+    let field = answered
+        .find(" outcome=\"unauthenticated\"")
+        .expect("the outcome field");
+    assert!(sentence < field, "{answered}");
     let coloured: Vec<String> = gw
         .lines()
         .into_iter()

@@ -147,6 +147,12 @@ pub const CIRCUIT_OPEN: Family = family(
     "1 while the tenant's circuit breaker is open or half-open, else 0.",
     &["tenant"],
 );
+pub const TENANT_PAUSED: Family = family(
+    "flowgate_tenant_paused",
+    Kind::Gauge,
+    "1 while an operator has paused deliveries to the tenant on this replica, else 0.",
+    &["tenant"],
+);
 pub const FLOW_THROTTLED: Family = family(
     "flowgate_flow_throttled_total",
     Kind::Counter,
@@ -172,8 +178,60 @@ pub const BUILD_INFO: Family = family(
     &["version"],
 );
 
+// The standard process collector's series, under their usual names and help texts, read from
+// the OS at each scrape (`metrics/process.rs`).
+pub const PROCESS_CPU: Family = family(
+    "process_cpu_seconds_total",
+    Kind::Counter,
+    "Total user and system CPU time spent in seconds (whole seconds).",
+    &[],
+);
+pub const PROCESS_OPEN_FDS: Family = family(
+    "process_open_fds",
+    Kind::Gauge,
+    "Number of open file descriptors.",
+    &[],
+);
+pub const PROCESS_MAX_FDS: Family = family(
+    "process_max_fds",
+    Kind::Gauge,
+    "Maximum number of open file descriptors.",
+    &[],
+);
+pub const PROCESS_VIRTUAL_MEMORY: Family = family(
+    "process_virtual_memory_bytes",
+    Kind::Gauge,
+    "Virtual memory size in bytes.",
+    &[],
+);
+pub const PROCESS_VIRTUAL_MEMORY_MAX: Family = family(
+    "process_virtual_memory_max_bytes",
+    Kind::Gauge,
+    "Maximum amount of virtual memory available in bytes (0: unlimited).",
+    &[],
+);
+pub const PROCESS_RESIDENT_MEMORY: Family = family(
+    "process_resident_memory_bytes",
+    Kind::Gauge,
+    "Resident memory size in bytes.",
+    &[],
+);
+pub const PROCESS_START_TIME: Family = seconds(
+    "process_start_time_seconds",
+    Kind::Gauge,
+    "Start time of the process since unix epoch in seconds.",
+    &[],
+    &[],
+);
+pub const PROCESS_THREADS: Family = family(
+    "process_threads",
+    Kind::Gauge,
+    "Number of OS threads in the process.",
+    &[],
+);
+
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 16] = [
+pub const FAMILIES: [Family; 25] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -186,10 +244,19 @@ pub const FAMILIES: [Family; 16] = [
     QUEUE_DEPTH,
     QUEUE_OLDEST_AGE,
     CIRCUIT_OPEN,
+    TENANT_PAUSED,
     FLOW_THROTTLED,
     READY,
     STORE_READY,
     BUILD_INFO,
+    PROCESS_CPU,
+    PROCESS_OPEN_FDS,
+    PROCESS_MAX_FDS,
+    PROCESS_VIRTUAL_MEMORY,
+    PROCESS_VIRTUAL_MEMORY_MAX,
+    PROCESS_RESIDENT_MEMORY,
+    PROCESS_START_TIME,
+    PROCESS_THREADS,
 ];
 
 /// The vendor label of a webhook for no configured vendor.
@@ -375,6 +442,7 @@ impl StatusClass {
 }
 
 mod handles;
+mod process;
 mod registry;
 #[cfg(test)]
 mod tests;

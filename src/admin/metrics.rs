@@ -1,6 +1,6 @@
 //! `GET /metrics`: this gateway's Prometheus text. The gauges that describe state held elsewhere
-//! (the store's queue, the tenants' circuits, readiness) are read just before rendering, so a
-//! scrape sees them as they are.
+//! (the store's queue, the tenants' circuits and pauses, readiness, the process's figures) are
+//! read just before rendering, so a scrape sees them as they are.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +33,9 @@ async fn refresh(state: &AdminState) {
     let now = Instant::now();
     for (tenant, circuit) in state.control.circuits() {
         let open = circuit.state(now) != CircuitState::Closed;
-        state.metrics.tenant(tenant).set_circuit_open(open);
+        let counted = state.metrics.tenant(tenant);
+        counted.set_circuit_open(open);
+        counted.set_paused(state.control.is_paused(tenant));
     }
+    state.metrics.collect_process();
 }

@@ -25,6 +25,7 @@ fn set_paused(
     if !admin.control.set_paused(&tenant, paused) {
         return Err(not_found_named("tenant", &tenant));
     }
+    admin.metrics.tenant(&tenant).set_paused(paused);
     let action = if paused { "pause" } else { "resume" };
     tracing::info!(action, tenant = %tenant, "admin action");
     Ok(Json(json!({"tenant": tenant, "paused": paused})).into_response())

@@ -10,8 +10,8 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use super::{
     CIRCUIT_OPEN, DELIVERIES, DELIVERY_LAG, DeliveryResult, FIELDS_TRUNCATED,
     FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, OPERATIONS, Outcome,
-    SIGNATURE_FAILURES, SignatureReason, StatusClass, TOKEN_VERIFICATIONS, ThrottleCause,
-    TokenResult, TruncatedField, WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
+    SIGNATURE_FAILURES, SignatureReason, StatusClass, TENANT_PAUSED, TOKEN_VERIFICATIONS,
+    ThrottleCause, TokenResult, TruncatedField, WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
 };
 use crate::flow::Operation;
 
@@ -35,7 +35,7 @@ impl Series<'_> {
         Key::from_parts(family.name, labels)
     }
 
-    fn counter(&self, family: &Family, labels: &[(&'static str, &str)]) -> Counter {
+    pub(super) fn counter(&self, family: &Family, labels: &[(&'static str, &str)]) -> Counter {
         debug_assert_eq!(family.kind, Kind::Counter);
         self.0
             .register_counter(&Self::key(family, labels), &METADATA)
@@ -146,6 +146,7 @@ struct TenantSeries {
     durations: [Histogram; OPERATIONS.len()],
     throttled: [Counter; ThrottleCause::COUNT],
     circuit_open: Gauge,
+    paused: Gauge,
 }
 
 impl TenantMetrics {
@@ -175,6 +176,7 @@ impl TenantMetrics {
             throttled: ThrottleCause::ALL
                 .map(|c| series.counter(&FLOW_THROTTLED, &cause(c.as_str()))),
             circuit_open: series.gauge(&CIRCUIT_OPEN, &[("tenant", tenant)]),
+            paused: series.gauge(&TENANT_PAUSED, &[("tenant", tenant)]),
         };
         TenantMetrics {
             series: Arc::new(tenant_series),
@@ -190,6 +192,7 @@ impl TenantMetrics {
                 durations: std::array::from_fn(|_| Histogram::noop()),
                 throttled: std::array::from_fn(|_| Counter::noop()),
                 circuit_open: Gauge::noop(),
+                paused: Gauge::noop(),
             }),
         }
     }
@@ -211,6 +214,10 @@ impl TenantMetrics {
 
     pub fn set_circuit_open(&self, open: bool) {
         self.series.circuit_open.set(if open { 1.0 } else { 0.0 });
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.series.paused.set(if paused { 1.0 } else { 0.0 });
     }
 }
 

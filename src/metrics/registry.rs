@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
 use super::handles::Series;
+use super::process::ProcessSeries;
 use super::{
     BUILD_INFO, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE, QueueState, READY, STORE_READY,
     TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
@@ -37,6 +38,7 @@ struct Registry {
     oldest_age: [Gauge; AGED_STATES.len()],
     ready: Gauge,
     store_ready: Gauge,
+    process: ProcessSeries,
 }
 
 impl Metrics {
@@ -70,6 +72,7 @@ impl Metrics {
         let oldest_age = AGED_STATES.map(|s| series.gauge(&QUEUE_OLDEST_AGE, &state(s)));
         let ready = series.gauge(&READY, &[]);
         let store_ready = series.gauge(&STORE_READY, &[]);
+        let process = ProcessSeries::register(&series);
         let version = [("version", env!("CARGO_PKG_VERSION"))];
         series.gauge(&BUILD_INFO, &version).set(1.0);
         Metrics {
@@ -82,6 +85,7 @@ impl Metrics {
                 oldest_age,
                 ready,
                 store_ready,
+                process,
             }),
         }
     }
@@ -131,6 +135,11 @@ impl Metrics {
     /// `flowgate_store_ready`: whether the store accepts new deliveries.
     pub fn set_store_ready(&self, ready: bool) {
         self.registry.store_ready.set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// The `process_*` series, read from the OS now: call it when `/metrics` is scraped.
+    pub fn collect_process(&self) {
+        self.registry.process.collect();
     }
 
     /// The Prometheus text exposition of every series.

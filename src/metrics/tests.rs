@@ -41,7 +41,11 @@ fn every_metric_has_help_and_type_lines() {
 #[test]
 fn names_follow_the_convention() {
     for family in FAMILIES {
-        assert!(family.name.starts_with("flowgate_"), "{}", family.name);
+        assert!(
+            family.name.starts_with("flowgate_") || family.name.starts_with("process_"),
+            "{}",
+            family.name
+        );
         assert_eq!(
             family.kind == Kind::Counter,
             family.name.ends_with("_total"),

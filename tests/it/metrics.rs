@@ -4,6 +4,7 @@
 //! metrics` (`promtool.rs`). The outcome log lines are checked in `logs.rs`.
 
 mod forging;
+mod gauges;
 mod logs;
 mod promtool;
 mod queue;

@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::control::TenantControl;
 use super::schedule::{Backoff, BackoffError};
@@ -173,8 +174,18 @@ impl Shared {
         }
     }
 
-    /// One attempt as a task: holds its worker slot and keeps its lease until it has finished.
+    /// One attempt as a task, its lines in the span of the webhook's trace.
     async fn attempt(
+        self: Arc<Self>,
+        claimed: Claimed,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
+        let span = trace_span(&claimed.traceparent);
+        self.attempt_traced(claimed, slot).instrument(span).await;
+    }
+
+    /// Holds its worker slot and keeps its lease until the attempt has finished.
+    async fn attempt_traced(
         self: Arc<Self>,
         claimed: Claimed,
         _slot: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -336,6 +347,15 @@ impl Delivery {
             traceparent: claimed.traceparent,
         }
     }
+}
+
+/// The span of an attempt: the W3C trace context the webhook arrived with (kept with the
+/// delivery, well-formed: `00-<32 hex trace id>-<16 hex span id>-<flags>`), so its lines join
+/// the request's in a trace search.
+fn trace_span(traceparent: &str) -> tracing::Span {
+    let trace_id = traceparent.get(3..35).unwrap_or_default();
+    let span_id = traceparent.get(36..52).unwrap_or_default();
+    tracing::info_span!("delivery", trace_id, span_id)
 }
 
 /// Forgets finished attempt tasks, logging any that panicked.

@@ -389,6 +389,21 @@ async fn one_json_line_per_outcome_and_flow_call_and_never_a_secret() {
         );
     }
     assert_ne!(outcome(2)["trace_id"], TRACE_ID);
+    // A queued delivery's lines carry the trace its webhook arrived with.
+    let queued_call = parsed
+        .iter()
+        .find(|l| message(l) == "flow call" && l["delivery_id"] == queued_id.as_str())
+        .expect("the queued Flow call");
+    assert_eq!(
+        queued_call["trace_id"],
+        outcome(2)["trace_id"],
+        "{queued_call}"
+    );
+    assert_eq!(
+        queued_call["span_id"],
+        outcome(2)["span_id"],
+        "{queued_call}"
+    );
 }
 
 /// Text lines written to a pipe or a file carry no terminal colour codes: a log collector would

@@ -40,11 +40,10 @@ fn written_by_the_gateway(line: &str) -> bool {
         && !line.contains(['\0', '\r', '\u{1b}', '\u{85}', '\u{2028}', '\u{2029}'])
 }
 
-#[tokio::test]
-async fn no_request_field_can_forge_a_text_line() {
-    let sim = FlowSim::start().await;
-    let access_token = sim.access_token().await;
-    let gw = Logged::start(&sim, &access_token, "text").await;
+/// Sends a forging value in every request field that reaches a log line: the vendor name of both
+/// routes, two headers, and body values the mapping quotes. Returns how many vendor names were
+/// sent (as `forge-1`…) and the last request's id, once its outcome is logged.
+async fn send_forgeries(gw: &Logged) -> (usize, String) {
     let long_name = "v".repeat(60_000);
     let not_names = [
         format!("x\n{FORGED}"),
@@ -139,6 +138,15 @@ async fn no_request_field_can_forge_a_text_line() {
         line.contains(&last) && line.contains("webhook answered")
     })
     .await;
+    (not_names.len(), last)
+}
+
+#[tokio::test]
+async fn no_request_field_can_forge_a_text_line() {
+    let sim = FlowSim::start().await;
+    let access_token = sim.access_token().await;
+    let gw = Logged::start(&sim, &access_token, "text").await;
+    let (names, _) = send_forgeries(&gw).await;
     let lines = gw.lines();
     let forged: Vec<&String> = lines
         .iter()
@@ -165,7 +173,7 @@ async fn no_request_field_can_forge_a_text_line() {
             &line[..200]
         );
     }
-    for n in 1..=not_names.len() {
+    for n in 1..=names {
         let tag = format!("request_id=\"forge-{n}\"");
         let answered = lines
             .iter()
@@ -177,9 +185,49 @@ async fn no_request_field_can_forge_a_text_line() {
         .iter()
         .filter(|l| l.contains("launch refused"))
         .collect();
-    assert_eq!(refused.len(), not_names.len(), "{refused:#?}");
+    assert_eq!(refused.len(), names, "{refused:#?}");
     assert!(
         refused.iter().all(|l| l.contains("vendor=\"unknown\"")),
         "{refused:#?}"
     );
+}
+
+/// JSON lines keep what a request sent inside their strings: every line parses, no raw line or
+/// paragraph separator, and the vendor no configuration could hold is `unknown`.
+#[tokio::test]
+async fn no_request_field_can_break_a_json_line() {
+    let sim = FlowSim::start().await;
+    let access_token = sim.access_token().await;
+    let gw = Logged::start(&sim, &access_token, "json").await;
+    let (names, _) = send_forgeries(&gw).await;
+    let lines = gw.lines();
+    for line in &lines {
+        let parsed: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(parsed["timestamp"].is_string(), "{line}");
+        assert!(
+            !line.contains(['\0', '\r', '\u{1b}', '\u{85}', '\u{2028}', '\u{2029}']),
+            "{line}"
+        );
+        assert!(line.len() < 8_192, "a line of {} bytes", line.len());
+    }
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for n in 1..=names {
+        let id = format!("forge-{n}");
+        let answered = parsed
+            .iter()
+            .find(|l| l["request_id"] == id.as_str() && l["message"] == "webhook answered")
+            .unwrap_or_else(|| panic!("no outcome line for {id}"));
+        assert_eq!(answered["vendor"], "unknown", "{answered}");
+    }
+    // The quoted value reads back as it was sent.
+    let mapped = parsed
+        .iter()
+        .find(|l| l["code"] == "mapping-failed")
+        .expect("a mapping failure");
+    let detail = mapped["detail"].as_str().expect("a detail");
+    assert!(detail.contains(SHORT_FORGED), "{detail}");
 }

@@ -289,6 +289,17 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn vendor_names_follow_the_contracts_rule() {
+        for ok in ["a", "example-photo", "v1.2_beta", &"x".repeat(64)] {
+            assert!(is_vendor_name(ok), "{ok}");
+        }
+        let too_long = "x".repeat(65);
+        for bad in ["", "a b", "a/b", "x\n", "é", "a\"b", too_long.as_str()] {
+            assert!(!is_vendor_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn json_media_types() {
         for ok in [
             "application/json",

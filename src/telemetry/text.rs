@@ -257,6 +257,45 @@ mod tests {
         );
     }
 
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("the buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_quotes_text_and_leaves_numbers_bare() {
+        let buffer = Buffer::default();
+        let written = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(EscapedFields)
+            .without_time()
+            .with_ansi(false)
+            .with_target(false)
+            .with_writer(move || written.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let path = "/webhooks/x\ny";
+            let span = tracing::info_span!("request", path, id = %"a b");
+            let _entered = span.enter();
+            tracing::info!(vendor = "v\"", status = 404, took = ?std::time::Duration::from_millis(2), "webhook answered");
+        });
+        let text = String::from_utf8(buffer.0.lock().expect("the buffer").clone()).expect("UTF-8");
+        assert_eq!(
+            text,
+            " INFO request{path=\"/webhooks/x\\ny\" id=\"a b\"}: webhook answered vendor=\"v\\\"\" status=404 took=\"2ms\"\n"
+        );
+    }
+
     proptest! {
         #[test]
         fn escaped_text_holds_no_control_character_and_reads_back(value in any::<String>()) {

@@ -15,6 +15,8 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::text::from_log;
+
 /// Formats an event as one flat JSON object.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlatJson;
@@ -48,7 +50,10 @@ where
                 }
             }
         }
-        line.insert("target".into(), event.metadata().target().into());
+        // A `log` record names its own target; the event's is the bridge's.
+        let target = line.log_target.take();
+        let target = target.unwrap_or_else(|| event.metadata().target().to_owned());
+        line.insert("target".into(), target.into());
         let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
         write_line_safe(&mut writer, &text)?;
         writeln!(writer)
@@ -57,25 +62,35 @@ where
 
 /// The fields of one line in the order they were met; a name met again keeps its first value.
 #[derive(Default)]
-struct Line(Vec<(String, Value)>);
+struct Line {
+    fields: Vec<(String, Value)>,
+    /// The target of a `log` record (`log.target`), whose other `log.*` fields are dropped.
+    log_target: Option<String>,
+}
 
 impl Line {
     fn insert(&mut self, name: String, value: Value) {
-        if !self.0.iter().any(|(known, _)| *known == name) {
-            self.0.push((name, value));
+        if !self.fields.iter().any(|(known, _)| *known == name) {
+            self.fields.push((name, value));
         }
     }
 
     fn record(&mut self, field: &Field, value: Value) {
         let name = field.name();
+        if from_log(field) {
+            if let ("log.target", Value::String(target)) = (name, value) {
+                self.log_target = Some(target);
+            }
+            return;
+        }
         self.insert(name.strip_prefix("r#").unwrap_or(name).to_owned(), value);
     }
 }
 
 impl Serialize for Line {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (name, value) in &self.fields {
             map.serialize_entry(name, value)?;
         }
         map.end()
@@ -133,7 +148,80 @@ fn breaks_lines(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("the buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines `emit` logs, each parsed.
+    fn logged(emit: impl FnOnce()) -> Vec<Value> {
+        let buffer = Buffer::default();
+        let written = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
+            .with_writer(move || written.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(buffer.0.lock().expect("the buffer").clone()).expect("UTF-8");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    #[test]
+    fn fields_are_flat_and_the_event_wins_over_its_spans() {
+        let lines = logged(|| {
+            let outer =
+                tracing::info_span!("request", request_id = "r-1", trace_id = "t", path = "/a");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("inner", path = "/b");
+            let _inner = inner.enter();
+            tracing::info!(request_id = "own", status = 202, "webhook answered");
+        });
+        let line = &lines[0];
+        assert_eq!(line["message"], "webhook answered");
+        assert_eq!(line["request_id"], "own");
+        assert_eq!(line["status"], 202);
+        assert_eq!(line["trace_id"], "t");
+        assert_eq!(line["path"], "/b");
+        assert!(
+            line.get("fields").is_none() && line.get("span").is_none(),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_log_record_keeps_its_own_target_and_drops_the_bridges_fields() {
+        let lines = logged(|| {
+            tracing::info!(
+                log.target = "rustls::client",
+                log.file = "hs.rs",
+                log.line = 7,
+                "hello"
+            );
+        });
+        let line = &lines[0];
+        assert_eq!(line["target"], "rustls::client", "{line}");
+        assert!(
+            line.get("log.file").is_none() && line.get("log.line").is_none(),
+            "{line}"
+        );
+    }
 
     #[test]
     fn separators_are_escaped_and_the_json_reads_back() {

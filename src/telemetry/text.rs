@@ -54,7 +54,7 @@ impl EscapingVisitor<'_, '_> {
 
     /// `name=value` for a value whose text is ours (a number, a boolean).
     fn bare(&mut self, field: &Field, value: &dyn fmt::Display) {
-        if self.result.is_ok() {
+        if self.result.is_ok() && !from_log(field) {
             self.result = self
                 .separate()
                 .and_then(|()| write!(self.writer, "{}={value}", name(field)));
@@ -63,7 +63,7 @@ impl EscapingVisitor<'_, '_> {
 
     /// `name="value"`, or the message alone (escaped, not quoted: it ends at the next field).
     fn text(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        if self.result.is_ok() {
+        if self.result.is_ok() && !from_log(field) {
             let message = field.name() == "message";
             self.result = self.separate().and_then(|()| {
                 if !message {
@@ -111,6 +111,12 @@ impl Visit for EscapingVisitor<'_, '_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.bare(field, &value);
     }
+}
+
+/// A field a `log` record carries (`log.target`, `log.file`…): the line's target and location
+/// already say it.
+pub fn from_log(field: &Field) -> bool {
+    field.name().starts_with("log.")
 }
 
 /// A field's name as written in code (`r#type` is `type`).
@@ -288,11 +294,13 @@ mod tests {
             let span = tracing::info_span!("request", path, id = %"a b");
             let _entered = span.enter();
             tracing::info!(vendor = "v\"", status = 404, took = ?std::time::Duration::from_millis(2), "webhook answered");
+            tracing::info!(log.file = "hs.rs", log.line = 7, "from a log record");
         });
         let text = String::from_utf8(buffer.0.lock().expect("the buffer").clone()).expect("UTF-8");
         assert_eq!(
             text,
-            " INFO request{path=\"/webhooks/x\\ny\" id=\"a b\"}: webhook answered vendor=\"v\\\"\" status=404 took=\"2ms\"\n"
+            " INFO request{path=\"/webhooks/x\\ny\" id=\"a b\"}: webhook answered vendor=\"v\\\"\" status=404 took=\"2ms\"\n \
+             INFO request{path=\"/webhooks/x\\ny\" id=\"a b\"}: from a log record\n"
         );
     }
 

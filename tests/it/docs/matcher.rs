@@ -1,7 +1,8 @@
 //! Compares documented output with real output. What differs from run to run stands in the
-//! document as an example value: a UUID, a 32-digit hex id, an RFC 3339 time, a duration in
-//! milliseconds (`N ms`, `duration_ms=N`), or `…` for any text. Ids are variables: the first time a documented id meets a real one they are
-//! bound, and from then on that id must be that real one, in outputs and in later commands.
+//! document as an example value: a UUID, a 32- or 16-digit hex id, an RFC 3339 time, a duration
+//! in milliseconds (`N ms`, `duration_ms=N`), or `…` for any text. Ids are variables: the first
+//! time a documented id meets a real one they are bound, and from then on that id must be that
+//! real one, in outputs and in later commands.
 
 use std::collections::HashMap;
 
@@ -58,10 +59,13 @@ impl Bindings {
     }
 }
 
-/// UUIDs and 32-digit hex ids: the values that are variables.
+/// UUIDs and 32- or 16-digit hex ids (request and trace ids, span ids): the values that are
+/// variables.
 fn ids() -> Regex {
-    Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
-        .expect("a valid pattern")
+    Regex::new(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}|[0-9a-f]{16}",
+    )
+    .expect("a valid pattern")
 }
 
 /// Every value that differs between runs, as it is written in the document.
@@ -69,7 +73,7 @@ fn placeholders() -> Regex {
     Regex::new(concat!(
         r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
         r"|(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d\d:\d\d))",
-        r"|(?P<hex>[0-9a-f]{32})",
+        r"|(?P<hex>[0-9a-f]{32}|[0-9a-f]{16})",
         r"|(?P<ms>\b\d+ ms\b|duration_ms=\d+(?:\.\d+)?)",
         r"|(?P<any>…)",
     ))
@@ -87,11 +91,11 @@ pub fn line_matches(documented: &str, line: &str, bindings: &mut Bindings) -> bo
         written = whole.end();
         if found.name("uuid").is_some() || found.name("hex").is_some() {
             variables.push(whole.as_str().to_owned());
-            pattern.push_str(if found.name("uuid").is_some() {
-                r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+            if found.name("uuid").is_some() {
+                pattern.push_str(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})");
             } else {
-                r"([0-9a-f]{32})"
-            });
+                pattern.push_str(&format!("([0-9a-f]{{{}}})", whole.len()));
+            }
         } else if found.name("time").is_some() {
             pattern.push_str(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d");
             if found.name("fraction").is_some() {

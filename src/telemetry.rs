@@ -45,3 +45,27 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
     };
     guard
 }
+
+/// What a subscriber writes, kept for the formatters' tests to read.
+#[cfg(test)]
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("the buffer").clone()).expect("UTF-8")
+    }
+}
+
+#[cfg(test)]
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

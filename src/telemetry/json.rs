@@ -148,28 +148,12 @@ fn breaks_lines(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// Collects what a subscriber writes.
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("the buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::Captured;
 
     /// The lines `emit` logs, each parsed.
     fn logged(emit: impl FnOnce()) -> Vec<Value> {
-        let buffer = Buffer::default();
+        let buffer = Captured::default();
         let written = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(JsonFields::new())
@@ -177,7 +161,7 @@ mod tests {
             .with_writer(move || written.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
-        let text = String::from_utf8(buffer.0.lock().expect("the buffer").clone()).expect("UTF-8");
+        let text = buffer.text();
         text.lines()
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect()

@@ -202,6 +202,7 @@ mod tests {
     use tracing_subscriber::fmt::format::Writer;
 
     use super::*;
+    use crate::telemetry::Captured;
 
     fn escaped(value: &str, quoted: bool) -> String {
         let mut out = String::new();
@@ -263,24 +264,9 @@ mod tests {
         );
     }
 
-    /// Collects what a subscriber writes.
-    #[derive(Clone, Default)]
-    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("the buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_line_quotes_text_and_leaves_numbers_bare() {
-        let buffer = Buffer::default();
+        let buffer = Captured::default();
         let written = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(EscapedFields)
@@ -296,7 +282,7 @@ mod tests {
             tracing::info!(vendor = "v\"", status = 404, took = ?std::time::Duration::from_millis(2), "webhook answered");
             tracing::info!(log.file = "hs.rs", log.line = 7, "from a log record");
         });
-        let text = String::from_utf8(buffer.0.lock().expect("the buffer").clone()).expect("UTF-8");
+        let text = buffer.text();
         assert_eq!(
             text,
             " INFO request{path=\"/webhooks/x\\ny\" id=\"a b\"}: webhook answered vendor=\"v\\\"\" status=404 took=\"2ms\"\n \

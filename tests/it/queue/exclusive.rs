@@ -4,20 +4,14 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::process::{Child, Command};
 
 use super::{accepted, queued_config};
-use crate::flow::canonical_body;
-use crate::support::admin::ADMIN_TOKEN;
-use crate::support::client::{Reply, exchange};
-use crate::support::fixtures::canonical;
+use crate::support::admin::until_state_at;
 use crate::support::flow::FlowSim;
-use crate::support::sign::sign;
+use crate::support::queued::post_to;
 use crate::support::{TIMEOUT, flowgate_command, free_port, until_up, within};
 
 /// `serve` with its own ports on the database `store`, as `<name>.toml` in `dir`.
@@ -40,43 +34,6 @@ fn serve(dir: &Path, name: &str, sim: &FlowSim, store: &Path) -> (Command, Strin
     (command, public, admin)
 }
 
-async fn post(public: &str, order: &str, members: Value) -> Reply {
-    let body = canonical_body(order, members);
-    let mut request = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://{public}/webhooks/queued"))
-        .header("content-type", "application/json");
-    for (name, value) in sign(&canonical(), body.as_bytes()) {
-        request = request.header(name, value);
-    }
-    exchange(
-        request
-            .body(Full::new(Bytes::from(body)))
-            .expect("a request"),
-    )
-    .await
-}
-
-async fn until_state(admin: &str, id: &str, state: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let request = http::Request::builder()
-            .uri(format!("http://{admin}/admin/deliveries/{id}"))
-            .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-            .body(Full::new(Bytes::new()))
-            .expect("a request");
-        let record = exchange(request).await.json();
-        if record["state"] == state {
-            return record;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "delivery {id} never reached {state}: {record:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_second_serve_on_the_same_database_exits_and_leaves_the_first_ones_work_alone() {
     let sim = FlowSim::start().await;
@@ -92,8 +49,8 @@ async fn a_second_serve_on_the_same_database_exits_and_leaves_the_first_ones_wor
         .expect("the first starts");
     until_up(&format!("http://{admin}/readyz")).await;
     let order = uuid::Uuid::new_v4().to_string();
-    let id = accepted(&post(&public, &order, json!({"state": "Completed"})).await);
-    until_state(&admin, &id, "in_flight").await;
+    let id = accepted(&post_to(&public, &order, json!({"state": "Completed"})).await);
+    until_state_at(&admin, &id, "in_flight").await;
 
     let (mut second, _, _) = serve(dir.path(), "second", &sim, &database);
     let second = second
@@ -116,7 +73,7 @@ async fn a_second_serve_on_the_same_database_exits_and_leaves_the_first_ones_wor
         "the error names the database and the holder: {stderr}"
     );
 
-    let record = until_state(&admin, &id, "delivered").await;
+    let record = until_state_at(&admin, &id, "delivered").await;
     assert_eq!(record["attempts"].as_array().map(Vec::len), Some(1));
     let calls = sim.calls_of("updatestate").await;
     assert_eq!(calls.len(), 1, "Flow got one updatestate: {calls:#?}");

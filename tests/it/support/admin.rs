@@ -14,9 +14,14 @@ pub const ADMIN_TABLE: &str = "[admin]\ntoken = \"it-admin-token\"\n";
 /// `method` on the admin listener with the token; the reply's status and JSON body (null when
 /// empty).
 pub async fn admin(gw: &Gateway, method: &str, path: &str) -> (u16, Value) {
+    admin_at(&gw.admin.to_string(), method, path).await
+}
+
+/// [`admin`] on the admin listener at `address`, for a gateway running as a process of its own.
+pub async fn admin_at(address: &str, method: &str, path: &str) -> (u16, Value) {
     let request = http::Request::builder()
         .method(method)
-        .uri(gw.admin_url(path))
+        .uri(format!("http://{address}{path}"))
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .expect("a request");
@@ -31,7 +36,11 @@ pub async fn admin(gw: &Gateway, method: &str, path: &str) -> (u16, Value) {
 
 /// The delivery `id` as the admin API shows it.
 pub async fn delivery(gw: &Gateway, id: &str) -> Value {
-    let (status, body) = admin(gw, "GET", &format!("/admin/deliveries/{id}")).await;
+    delivery_at(&gw.admin.to_string(), id).await
+}
+
+async fn delivery_at(address: &str, id: &str) -> Value {
+    let (status, body) = admin_at(address, "GET", &format!("/admin/deliveries/{id}")).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -41,6 +50,11 @@ pub async fn until_state(gw: &Gateway, id: &str, state: &str) -> Value {
     until_state_within(gw, id, state, TIMEOUT).await
 }
 
+/// [`until_state`] on the admin listener at `address`.
+pub async fn until_state_at(address: &str, id: &str, state: &str) -> Value {
+    wait_for_state(address, id, state, TIMEOUT).await
+}
+
 /// [`until_state`] for a wait expected to take longer (a paced burst).
 pub async fn until_state_within(
     gw: &Gateway,
@@ -48,9 +62,13 @@ pub async fn until_state_within(
     state: &str,
     limit: std::time::Duration,
 ) -> Value {
+    wait_for_state(&gw.admin.to_string(), id, state, limit).await
+}
+
+async fn wait_for_state(address: &str, id: &str, state: &str, limit: std::time::Duration) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let record = delivery(gw, id).await;
+        let record = delivery_at(address, id).await;
         if record["state"] == state {
             return record;
         }

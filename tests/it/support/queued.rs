@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use super::admin::ADMIN_TABLE;
+use super::client::exchange;
 use super::fixtures::{CANONICAL_SECRET, canonical, canonical_body};
+use super::sign::sign;
 use super::{Gateway, Reply};
 
 /// A queued canonical vendor `queued` on the fixtures' tenant, fast retries for tests, and the
@@ -21,6 +23,20 @@ pub async fn post(gw: &Gateway, order: &str, members: Value) -> Reply {
         .signed(&canonical())
         .send()
         .await
+}
+
+/// [`post`] to the public listener at `address`, for a gateway running as a process of its own.
+pub async fn post_to(address: &str, order: &str, members: Value) -> Reply {
+    let body = canonical_body(order, members);
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{address}/webhooks/queued"))
+        .header("content-type", "application/json");
+    for (name, value) in sign(&canonical(), body.as_bytes()) {
+        request = request.header(name, value);
+    }
+    let request = request.body(http_body_util::Full::new(bytes::Bytes::from(body)));
+    exchange(request.expect("a request")).await
 }
 
 /// Checks the 202 of a committed webhook; its delivery id.

@@ -9,10 +9,7 @@ mod fleet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,13 +18,11 @@ use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 use crate::server;
-use crate::support::admin::{ADMIN_TOKEN, until_state};
+use crate::support::admin::{until_state, until_state_at};
 use crate::support::client::{Reply, exchange};
-use crate::support::fixtures::{canonical, canonical_body};
 use crate::support::flow::FlowSim;
-use crate::support::queued::{accepted, post, queued_config, statuses};
-use crate::support::sign::sign;
-use crate::support::{Gateway, TIMEOUT, flowgate_command, free_port, until_up};
+use crate::support::queued::{accepted, post, post_to, queued_config, statuses};
+use crate::support::{Gateway, flowgate_command, free_port, until_up};
 
 pub fn trials() -> Vec<Trial> {
     let mut trials = trials! {
@@ -172,37 +167,12 @@ impl Replica {
     }
 
     async fn post(&self, order: &str, members: Value) -> Reply {
-        let body = canonical_body(order, members);
-        let mut request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{}/webhooks/queued", self.public))
-            .header("content-type", "application/json");
-        for (name, value) in sign(&canonical(), body.as_bytes()) {
-            request = request.header(name, value);
-        }
-        let request = request.body(Full::new(Bytes::from(body)));
-        exchange(request.expect("a request")).await
+        post_to(&self.public, order, members).await
     }
 
     /// Waits until delivery `id` is in `state`, as this replica's admin API shows it.
     async fn until_state(&self, id: &str, state: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
-            let request = http::Request::builder()
-                .uri(format!("http://{}/admin/deliveries/{id}", self.admin))
-                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-                .body(Full::new(Bytes::new()))
-                .expect("a request");
-            let record = exchange(request).await.json();
-            if record["state"] == state {
-                return record;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "delivery {id} never reached {state}: {record:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        until_state_at(&self.admin, id, state).await
     }
 }
 

@@ -5,6 +5,7 @@
 //! the stages learned on the way (order, tenant, delivery) they note in the request's
 //! [`Findings`].
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use axum::body::Body;
 use axum::response::Response;
 use futures_util::future::BoxFuture;
 use http::{Method, Request};
+use percent_encoding::percent_decode_str;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 use uuid::Uuid;
@@ -111,7 +113,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let Some(counted) = webhook_vendor(&request).map(|vendor| self.metrics.vendor(vendor))
+        let Some(counted) = webhook_vendor(&request).map(|vendor| self.metrics.vendor(&vendor))
         else {
             let response = self.inner.call(request);
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
@@ -140,14 +142,23 @@ where
     }
 }
 
-/// The vendor named by a webhook's path: `POST /webhooks/{vendor}`, nothing else. Configured
-/// names are plain (letters, digits, `-`, `_`, `.`), so the raw segment is the name.
-fn webhook_vendor<B>(request: &Request<B>) -> Option<&str> {
+/// The vendor named by a webhook's path: `POST /webhooks/{vendor}`, nothing else; its segment
+/// percent-decoded, as the router decodes it for the pipeline, so a webhook is counted under
+/// the vendor that processed it.
+fn webhook_vendor<B>(request: &Request<B>) -> Option<Cow<'_, str>> {
     if request.method() != Method::POST {
         return None;
     }
     let vendor = request.uri().path().strip_prefix("/webhooks/")?;
-    (!vendor.is_empty() && !vendor.contains('/')).then_some(vendor)
+    if vendor.is_empty() || vendor.contains('/') {
+        return None;
+    }
+    // A segment that does not decode to UTF-8 names no vendor: the router refuses it too.
+    Some(
+        percent_decode_str(vendor)
+            .decode_utf8()
+            .unwrap_or(Cow::Borrowed("")),
+    )
 }
 
 /// What the answer says it is: a success names its outcome, a problem its code.

@@ -133,6 +133,11 @@ async fn every_webhook_is_counted_once_under_its_vendor_and_outcome() {
             gw.webhook("canonical", "{not json").signed(&canonical()),
             400,
         ),
+        // The path's vendor percent-encoded: processed as `canonical`, so counted as it.
+        (
+            gw.webhook("c%61nonical", "{not json").signed(&canonical()),
+            400,
+        ),
         (
             gw.webhook(
                 "canonical",
@@ -172,7 +177,7 @@ async fn every_webhook_is_counted_once_under_its_vendor_and_outcome() {
         ("canonical", "delivered", 1.0),
         ("canonical", "duplicate", 1.0),
         ("canonical", "unauthenticated", 2.0),
-        ("canonical", "invalid_json", 1.0),
+        ("canonical", "invalid_json", 2.0),
         ("canonical", "schema_invalid", 1.0),
         ("canonical", "unsupported_media_type", 1.0),
         ("canonical", "tenant_rejected", 1.0),
@@ -184,7 +189,7 @@ async fn every_webhook_is_counted_once_under_its_vendor_and_outcome() {
     }
     for (vendor, count) in [
         ("queued", 1.0),
-        ("canonical", 8.0),
+        ("canonical", 9.0),
         ("unknown", 1.0),
         ("photo", 0.0),
     ] {

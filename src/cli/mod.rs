@@ -242,8 +242,15 @@ pub async fn send(
 pub async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     let address = dialable(config.server.admin_listen);
     let request = Request::get(format!("http://{address}/readyz")).body(Full::new(Bytes::new()))?;
-    let (status, _) = fetch(request, Duration::from_secs(5)).await?;
+    let (status, body) = fetch(request, Duration::from_secs(5)).await?;
     print(&format!("readyz: {status}"));
+    // A container's health log then says why it is not ready, as /readyz names each check.
+    let checks = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    if let Some(checks) = checks.as_ref().and_then(|b| b["checks"].as_object()) {
+        for (check, why) in checks {
+            print(&format!("{check}: {}", why.as_str().unwrap_or_default()));
+        }
+    }
     Ok(if status.is_success() {
         ExitCode::SUCCESS
     } else {

@@ -153,4 +153,8 @@ async fn healthcheck_exits_non_zero_while_the_gateway_drains() {
     let run = healthcheck(&config).await;
     assert!(!run.success, "{run:?}");
     assert!(run.stdout.contains("503"), "{run:?}");
+    assert!(
+        run.stdout.contains("gateway: shutting down"),
+        "the failing check is named: {run:?}"
+    );
 }

@@ -46,14 +46,14 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
     guard
 }
 
-/// What a subscriber writes, kept for the formatters' tests to read.
+/// What a subscriber writes, kept for tests to read.
 #[cfg(test)]
 #[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 #[cfg(test)]
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8(self.0.lock().expect("the buffer").clone()).expect("UTF-8")
     }
 }

@@ -93,8 +93,14 @@ fn around(router: Router) -> Router {
     let layers = ServiceBuilder::new()
         // First, so every answer carries the id and problems are rendered as problem+json.
         .layer(RequestIdLayer)
-        // Inside the id, so the span (and every action logged in it) names it.
-        .layer(TraceLayer::new_for_http().make_span_with(span))
+        // Inside the id, so the span (and every action logged in it) names it. A 5xx here is an
+        // answer (an unready /readyz, a store error the handler logged), not a failure to log
+        // again at error level on every probe; a panic is logged where it is caught.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(span)
+                .on_failure(()),
+        )
         // A bug answers 500 `internal` instead of dropping the connection.
         .layer(CatchPanicLayer::custom(panicked));
     router.layer(layers)

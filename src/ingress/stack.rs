@@ -43,11 +43,14 @@ pub fn around_routes(
         .layer(RequestIdLayer)
         // Before the span, so the span and the delivery share the caller's trace.
         .layer(MapRequestLayer::new(set_trace_context::<Body>))
-        // Inside the id, so the span names it.
+        // Inside the id, so the span names it. Every answer is logged by the outcome line or
+        // its route, a panic where it is caught: a 5xx (503 `overloaded` under load, `/ping`
+        // while draining) is not logged again at error level.
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(span)
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(()),
         )
         // Outside everything that can answer a webhook (panic, deadline, shedding, the stages),
         // so each webhook is counted and logged once, whoever answered it.

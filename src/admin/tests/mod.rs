@@ -22,6 +22,7 @@ use crate::order::OrderUpdate;
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+use crate::telemetry::Captured;
 
 mod cli;
 mod deliveries;
@@ -186,6 +187,23 @@ fn ids(reply: &Reply) -> Vec<String> {
     list.iter()
         .map(|d| d["id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+/// An unready answer is the gateway saying what it is, not a failure: a load balancer probing an
+/// unready replica every second must not fill its log with errors.
+#[tokio::test]
+async fn an_unready_answer_logs_no_error() {
+    let gw = admin_with(None);
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    assert_eq!(gw.send("GET", "/readyz", None).await.status, 503);
+    let log = captured.text();
+    assert!(!log.contains("ERROR"), "{log}");
 }
 
 #[tokio::test]

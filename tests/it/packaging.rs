@@ -1,6 +1,7 @@
 //! What ships besides the code stays true to it: the README's first commands and the CI script
-//! that runs them, the defaults the README documents, its example payloads, the container
-//! image (`image`), the license, and the repository's demo configuration.
+//! that runs them, the defaults the configuration reference documents, the documents' example
+//! payloads, the container image (`image`), the license, and the repository's demo
+//! configuration.
 
 mod dockerfile;
 mod image;
@@ -98,13 +99,17 @@ fn the_ci_script_is_executable() {
     assert_ne!(mode & 0o111, 0, ".ci/run must be executable");
 }
 
-/// `(key, default)` of every row of the README's table for `[section]` whose default is one
-/// literal in backticks (rows such as "none" or "required" have no literal to check).
-fn readme_defaults(section: &str) -> Vec<(String, Option<String>)> {
-    let readme = read("README.md");
-    let heading = format!("### `[{section}]`");
-    let mut lines = readme.lines().skip_while(|l| !l.starts_with(&heading));
-    assert!(lines.next().is_some(), "README.md has no `{heading}` table");
+/// `(key, default)` of every row of the configuration reference's table for `[section]` whose
+/// default is one literal in backticks (rows such as "none" or "required" have no literal to
+/// check).
+fn documented_defaults(section: &str) -> Vec<(String, Option<String>)> {
+    let reference = read("docs/configuration.md");
+    let heading = format!("## `[{section}]`");
+    let mut lines = reference.lines().skip_while(|l| !l.starts_with(&heading));
+    assert!(
+        lines.next().is_some(),
+        "docs/configuration.md has no `{heading}` table"
+    );
     lines
         .take_while(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with("| `"))
@@ -144,7 +149,7 @@ fn secret_base(key: &str) -> &str {
 }
 
 #[test]
-fn the_readme_documents_every_key_with_its_real_default() {
+fn the_configuration_reference_documents_every_key_with_its_real_default() {
     let defaults = Config::default();
     let sections: [(&str, String); 8] = [
         ("server", format!("{:#?}", defaults.server)),
@@ -157,12 +162,12 @@ fn the_readme_documents_every_key_with_its_real_default() {
         ("simulator", format!("{:#?}", defaults.simulator)),
     ];
     for (section, built_in) in sections {
-        let rows = readme_defaults(section);
+        let rows = documented_defaults(section);
         for field in debug_fields(&built_in) {
             assert!(
                 rows.iter()
                     .any(|(key, _)| secret_base(key) == secret_base(&field)),
-                "README.md does not document `{section}.{field}`"
+                "docs/configuration.md does not document `{section}.{field}`"
             );
         }
         // Writing every documented default into a file must load exactly the built-in defaults.
@@ -176,7 +181,7 @@ fn the_readme_documents_every_key_with_its_real_default() {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, &file).expect("write config");
         let loaded = Config::load_with_env(&path, std::iter::empty())
-            .unwrap_or_else(|e| panic!("the README's [{section}] defaults do not load:\n{e}"));
+            .unwrap_or_else(|e| panic!("the documented [{section}] defaults do not load:\n{e}"));
         let documented = match section {
             "server" => format!("{:#?}", loaded.server),
             "admin" => format!("{:#?}", loaded.admin),
@@ -189,17 +194,37 @@ fn the_readme_documents_every_key_with_its_real_default() {
         };
         assert_eq!(
             documented, built_in,
-            "the README's [{section}] defaults differ from the built-in ones"
+            "the documented [{section}] defaults differ from the built-in ones"
         );
     }
 }
 
-/// The JSON payloads of the README's shell examples: heredoc bodies and `BODY='…'` lines.
-fn readme_payloads() -> Vec<String> {
-    let readme = read("README.md");
+/// The README's and the manual's pages (docs/*.md), in name order.
+fn documents() -> Vec<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .expect("docs/")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.sort();
+    let mut documents = vec!["README.md".to_owned()];
+    documents.extend(pages);
+    documents
+}
+
+/// The JSON payloads of the documents' shell examples: heredoc bodies and `BODY='…'` lines.
+fn documented_payloads() -> Vec<String> {
+    let text: String = documents().iter().map(|name| read(name) + "\n").collect();
     let mut payloads = Vec::new();
     let mut heredoc: Option<String> = None;
-    for line in readme.lines() {
+    for line in text.lines() {
         match heredoc.as_mut() {
             Some(body) if line.trim() == "EOF" => {
                 payloads.push(std::mem::take(body));
@@ -221,7 +246,7 @@ fn readme_payloads() -> Vec<String> {
 }
 
 #[test]
-fn the_readme_example_payloads_are_valid_for_a_demo_vendor() {
+fn the_documented_example_payloads_are_valid_for_a_demo_vendor() {
     let mut validators = vec![flowgate::validate::compile_canonical().expect("canonical schema")];
     let vendor_schemas = std::fs::read_dir(repo().join("schemas/vendors")).expect("schemas");
     for entry in vendor_schemas {
@@ -232,14 +257,14 @@ fn the_readme_example_payloads_are_valid_for_a_demo_vendor() {
                 .1,
         );
     }
-    let payloads = readme_payloads();
+    let payloads = documented_payloads();
     assert!(payloads.len() >= 3, "found only {payloads:?}");
     for payload in payloads {
         let document: serde_json::Value = serde_json::from_str(&payload)
-            .unwrap_or_else(|e| panic!("README payload is not JSON ({e}):\n{payload}"));
+            .unwrap_or_else(|e| panic!("documented payload is not JSON ({e}):\n{payload}"));
         assert!(
             validators.iter().any(|v| v.is_valid(&document)),
-            "no schema accepts the README payload:\n{payload}"
+            "no schema accepts the documented payload:\n{payload}"
         );
     }
 }

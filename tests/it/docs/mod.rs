@@ -3,8 +3,10 @@
 //! block must be what the binary prints (see `markdown` for the markers, `matcher` for what may
 //! differ between runs).
 
+mod links;
 mod markdown;
 mod matcher;
+mod reference;
 mod session;
 
 use std::path::{Path, PathBuf};

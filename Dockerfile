@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # flowgate's container image: a locked release build, then a small runtime image that runs it as
-# an unprivileged user. Build with `docker build -t flowgate .`; README.md explains how to run it.
+# an unprivileged user. Build with `docker build -t flowgate .`; docs/operations.md explains
+# how to run it.
 
 # --- build ---------------------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder

@@ -344,13 +344,14 @@ fn the_image_started_without_its_secrets_exits_naming_each_variable() {
     assert!(stdout.contains("configuration OK"), "{stdout}");
 }
 
-/// The `docker run` commands of the README's "Running in a container", continuations joined.
-fn readme_docker_runs() -> Vec<String> {
-    let readme = read("README.md");
-    let section = readme
+/// The `docker run` commands of the operations manual's "Running in a container",
+/// continuations joined.
+fn documented_docker_runs() -> Vec<String> {
+    let manual = read("docs/operations.md");
+    let section = manual
         .split("\n## ")
         .find(|s| s.starts_with("Running in a container"))
-        .expect("README.md has a `## Running in a container` section");
+        .expect("docs/operations.md has a `## Running in a container` section");
     section
         .replace("\\\n", " ")
         .lines()
@@ -360,7 +361,7 @@ fn readme_docker_runs() -> Vec<String> {
 }
 
 #[test]
-fn the_readmes_docker_run_keeps_the_store_on_a_volume() {
+fn the_documented_docker_run_keeps_the_store_on_a_volume() {
     let instructions = dockerfile();
     let volumes: Vec<String> = runtime_stage(&instructions)
         .iter()
@@ -374,13 +375,13 @@ fn the_readmes_docker_run_keeps_the_store_on_a_volume() {
         .collect();
     assert!(!volumes.is_empty(), "the image declares no VOLUME");
     // `check-config` reads, so only the commands that serve need the volume.
-    let serving: Vec<String> = readme_docker_runs()
+    let serving: Vec<String> = documented_docker_runs()
         .into_iter()
         .filter(|c| !c.ends_with("check-config"))
         .collect();
     assert!(
         !serving.is_empty(),
-        "the README shows no `docker run` that serves"
+        "docs/operations.md shows no `docker run` that serves"
     );
     for command in serving {
         for volume in &volumes {

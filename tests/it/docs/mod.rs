@@ -1,7 +1,8 @@
 //! The documented sessions, run: every Markdown file of the manual (README.md, docs/*.md) that
 //! marks a session with `<!-- check … -->` is played against the demo gateway, and each marked
 //! block must be what the binary prints (see `markdown` for the markers, `matcher` for what may
-//! differ between runs).
+//! differ between runs). `links` checks that the manual's links resolve, and `reference` that
+//! the configuration reference names exactly the keys the loader knows.
 
 mod links;
 mod markdown;

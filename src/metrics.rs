@@ -5,9 +5,6 @@
 
 use ::metrics::Unit;
 
-use crate::flow::Operation;
-use crate::problem::Code;
-
 /// What a metric counts, and how it is exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -262,190 +259,16 @@ pub const FAMILIES: [Family; 25] = [
 /// The vendor label of a webhook for no configured vendor.
 pub const UNKNOWN_VENDOR: &str = "unknown";
 
-/// A closed label set: an enum whose variants are the only values the label takes.
-macro_rules! label_set {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $value:literal,)+ }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)+
-        }
-
-        impl $name {
-            pub const ALL: [$name; [$($value),+].len()] = [$($name::$variant),+];
-            pub const COUNT: usize = Self::ALL.len();
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $value,)+
-                }
-            }
-        }
-    };
-}
-
-label_set! {
-    /// How a webhook was answered (`outcome` of `flowgate_webhooks_received_total`).
-    Outcome {
-        Accepted => "accepted",
-        Delivered => "delivered",
-        Duplicate => "duplicate",
-        UnknownVendor => "unknown_vendor",
-        UnsupportedMediaType => "unsupported_media_type",
-        TooLarge => "too_large",
-        Timeout => "timeout",
-        Unauthenticated => "unauthenticated",
-        RateLimited => "rate_limited",
-        InvalidJson => "invalid_json",
-        DuplicateConflict => "duplicate_conflict",
-        SchemaInvalid => "schema_invalid",
-        MappingFailed => "mapping_failed",
-        TenantRejected => "tenant_rejected",
-        TenantUnresolved => "tenant_unresolved",
-        TokenRejected => "token_rejected",
-        FlowRejected => "flow_rejected",
-        FlowTimeout => "flow_timeout",
-        Overloaded => "overloaded",
-        Unavailable => "unavailable",
-        Internal => "internal",
-    }
-}
-
-label_set! {
-    /// Why vendor authentication failed (contract section 4).
-    SignatureReason {
-        MissingHeader => "missing_header",
-        BadTimestamp => "bad_timestamp",
-        Expired => "expired",
-        Future => "future",
-        BadSignature => "bad_signature",
-        BadCredentials => "bad_credentials",
-    }
-}
-
-label_set! {
-    /// The canonical fields a mapping may cut.
-    TruncatedField {
-        Status => "status",
-        Title => "title",
-        ActionText => "action_text",
-        Metadata => "metadata",
-    }
-}
-
-label_set! {
-    /// What a FlowToken verification came to.
-    TokenResult {
-        Valid => "valid",
-        Cached => "cached",
-        Invalid => "invalid",
-        Mismatch => "mismatch",
-        Error => "error",
-    }
-}
-
-label_set! {
-    /// Flow's answer to one request, or why there was none.
-    StatusClass {
-        Success => "2xx",
-        Redirection => "3xx",
-        ClientError => "4xx",
-        ServerError => "5xx",
-        Timeout => "timeout",
-        Error => "error",
-    }
-}
-
-label_set! {
-    /// How a delivery turn ended.
-    DeliveryResult {
-        Delivered => "delivered",
-        Retried => "retried",
-        Dead => "dead",
-    }
-}
-
-label_set! {
-    /// What held a Flow call back.
-    ThrottleCause {
-        Bucket => "bucket",
-        Flow429 => "flow_429",
-    }
-}
-
-label_set! {
-    /// Delivery states the queue gauges count.
-    QueueState {
-        Pending => "pending",
-        InFlight => "in_flight",
-        Retrying => "retrying",
-        Dead => "dead",
-    }
-}
-
-/// The `operation` label values, in index order.
-pub const OPERATIONS: [Operation; 4] = [
-    Operation::AuthToken,
-    Operation::VerifyToken,
-    Operation::Patch,
-    Operation::UpdateState,
-];
-
-impl From<Code> for Outcome {
-    /// The outcome a problem answer stands for (the contract's list in section 11).
-    fn from(code: Code) -> Outcome {
-        match code {
-            Code::UnknownVendor => Outcome::UnknownVendor,
-            Code::UnsupportedMediaType => Outcome::UnsupportedMediaType,
-            Code::PayloadTooLarge => Outcome::TooLarge,
-            Code::RequestTimeout => Outcome::Timeout,
-            Code::SignatureInvalid => Outcome::Unauthenticated,
-            Code::RateLimited => Outcome::RateLimited,
-            Code::InvalidJson => Outcome::InvalidJson,
-            Code::DuplicateConflict => Outcome::DuplicateConflict,
-            Code::SchemaViolation => Outcome::SchemaInvalid,
-            Code::MappingFailed => Outcome::MappingFailed,
-            Code::TenantNotAllowed | Code::OrderNotAllowed => Outcome::TenantRejected,
-            Code::TenantUnresolved => Outcome::TenantUnresolved,
-            Code::FlowTokenMissing | Code::FlowTokenInvalid | Code::FlowTokenMismatch => {
-                Outcome::TokenRejected
-            }
-            Code::FlowRejected => Outcome::FlowRejected,
-            Code::FlowTimeout => Outcome::FlowTimeout,
-            Code::Overloaded => Outcome::Overloaded,
-            Code::Unavailable => Outcome::Unavailable,
-            Code::Internal => Outcome::Internal,
-            // The admin API's and the router's own codes never answer a webhook.
-            Code::NotFound
-            | Code::MethodNotAllowed
-            | Code::Unauthorized
-            | Code::Forbidden
-            | Code::InvalidQuery
-            | Code::NotDead
-            | Code::Superseded
-            | Code::NotFinished => Outcome::Internal,
-        }
-    }
-}
-
-impl StatusClass {
-    /// The class of an answered request's status.
-    pub fn of(status: http::StatusCode) -> StatusClass {
-        match status.as_u16() {
-            200..=299 => StatusClass::Success,
-            300..=399 => StatusClass::Redirection,
-            400..=499 => StatusClass::ClientError,
-            500..=599 => StatusClass::ServerError,
-            _ => StatusClass::Error,
-        }
-    }
-}
-
 mod handles;
+mod labels;
 mod process;
 mod registry;
 #[cfg(test)]
 mod tests;
 
 pub use handles::{TenantMetrics, VendorMetrics};
-pub use registry::Metrics;
+pub use labels::{
+    DeliveryResult, Operation, Outcome, QueueState, SignatureReason, StatusClass, ThrottleCause,
+    TokenResult, TruncatedField,
+};
+pub use registry::{Metrics, QueueDepth};

@@ -17,30 +17,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
+pub use crate::metrics::Operation;
 pub use client::FlowClient;
 pub use limit::{SharedBuckets, Take};
 pub use request::FlowRequest;
 pub use tenant::{TenantFlow, tenants};
-
-/// The four calls flowgate makes to Flow, named as in metrics and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Operation {
-    AuthToken,
-    VerifyToken,
-    Patch,
-    UpdateState,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::AuthToken => "auth_token",
-            Operation::VerifyToken => "verify_token",
-            Operation::Patch => "patch",
-            Operation::UpdateState => "updatestate",
-        }
-    }
-}
 
 /// Flow's answer, whatever its status: classifying it is the caller's job.
 #[derive(Clone, Debug)]

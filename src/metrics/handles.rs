@@ -9,11 +9,10 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 
 use super::{
     CIRCUIT_OPEN, DELIVERIES, DELIVERY_LAG, DeliveryResult, FIELDS_TRUNCATED,
-    FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, OPERATIONS, Outcome,
+    FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, Operation, Outcome,
     SIGNATURE_FAILURES, SignatureReason, StatusClass, TENANT_PAUSED, TOKEN_VERIFICATIONS,
     ThrottleCause, TokenResult, TruncatedField, WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
 };
-use crate::flow::Operation;
 
 /// Registers series on one recorder.
 pub(super) struct Series<'a>(pub(super) &'a PrometheusRecorder);
@@ -142,8 +141,8 @@ pub struct TenantMetrics {
 
 struct TenantSeries {
     tokens: [Counter; TokenResult::COUNT],
-    requests: [[Counter; StatusClass::COUNT]; OPERATIONS.len()],
-    durations: [Histogram; OPERATIONS.len()],
+    requests: [[Counter; StatusClass::COUNT]; Operation::COUNT],
+    durations: [Histogram; Operation::COUNT],
     throttled: [Counter; ThrottleCause::COUNT],
     circuit_open: Gauge,
     paused: Gauge,
@@ -171,8 +170,8 @@ impl TenantMetrics {
         let tenant_series = TenantSeries {
             tokens: TokenResult::ALL
                 .map(|r| series.counter(&TOKEN_VERIFICATIONS, &result(r.as_str()))),
-            requests: OPERATIONS.map(requests),
-            durations: OPERATIONS.map(duration),
+            requests: Operation::ALL.map(requests),
+            durations: Operation::ALL.map(duration),
             throttled: ThrottleCause::ALL
                 .map(|c| series.counter(&FLOW_THROTTLED, &cause(c.as_str()))),
             circuit_open: series.gauge(&CIRCUIT_OPEN, &[("tenant", tenant)]),
@@ -203,7 +202,7 @@ impl TenantMetrics {
 
     /// One HTTP request to Flow, answered or not, that took `took`.
     pub fn flow_request(&self, operation: Operation, class: StatusClass, took: Duration) {
-        let operation = operation_index(operation);
+        let operation = operation as usize;
         self.series.requests[operation][class as usize].increment(1);
         self.series.durations[operation].record(took.as_secs_f64());
     }
@@ -218,14 +217,5 @@ impl TenantMetrics {
 
     pub fn set_paused(&self, paused: bool) {
         self.series.paused.set(if paused { 1.0 } else { 0.0 });
-    }
-}
-
-fn operation_index(operation: Operation) -> usize {
-    match operation {
-        Operation::AuthToken => 0,
-        Operation::VerifyToken => 1,
-        Operation::Patch => 2,
-        Operation::UpdateState => 3,
     }
 }

@@ -17,10 +17,20 @@ use super::{
     TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
 };
 use crate::config::Config;
-use crate::queue::Depth;
 
 /// The states whose oldest delivery's age is exported.
 const AGED_STATES: [QueueState; 2] = [QueueState::Pending, QueueState::Retrying];
+
+/// The queue as metrics and back-pressure see it: what the store counts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueDepth {
+    pub pending: u64,
+    pub in_flight: u64,
+    pub retrying: u64,
+    pub dead: u64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+    pub oldest_retrying: Option<DateTime<Utc>>,
+}
 
 /// One gateway's metrics: its own recorder, and the handles of every configured vendor and
 /// tenant. Cheap to clone.
@@ -111,7 +121,7 @@ impl Metrics {
     }
 
     /// The queue gauges, from the store's count at `now`.
-    pub fn set_queue(&self, depth: &Depth, now: DateTime<Utc>) {
+    pub fn set_queue(&self, depth: &QueueDepth, now: DateTime<Utc>) {
         let registry = &self.registry;
         let counts = [depth.pending, depth.in_flight, depth.retrying, depth.dead];
         for (gauge, count) in registry.queue_depth.iter().zip(counts) {

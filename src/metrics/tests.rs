@@ -3,7 +3,6 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 
 use super::*;
-use crate::queue::Depth;
 
 fn metrics() -> Metrics {
     Metrics::new(["photo", "print"], ["demo"])
@@ -105,7 +104,7 @@ fn every_configured_series_is_exported_at_zero_from_the_start() {
         let name = format!("flowgate_token_verifications_total{series}");
         assert_eq!(value(&text, &name), Some(0.0), "{name}");
     }
-    for operation in OPERATIONS {
+    for operation in Operation::ALL {
         for class in StatusClass::ALL {
             let series = labels(&[
                 ("tenant", "demo"),
@@ -271,7 +270,7 @@ fn handles_count_where_their_labels_say() {
 fn queue_gauges_describe_the_store_and_ready_follows_readiness() {
     let metrics = metrics();
     let now = Utc::now();
-    let depth = Depth {
+    let depth = QueueDepth {
         pending: 3,
         in_flight: 1,
         retrying: 2,
@@ -352,7 +351,7 @@ fn label_sets_are_the_contracts() {
         ["2xx", "3xx", "4xx", "5xx", "timeout", "error"]
     );
     assert_eq!(
-        OPERATIONS.map(Operation::as_str),
+        Operation::ALL.map(Operation::as_str),
         ["auth_token", "verify_token", "patch", "updatestate"]
     );
     assert_eq!(
@@ -362,25 +361,7 @@ fn label_sets_are_the_contracts() {
 }
 
 #[test]
-fn problem_codes_map_to_the_contracts_outcomes() {
-    let cases = [
-        (Code::UnknownVendor, Outcome::UnknownVendor),
-        (Code::PayloadTooLarge, Outcome::TooLarge),
-        (Code::RequestTimeout, Outcome::Timeout),
-        (Code::SignatureInvalid, Outcome::Unauthenticated),
-        (Code::SchemaViolation, Outcome::SchemaInvalid),
-        (Code::TenantNotAllowed, Outcome::TenantRejected),
-        (Code::OrderNotAllowed, Outcome::TenantRejected),
-        (Code::FlowTokenMissing, Outcome::TokenRejected),
-        (Code::FlowTokenInvalid, Outcome::TokenRejected),
-        (Code::FlowTokenMismatch, Outcome::TokenRejected),
-        (Code::FlowRejected, Outcome::FlowRejected),
-        (Code::FlowTimeout, Outcome::FlowTimeout),
-        (Code::RateLimited, Outcome::RateLimited),
-    ];
-    for (code, outcome) in cases {
-        assert_eq!(Outcome::from(code), outcome, "{code:?}");
-    }
+fn flow_statuses_fall_in_their_class() {
     assert_eq!(
         StatusClass::of(http::StatusCode::TOO_MANY_REQUESTS),
         StatusClass::ClientError

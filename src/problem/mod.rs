@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+use crate::metrics::Outcome;
 use crate::validate::Violation;
 
 /// The stable problem codes; `urn:flowgate:problem:<code>` is the problem type.
@@ -197,6 +198,43 @@ impl Code {
     }
 }
 
+impl From<Code> for Outcome {
+    /// The outcome a problem answer stands for (the contract's list in section 11).
+    fn from(code: Code) -> Outcome {
+        match code {
+            Code::UnknownVendor => Outcome::UnknownVendor,
+            Code::UnsupportedMediaType => Outcome::UnsupportedMediaType,
+            Code::PayloadTooLarge => Outcome::TooLarge,
+            Code::RequestTimeout => Outcome::Timeout,
+            Code::SignatureInvalid => Outcome::Unauthenticated,
+            Code::RateLimited => Outcome::RateLimited,
+            Code::InvalidJson => Outcome::InvalidJson,
+            Code::DuplicateConflict => Outcome::DuplicateConflict,
+            Code::SchemaViolation => Outcome::SchemaInvalid,
+            Code::MappingFailed => Outcome::MappingFailed,
+            Code::TenantNotAllowed | Code::OrderNotAllowed => Outcome::TenantRejected,
+            Code::TenantUnresolved => Outcome::TenantUnresolved,
+            Code::FlowTokenMissing | Code::FlowTokenInvalid | Code::FlowTokenMismatch => {
+                Outcome::TokenRejected
+            }
+            Code::FlowRejected => Outcome::FlowRejected,
+            Code::FlowTimeout => Outcome::FlowTimeout,
+            Code::Overloaded => Outcome::Overloaded,
+            Code::Unavailable => Outcome::Unavailable,
+            Code::Internal => Outcome::Internal,
+            // The admin API's and the router's own codes never answer a webhook.
+            Code::NotFound
+            | Code::MethodNotAllowed
+            | Code::Unauthorized
+            | Code::Forbidden
+            | Code::InvalidQuery
+            | Code::NotDead
+            | Code::Superseded
+            | Code::NotFinished => Outcome::Internal,
+        }
+    }
+}
+
 /// An answer that says exactly what is wrong, with nothing internal in it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
@@ -363,5 +401,27 @@ mod tests {
         assert_eq!(body["request_id"], "req-1");
         assert_eq!(body["detail"], "slow down");
         assert!(body.get("errors").is_none());
+    }
+
+    #[test]
+    fn problem_codes_map_to_the_contracts_outcomes() {
+        let cases = [
+            (Code::UnknownVendor, Outcome::UnknownVendor),
+            (Code::PayloadTooLarge, Outcome::TooLarge),
+            (Code::RequestTimeout, Outcome::Timeout),
+            (Code::SignatureInvalid, Outcome::Unauthenticated),
+            (Code::SchemaViolation, Outcome::SchemaInvalid),
+            (Code::TenantNotAllowed, Outcome::TenantRejected),
+            (Code::OrderNotAllowed, Outcome::TenantRejected),
+            (Code::FlowTokenMissing, Outcome::TokenRejected),
+            (Code::FlowTokenInvalid, Outcome::TokenRejected),
+            (Code::FlowTokenMismatch, Outcome::TokenRejected),
+            (Code::FlowRejected, Outcome::FlowRejected),
+            (Code::FlowTimeout, Outcome::FlowTimeout),
+            (Code::RateLimited, Outcome::RateLimited),
+        ];
+        for (code, outcome) in cases {
+            assert_eq!(Outcome::from(code), outcome, "{code:?}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::config::DeliveryMode;
 use crate::order::{LastSent, OrderBook, OrderUpdate};
 
+pub use crate::metrics::QueueDepth;
 pub use crate::order::StoreError;
 
 /// The one vocabulary of delivery states: responses, the admin API, logs and metrics.
@@ -248,17 +249,6 @@ pub struct Retention {
     pub orders: std::time::Duration,
 }
 
-/// The queue as metrics and back-pressure see it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Depth {
-    pub pending: u64,
-    pub in_flight: u64,
-    pub retrying: u64,
-    pub dead: u64,
-    pub oldest_pending: Option<DateTime<Utc>>,
-    pub oldest_retrying: Option<DateTime<Utc>>,
-}
-
 #[async_trait]
 pub trait Store: OrderBook {
     /// The delivery `(vendor, event_id)` names, if committed at or after `since`.
@@ -326,7 +316,7 @@ pub trait Store: OrderBook {
 
     /// Deletes what `retention` no longer keeps; how many records went.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError>;
-    async fn depth(&self) -> Result<Depth, StoreError>;
+    async fn depth(&self) -> Result<QueueDepth, StoreError>;
     /// Whether the store accepts new deliveries, as it last saw itself (readiness): a cheap
     /// look at what its own calls and watches found, never a query.
     fn accepting(&self) -> Result<(), StoreError>;

@@ -64,7 +64,7 @@ impl PgOptions {
     /// PostgreSQL URL.
     pub fn from_config(config: &Config) -> Option<PgOptions> {
         let store = &config.store;
-        if !is_postgres_url(&store.url) {
+        if !store.is_postgres() {
             return None;
         }
         Some(PgOptions {
@@ -101,11 +101,6 @@ impl PgOptions {
         config.options(options);
         Ok(config)
     }
-}
-
-/// Whether `url` names a PostgreSQL database.
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Checks that `store.url` parses, for `check-config` (no connection is made).

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 
 use crate::order::StoreError;
-use crate::queue::{DeliveryState, Depth, Retention};
+use crate::queue::{DeliveryState, QueueDepth, Retention};
 
 use super::rows::{self, OPEN, before};
 
@@ -86,14 +86,14 @@ async fn delete_chunk(
 
 /// Counts per open state and dead. "Oldest" is the `created_at` of the earliest committed
 /// delivery in that state, found through the (state, seq) index instead of a scan.
-pub(super) async fn depth(client: &Object) -> Result<Depth, StoreError> {
+pub(super) async fn depth(client: &Object) -> Result<QueueDepth, StoreError> {
     let counts = client
         .prepare_cached(
             "SELECT state, count(*) FROM deliveries
              WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY state",
         )
         .await?;
-    let mut depth = Depth::default();
+    let mut depth = QueueDepth::default();
     for row in client.query(&counts, &[]).await? {
         let count: i64 = row.try_get(1)?;
         let count = u64::try_from(count).unwrap_or(0);

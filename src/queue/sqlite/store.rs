@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
-    Attempt, Claimed, Deleted, DeliveryRecord, Depth, Enqueued, Existing, Finish, ListFilter,
-    NewDelivery, Page, RedriveFilter, Retention, Retried, Store,
+    Attempt, Claimed, Deleted, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery,
+    Page, QueueDepth, RedriveFilter, Retention, Retried, Store,
 };
 
 use super::rows::millis;
@@ -177,7 +177,7 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn depth(&self) -> Result<Depth, StoreError> {
+    async fn depth(&self) -> Result<QueueDepth, StoreError> {
         self.read(upkeep::depth).await
     }
 

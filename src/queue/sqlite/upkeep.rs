@@ -5,7 +5,7 @@
 use rusqlite::{Connection, params};
 
 use crate::order::StoreError;
-use crate::queue::{DeliveryState, Depth, Retention};
+use crate::queue::{DeliveryState, QueueDepth, Retention};
 
 use super::rows::{before, time};
 
@@ -84,8 +84,8 @@ fn delete_chunk(conn: &Connection, sql: &str, cutoff: i64) -> Result<u64, StoreE
 
 /// Counts per open state and dead. "Oldest" is the `created_at` of the earliest committed
 /// delivery in that state: found through the (state, seq) index instead of a scan.
-pub(super) fn depth(conn: &Connection) -> Result<Depth, StoreError> {
-    let mut depth = Depth::default();
+pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
+    let mut depth = QueueDepth::default();
     let mut counts = conn.prepare_cached(
         "SELECT state, COUNT(*) FROM deliveries
          WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY state",

@@ -7,7 +7,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use flowgate::order::{Binding, Broker, LastSent};
-use flowgate::queue::{Deleted, Depth, Finish, Retention};
+use flowgate::queue::{Deleted, Finish, QueueDepth, Retention};
 
 use super::{
     Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
@@ -172,7 +172,7 @@ pub async fn purge_forgets_untouched_orders(backend: &mut dyn Backend) {
 pub async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
-    assert_eq!(store.depth().await.expect("depth"), Depth::default());
+    assert_eq!(store.depth().await.expect("depth"), QueueDepth::default());
     let retrying = accept(&*store, delivery(Uuid::new_v4(), t - secs(20))).await;
     claim_and_finish(&*store, t, retrying, retry_at(t + days(1), true)).await;
     let in_flight = accept(&*store, delivery(Uuid::new_v4(), t - secs(30))).await;
@@ -186,7 +186,7 @@ pub async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
     accept(&*store, delivery(Uuid::new_v4(), t - secs(5))).await;
 
     let depth = store.depth().await.expect("depth");
-    let expected = Depth {
+    let expected = QueueDepth {
         pending: 2,
         in_flight: 1,
         retrying: 1,

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::flow::Operation;
+use super::operations::Operation;
 
 /// Calls kept; older ones are dropped first.
 const MAX_CALLS: usize = 10_000;

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::flow::Operation;
+use super::operations::Operation;
 use super::{json_response, status_only};
 
 /// Which calls a fault applies to.

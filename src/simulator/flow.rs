@@ -16,33 +16,13 @@ use uuid::Uuid;
 use super::auth::{self, TokenForm};
 use super::bucket::Admission;
 use super::calls::{self, Call};
-use super::{Shared, lock, operations, status_only};
+use super::operations::{self, Operation};
+use super::{Shared, lock, status_only};
 
 /// Larger request bodies are refused; Flow's bodies are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Set on answers Flow slowed down because the caller's bucket ran low.
 const DELAYED_BY_HEADER: &str = "x-ratelimit-delayed-by-milliseconds";
-
-/// The four Flow operations flowgate calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Operation {
-    AuthToken,
-    VerifyToken,
-    Patch,
-    UpdateState,
-}
-
-impl Operation {
-    /// The name used by the call log and by faults.
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Operation::AuthToken => "auth_token",
-            Operation::VerifyToken => "verify_token",
-            Operation::Patch => "patch",
-            Operation::UpdateState => "updatestate",
-        }
-    }
-}
 
 /// What a `/flow` path and method resolve to.
 #[derive(Debug, Clone, PartialEq, Eq)]

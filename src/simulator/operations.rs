@@ -7,9 +7,29 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::auth;
-use super::flow::Operation;
 use super::model::{OrderPatch, OrderState};
 use super::{Shared, json_response, lock};
+
+/// The four Flow operations flowgate calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Operation {
+    AuthToken,
+    VerifyToken,
+    Patch,
+    UpdateState,
+}
+
+impl Operation {
+    /// The name used by the call log and by faults.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Operation::AuthToken => "auth_token",
+            Operation::VerifyToken => "verify_token",
+            Operation::Patch => "patch",
+            Operation::UpdateState => "updatestate",
+        }
+    }
+}
 
 /// Why Flow refuses an operation's request.
 #[derive(Debug, thiserror::Error)]

@@ -420,11 +420,10 @@ fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Resu
 /// A PostgreSQL `store.url` that does not parse; checked without connecting, so `check-config`
 /// works where the database is out of reach.
 fn store_url_error(config: &Config) -> Option<ConfigError> {
-    let url = &config.store.url;
-    if !crate::queue::postgres::is_postgres_url(url) {
+    if !config.store.is_postgres() {
         return None;
     }
-    let checked = crate::queue::postgres::check_url(url);
+    let checked = crate::queue::postgres::check_url(&config.store.url);
     checked.err().map(|e| config.source.error("store.url", e.0))
 }
 

@@ -25,6 +25,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::app::App;
 use crate::config::{Config, ConfigErrors, LogFormat};
+use crate::verify::signature::Verifier;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -200,9 +201,8 @@ pub async fn send(
     let Some(settings) = config.vendors.get(vendor) else {
         bail!("no vendor `{vendor}` in {}", config.source.file.display());
     };
-    let verifier = settings
-        .verify
-        .verifier(&config.source, &format!("vendors.{vendor}.verify"))
+    let key = format!("vendors.{vendor}.verify");
+    let verifier = Verifier::from_config(&settings.verify, &config.source, &key)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());

@@ -219,7 +219,7 @@ impl Config {
             if check_base_url(&self.source, &key, &tenant.base_url).is_err() {
                 continue; // reported already
             }
-            let Some(normal) = crate::route::normalise(&tenant.base_url) else {
+            let Some(normal) = super::normalise_base_url(&tenant.base_url) else {
                 errors.push(
                     self.source
                         .error(key, "a Flow base URL has no credentials, query or fragment"),

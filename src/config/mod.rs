@@ -1,6 +1,7 @@
 //! Configuration in layers: built-in defaults, then `config.toml`, then `FLOWGATE_<SECTION>__<KEY>`
 //! variables. Loaded and checked once; every error names its key and where the value came from.
 
+mod base_url;
 pub(crate) mod check;
 mod env;
 mod error;
@@ -11,15 +12,19 @@ mod parse;
 mod secret;
 pub mod summary;
 mod value;
+mod vendor;
 mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use base_url::normalise_base_url;
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use model::*;
 pub use secret::SecretRef;
 pub use value::{ByteSize, FieldSource, MetadataMap};
+pub use vendor::{Dedup, FlowTokenPolicy, LaunchParams, Vendor, VendorMap};
+pub use verify::{Algorithm, Encoding, Preset, Scheme, Verify};
 
 /// The file the configuration came from; relative paths in it resolve against its directory.
 #[derive(Clone, Debug, Default)]

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use crate::verify::signature::{Algorithm, Encoding};
-
-use super::value::{ByteSize, FieldSource, MetadataMap, duration, duration_list};
+use super::Vendor;
+use super::value::{ByteSize, duration, duration_list};
 
 /// The whole file. `parse.rs` reads it section by section; this derive names the sections.
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +106,13 @@ pub struct Store {
     pub lease: Duration,
     pub max_pending: u64,
     pub min_free_disk: ByteSize,
+}
+
+impl Store {
+    /// Whether `url` names a PostgreSQL database (else it is a SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
+    }
 }
 
 const DAY: u64 = 24 * 3600;
@@ -326,171 +332,5 @@ impl RateLimit {
             per_second: 36.0,
             burst: 80,
         }
-    }
-}
-
-/// One vendor: how it authenticates, what it posts, where its orders go.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Vendor {
-    pub schema: Option<PathBuf>,
-    pub verify: Verify,
-    pub tenant: Option<String>,
-    pub tenants: Option<Vec<String>>,
-    #[serde(default)]
-    pub flow_token: FlowTokenPolicy,
-    pub delivery: Option<DeliveryMode>,
-    #[serde(default)]
-    pub dedup: Dedup,
-    pub rate_limit: Option<RateLimit>,
-    pub launch_url: Option<String>,
-    #[serde(default)]
-    pub launch_params: LaunchParams,
-    pub map: Option<VendorMap>,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FlowTokenPolicy {
-    Required,
-    #[default]
-    Optional,
-    Off,
-}
-
-impl FlowTokenPolicy {
-    /// The policy as the configuration spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowTokenPolicy::Required => "required",
-            FlowTokenPolicy::Optional => "optional",
-            FlowTokenPolicy::Off => "off",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Dedup {
-    #[default]
-    EventId,
-    Off,
-}
-
-/// The query parameter names Core's order button uses, per vendor.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LaunchParams {
-    pub order_id: String,
-    pub flow_url: String,
-    pub tenant_id: String,
-    pub token: String,
-    pub case_id: String,
-}
-
-impl Default for LaunchParams {
-    fn default() -> Self {
-        Self {
-            order_id: "orderId".to_owned(),
-            flow_url: "flowUrl".to_owned(),
-            tenant_id: "tenantId".to_owned(),
-            token: "token".to_owned(),
-            case_id: "caseId".to_owned(),
-        }
-    }
-}
-
-/// `verify = {...}`: one flat table; `check.rs` rejects keys the chosen scheme does not use.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Verify {
-    pub scheme: Scheme,
-    pub preset: Option<Preset>,
-    pub header: Option<String>,
-    pub algorithm: Option<Algorithm>,
-    pub encoding: Option<Encoding>,
-    pub prefix: Option<String>,
-    pub timestamp_header: Option<String>,
-    pub signed: Option<String>,
-    #[serde(default, with = "duration::option")]
-    pub tolerance: Option<Duration>,
-    pub secrets: Option<Vec<String>>,
-    pub secrets_env: Option<String>,
-    pub secrets_file: Option<PathBuf>,
-    pub tokens: Option<Vec<String>>,
-    pub tokens_env: Option<String>,
-    pub tokens_file: Option<PathBuf>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub password_env: Option<String>,
-    pub password_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scheme {
-    StandardWebhooks,
-    Hmac,
-    Bearer,
-    Basic,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    Github,
-    Stripe,
-    Flow,
-}
-
-/// `[vendors.X.map]`: where each canonical field comes from in the vendor's payload.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VendorMap {
-    pub event_id: Option<FieldSource>,
-    pub order_id: Option<FieldSource>,
-    pub flow_url: Option<FieldSource>,
-    pub tenant_id: Option<FieldSource>,
-    pub flow_token: Option<FieldSource>,
-    pub state: Option<FieldSource>,
-    pub status: Option<FieldSource>,
-    pub title: Option<FieldSource>,
-    pub action_text: Option<FieldSource>,
-    pub metadata: Option<MetadataMap>,
-}
-
-impl VendorMap {
-    /// Every single-valued field with its key, in the order they are written above.
-    pub fn fields(&self) -> [(&'static str, Option<&FieldSource>); 9] {
-        [
-            ("event_id", self.event_id.as_ref()),
-            ("order_id", self.order_id.as_ref()),
-            ("flow_url", self.flow_url.as_ref()),
-            ("tenant_id", self.tenant_id.as_ref()),
-            ("flow_token", self.flow_token.as_ref()),
-            ("state", self.state.as_ref()),
-            ("status", self.status.as_ref()),
-            ("title", self.title.as_ref()),
-            ("action_text", self.action_text.as_ref()),
-        ]
-    }
-
-    /// Every JSON pointer the map reads, with its key under `map.`, e.g. `state.from`.
-    pub fn pointers(&self) -> Vec<(String, &str)> {
-        let fields = self
-            .fields()
-            .into_iter()
-            .filter_map(|(field, source)| match source? {
-                FieldSource::Pointer(pointer) => Some((field.to_owned(), pointer.as_str())),
-                FieldSource::Table { from, .. } => Some((format!("{field}.from"), from.as_str())),
-                FieldSource::Literal(_) => None,
-            });
-        let metadata = self.metadata.iter().flat_map(|m| &m.0);
-        fields
-            .chain(
-                metadata
-                    .map(|(display, pointer)| (format!("metadata.{display}"), pointer.as_str())),
-            )
-            .collect()
     }
 }

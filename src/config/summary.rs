@@ -18,7 +18,7 @@ pub fn render(config: &Config) -> String {
         humantime::format_duration(server.request_timeout),
         server.max_in_flight
     );
-    let store_detail = if crate::queue::postgres::is_postgres_url(&store.url) {
+    let store_detail = if store.is_postgres() {
         format!("schema {}", store.schema)
     } else {
         match store.sync {

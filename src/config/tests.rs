@@ -282,7 +282,8 @@ fn secrets_resolve_from_files_and_name_what_is_missing() {
         Config::load_with_env(&path, []).expect("loads: secrets are resolved by their users");
     let error = config.vendors["acme"]
         .verify
-        .verifier(&config.source, "vendors.acme.verify")
+        .secret(&config.source, "vendors.acme.verify")
+        .and_then(|secret| secret.resolve(&config.source))
         .expect_err("unset variable");
     assert_eq!(error.key, "vendors.acme.verify.tokens_env");
     assert!(

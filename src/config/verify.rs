@@ -1,10 +1,74 @@
-//! `vendors.X.verify`: checks that the keys fit the scheme, and turns the table plus resolved
-//! secrets into the verifier's spec.
+//! `vendors.X.verify`: how a vendor authenticates, as one flat table, and the checks that its
+//! keys fit the scheme. The verifier itself is built from it in `crate::verify`.
 
-use super::{Algorithm, ConfigError, Encoding, Preset, Scheme, SecretRef, Source, Verify};
-use crate::verify::signature::{
-    self, DEFAULT_SIGNED_TEMPLATE, DEFAULT_TOLERANCE, HmacSpec, VerifierSpec,
-};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::value::duration;
+use super::{ConfigError, SecretRef, Source};
+
+/// `verify = {...}`: one flat table; `check` below rejects keys the chosen scheme does not use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    pub scheme: Scheme,
+    pub preset: Option<Preset>,
+    pub header: Option<String>,
+    pub algorithm: Option<Algorithm>,
+    pub encoding: Option<Encoding>,
+    pub prefix: Option<String>,
+    pub timestamp_header: Option<String>,
+    pub signed: Option<String>,
+    #[serde(default, with = "duration::option")]
+    pub tolerance: Option<Duration>,
+    pub secrets: Option<Vec<String>>,
+    pub secrets_env: Option<String>,
+    pub secrets_file: Option<PathBuf>,
+    pub tokens: Option<Vec<String>>,
+    pub tokens_env: Option<String>,
+    pub tokens_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    StandardWebhooks,
+    Hmac,
+    Bearer,
+    Basic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Github,
+    Stripe,
+    Flow,
+}
+
+/// The hash under an HMAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+/// How a MAC is written in a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Hex; read in either case, written lowercase.
+    Hex,
+    /// Standard alphabet; padding optional when read, written padded.
+    Base64,
+}
 
 impl Verify {
     /// Every key given in the table, with its name, for the "not used by this scheme" check.
@@ -133,40 +197,6 @@ impl Verify {
             Scheme::Hmac => "hmac",
             Scheme::Bearer => "bearer",
             Scheme::Basic => "basic",
-        }
-    }
-
-    /// Resolves the secret and builds the verifier; its own checks are reported under this key.
-    pub fn verifier(&self, source: &Source, key: &str) -> Result<signature::Verifier, ConfigError> {
-        let secrets = self.secret(source, key)?.resolve(source)?;
-        signature::Verifier::new(self.spec(secrets)).map_err(|e| source.error(key, e.to_string()))
-    }
-
-    fn spec(&self, secrets: Vec<String>) -> VerifierSpec {
-        let tolerance = self.tolerance.unwrap_or(DEFAULT_TOLERANCE);
-        match (self.scheme, self.preset) {
-            (Scheme::StandardWebhooks, _) => VerifierSpec::StandardWebhooks { secrets, tolerance },
-            (Scheme::Hmac, Some(Preset::Stripe)) => VerifierSpec::Stripe { secrets, tolerance },
-            (Scheme::Hmac, Some(Preset::Github)) => VerifierSpec::Hmac(HmacSpec::github(secrets)),
-            (Scheme::Hmac, Some(Preset::Flow)) => VerifierSpec::Hmac(HmacSpec::flow(secrets)),
-            (Scheme::Hmac, None) => VerifierSpec::Hmac(HmacSpec {
-                header: self.header.clone().unwrap_or_default(),
-                algorithm: self.algorithm.unwrap_or(Algorithm::Sha256),
-                encoding: self.encoding.unwrap_or(Encoding::Hex),
-                prefix: self.prefix.clone(),
-                timestamp_header: self.timestamp_header.clone(),
-                tolerance,
-                signed: self
-                    .signed
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_SIGNED_TEMPLATE.to_owned()),
-                secrets,
-            }),
-            (Scheme::Bearer, _) => VerifierSpec::Bearer { tokens: secrets },
-            (Scheme::Basic, _) => VerifierSpec::Basic {
-                username: self.username.clone().unwrap_or_default(),
-                passwords: secrets,
-            },
         }
     }
 }

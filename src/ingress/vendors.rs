@@ -91,9 +91,7 @@ fn build_vendor(
     metrics: VendorMetrics,
 ) -> Result<Vendor, Vec<ConfigError>> {
     let key = format!("vendors.{name}");
-    let verifier = vendor
-        .verify
-        .verifier(&config.source, &format!("{key}.verify"));
+    let verifier = Verifier::from_config(&vendor.verify, &config.source, &format!("{key}.verify"));
     match (
         verifier.map_err(|e| vec![e]),
         vendor_schemas(config, name, vendor, canonical),

@@ -1,17 +1,13 @@
 //! Which customer's Flow an order goes to (contract section 6). The SSRF guard lives here and
 //! only here: a URL from a payload is only ever compared with configured base URLs, never dialled.
 
-mod url;
-
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use url::normalise;
-
-use crate::config::{Config, ConfigErrors};
+use crate::config::{Config, ConfigErrors, normalise_base_url};
 use crate::flow::{SharedBuckets, TenantFlow};
 use crate::metrics::Metrics;
 use crate::order::{Binding, OrderBook, StoreError};
@@ -141,7 +137,7 @@ impl RoutingTable {
             .map(|(name, tenant)| Entry {
                 name: name.clone(),
                 tenant_id: tenant.tenant_id,
-                base: normalise(&tenant.base_url).unwrap_or_default(),
+                base: normalise_base_url(&tenant.base_url).unwrap_or_default(),
             })
             .collect();
         Self { entries }
@@ -195,7 +191,7 @@ impl RoutingTable {
     /// tenantId that exactly one tenant has.
     fn claimed(&self, claim: Claim<'_>) -> Result<Option<&str>, RouteError> {
         if let Some(url) = claim.flow_url {
-            let wanted = normalise(url).ok_or(RouteError::UnknownFlowUrl)?;
+            let wanted = normalise_base_url(url).ok_or(RouteError::UnknownFlowUrl)?;
             let entry = self
                 .entries
                 .iter()

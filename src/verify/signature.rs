@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::metrics::SignatureReason;
 
+mod configured;
 mod credentials;
 mod hmac_header;
 mod mac;

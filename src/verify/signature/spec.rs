@@ -7,27 +7,11 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use crate::config::{Algorithm, Encoding};
+
 use super::{
     DEFAULT_SIGNED_TEMPLATE, DEFAULT_TOLERANCE, FLOW_SIGNATURE, GITHUB_PREFIX, GITHUB_SIGNATURE,
 };
-
-/// The hash under an HMAC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    Sha256,
-    Sha512,
-}
-
-/// How a MAC is written in a header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    /// Hex; read in either case, written lowercase.
-    Hex,
-    /// Standard alphabet; padding optional when read, written padded.
-    Base64,
-}
 
 /// What the configuration asks for, secrets already resolved to strings.
 ///

@@ -14,6 +14,23 @@
 //! holds the shared vocabulary and what is remembered per order (bindings, last-sent values);
 //! `admin` is the operators' API (and `/metrics`, whose names and labels `metrics` lists once);
 //! `simulator` is a Flow for local runs and tests.
+//!
+//! Rooms, top floor first. A room imports only rooms on the floors below it, never one beside or
+//! above it (`tests/it/layout.rs` checks every `crate::` path), so no two rooms import each other:
+//!
+//! ```text
+//! cli                                  the command line
+//! app                                  wiring, start-up and drain
+//! ingress, admin, simulator            the listeners
+//! server                               what the listeners share
+//! problem                              errors become HTTP answers here, and only here
+//! deliver                              workers and the sync path
+//! queue, route, verify, validate, map  the stage libraries
+//! flow                                 the Flow client
+//! metrics, telemetry                   what the gateway reports
+//! config                               what it was told
+//! order                                the shared vocabulary
+//! ```
 
 #![forbid(unsafe_code)]
 

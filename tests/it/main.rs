@@ -6,6 +6,7 @@ mod deploy;
 mod docs;
 mod flow;
 mod ingress;
+mod layout;
 mod metrics;
 mod packaging;
 mod queue;

@@ -12,9 +12,9 @@ use super::operations::Operation;
 /// Calls kept; older ones are dropped first.
 const MAX_CALLS: usize = 10_000;
 
-/// One recorded call.
+/// One call to the simulated Flow, as the call log keeps it.
 #[derive(Debug, Clone)]
-pub(super) struct Call {
+pub(super) struct RecordedCall {
     pub(super) at: DateTime<Utc>,
     pub(super) method: String,
     pub(super) path: String,
@@ -52,14 +52,14 @@ impl Since {
 
 #[derive(Debug, Default)]
 pub(super) struct CallLog {
-    calls: VecDeque<(u64, Call)>,
+    calls: VecDeque<(u64, RecordedCall)>,
     last_seq: u64,
 }
 
 impl CallLog {
     /// Records a finished call. Sequence numbers follow completion order, so a client that
     /// polls with the last seq it saw never misses a call that was still in flight.
-    pub(super) fn record(&mut self, call: Call) {
+    pub(super) fn record(&mut self, call: RecordedCall) {
         self.last_seq += 1;
         if self.calls.len() == MAX_CALLS {
             self.calls.pop_front();
@@ -80,7 +80,7 @@ impl CallLog {
     }
 }
 
-fn to_json(seq: u64, call: &Call) -> Value {
+fn to_json(seq: u64, call: &RecordedCall) -> Value {
     json!({
         "seq": seq,
         "at": call.at.to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn the_log_keeps_only_the_newest_calls() {
         let mut log = CallLog::default();
-        let call = Call {
+        let call = RecordedCall {
             at: Utc::now(),
             method: "POST".into(),
             path: "/flow/authtoken".into(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::auth::{self, TokenForm};
 use super::bucket::Admission;
-use super::calls::{self, Call};
+use super::calls::{self, RecordedCall};
 use super::operations::{self, Operation};
 use super::{Shared, lock, status_only};
 
@@ -92,7 +92,7 @@ pub(super) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
         status = response.status().as_u16(),
         "simulated flow call"
     );
-    lock(&shared.calls).record(Call {
+    lock(&shared.calls).record(RecordedCall {
         at,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),

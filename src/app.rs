@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -18,6 +17,7 @@ use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
+use crate::health::Health;
 use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
@@ -29,36 +29,6 @@ use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 use crate::verify::flow_token::FlowTokens;
 use crate::{admin, server};
-
-/// Whether the gateway takes traffic: false while starting and from the first shutdown signal.
-#[derive(Clone, Default)]
-pub struct Health {
-    ready: Arc<AtomicBool>,
-    draining: Arc<AtomicBool>,
-}
-
-impl Health {
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    /// Why the gateway is not ready, for `/readyz`: starting, or shutting down.
-    pub fn not_ready(&self) -> Option<&'static str> {
-        if self.draining.load(Ordering::Relaxed) {
-            Some("shutting down")
-        } else if self.is_ready() {
-            None
-        } else {
-            Some("starting")
-        }
-    }
-
-    /// Ready once started; not ready again only for the drain.
-    fn set_ready(&self, ready: bool) {
-        self.draining.store(!ready, Ordering::Relaxed);
-        self.ready.store(ready, Ordering::Relaxed);
-    }
-}
 
 /// Everything `serve` needs, built and checked; `check-config` builds the same and stops.
 pub struct App {

@@ -18,13 +18,13 @@ use uuid::Uuid;
 
 use super::dedup::Repeat;
 use super::outcome::Findings;
-use super::trace_context::TraceContext;
 use super::update::{Addressed, Authorized, flow_deadline};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
 use crate::deliver::plan::NoState;
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
+use crate::http::TraceContext;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::{NotAccepting, StoreReadiness};

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
-use super::request_id::RequestId;
 use crate::flow::TenantFlow;
+use crate::http::RequestId;
 use crate::metrics::{Metrics, Outcome, VendorMetrics};
 use crate::problem::{Logged, Problem};
 use crate::verify::Verified;

@@ -155,12 +155,12 @@ impl App {
             () = shutdown => {}
             result = &mut servers => return joined(result),
         }
-        let switches = Switches {
+        let senders = ShutdownSenders {
             close,
             cut,
             stop_workers,
         };
-        self.drain(&mut servers, switches).await?;
+        self.drain(&mut servers, senders).await?;
         let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
         upkeep.abort();
         // Awaited so the store it holds is closed, and its file unlocked, when `run` returns.
@@ -281,13 +281,13 @@ impl App {
 
     /// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
     /// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
-    async fn drain(&self, servers: &mut Servers, switches: Switches) -> std::io::Result<()> {
+    async fn drain(&self, servers: &mut Servers, senders: ShutdownSenders) -> std::io::Result<()> {
         let server = &self.config.server;
-        let Switches {
+        let ShutdownSenders {
             close,
             cut,
             stop_workers,
-        } = switches;
+        } = senders;
         self.health.set_ready(false);
         tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
         tokio::time::sleep(server.drain_delay).await;
@@ -314,8 +314,8 @@ struct Delivering {
     backlog: Arc<Backlog>,
 }
 
-/// What the drain turns off, in its order.
-struct Switches {
+/// The senders the drain stops the gateway with, in the order it sends them.
+struct ShutdownSenders {
     /// The listeners stop accepting and idle connections close.
     close: watch::Sender<bool>,
     /// Requests still running after the grace period are answered 503.

@@ -28,7 +28,6 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-pub use body::BodyError;
 pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
 pub use vendors::{Vendor, Vendors, vendor_mapper, vendor_schemas};

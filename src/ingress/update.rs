@@ -13,14 +13,14 @@ use super::guard::RequestDeadline;
 use super::outcome::Findings;
 use super::webhook::Valid;
 use super::{AsyncStage, Stage};
-use crate::config::FlowTokenPolicy;
 use crate::flow::TenantFlow;
 use crate::map::{self, MappingError};
-use crate::order::{Binding, OrderBook, StoreError};
+use crate::order::{Binding, OrderBook};
 use crate::problem::Problem;
-use crate::route::{self, Claim, RouteError, Tenants};
+use crate::route::{self, AddressError, Claim, RouteError, Tenants};
 use crate::verify::Verified;
-use crate::verify::flow_token::{self, FlowTokens, TokenError, VerifiedToken};
+use crate::verify::flow_token::{self, FlowTokens, VerifiedToken};
+use crate::verify::policy::{PolicyError, token_to_verify};
 
 /// Flow calls stop this long before the request's deadline, so the gateway answers 504 itself
 /// instead of being cut off with a 408.
@@ -64,24 +64,11 @@ impl Stage<Valid> for MapUpdate {
             }
             tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
         }
-        Self::check(&order)?;
+        order.check_update()?;
         Ok(Update {
             webhook: valid.webhook,
             order,
             identity: valid.identity,
-        })
-    }
-}
-
-impl MapUpdate {
-    /// A mapped webhook must set something to deliver (also what `flowgate map` checks).
-    pub fn check(order: &map::Mapped) -> Result<(), MappingError> {
-        if order.update.patches() || order.update.updates_state() {
-            return Ok(());
-        }
-        Err(MappingError {
-            field: "update".into(),
-            reason: "the webhook sets none of state, status, title, action text, metadata".into(),
         })
     }
 }
@@ -97,14 +84,6 @@ impl ResolveTenant {
     pub fn new(tenants: Arc<Tenants>, book: Arc<dyn OrderBook>) -> Self {
         Self { tenants, book }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AddressError {
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl AsyncStage<Update> for ResolveTenant {
@@ -149,18 +128,6 @@ impl CheckFlowToken {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("The vendor must send a FlowToken for an order no verified token has bound.")]
-    Missing,
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl AsyncStage<Addressed> for CheckFlowToken {
     type Out = Authorized;
     type Error = PolicyError;
@@ -169,7 +136,7 @@ impl AsyncStage<Addressed> for CheckFlowToken {
         let order = &addressed.update.order;
         let policy = addressed.update.webhook.vendor().flow_token;
         let bound = addressed.binding.is_some();
-        let token = match Self::token_to_verify(policy, order.flow_token.as_deref(), bound)? {
+        let token = match token_to_verify(policy, order.flow_token.as_deref(), bound)? {
             None => None,
             Some(token) => self.verify(&addressed, token).await?,
         };
@@ -178,22 +145,6 @@ impl AsyncStage<Addressed> for CheckFlowToken {
 }
 
 impl CheckFlowToken {
-    /// The policy's verdict before Flow is asked: the token to verify, none to verify, or 401
-    /// `flow-token-missing` (also what `flowgate map` decides with). `bound`: the order already
-    /// has a binding.
-    pub fn token_to_verify(
-        policy: FlowTokenPolicy,
-        token: Option<&str>,
-        bound: bool,
-    ) -> Result<Option<&str>, PolicyError> {
-        match (policy, token) {
-            (FlowTokenPolicy::Off, _) | (FlowTokenPolicy::Optional, None) => Ok(None),
-            (FlowTokenPolicy::Required, None) if bound => Ok(None),
-            (FlowTokenPolicy::Required, None) => Err(PolicyError::Missing),
-            (_, Some(token)) => Ok(Some(token)),
-        }
-    }
-
     /// Verifies the token unless it is the one that bound the order, then binds the order.
     async fn verify(
         &self,
@@ -243,28 +194,5 @@ impl IntoResponse for AddressError {
 impl IntoResponse for PolicyError {
     fn into_response(self) -> Response {
         Problem::from(self).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_token_policy_decides_before_flow_is_asked() {
-        use FlowTokenPolicy::{Off, Optional, Required};
-        let verdict = |policy, token, bound| {
-            CheckFlowToken::token_to_verify(policy, token, bound).map_err(|e| e.to_string())
-        };
-        let missing = Err(PolicyError::Missing.to_string());
-        for bound in [false, true] {
-            assert_eq!(verdict(Off, Some("t"), bound), Ok(None));
-            assert_eq!(verdict(Off, None, bound), Ok(None));
-            assert_eq!(verdict(Optional, None, bound), Ok(None));
-            assert_eq!(verdict(Optional, Some("t"), bound), Ok(Some("t")));
-            assert_eq!(verdict(Required, Some("t"), bound), Ok(Some("t")));
-        }
-        assert_eq!(verdict(Required, None, true), Ok(None));
-        assert_eq!(verdict(Required, None, false), missing);
     }
 }

@@ -2,7 +2,11 @@
 //! turns a received webhook into a [`Verified`] one. Only this module can make a `Verified`.
 
 pub mod flow_token;
+pub mod policy;
 pub mod signature;
+mod vendor;
+
+pub use vendor::{RateLimited, UnknownVendor, is_vendor_name};
 
 use std::sync::Arc;
 use std::time::SystemTime;

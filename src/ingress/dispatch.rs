@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use super::dedup::Repeat;
 use super::outcome::Findings;
-use super::update::{Addressed, Authorized, flow_deadline};
+use super::update::flow_deadline;
+use super::webhook::{Addressed, Authorized, Verified};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
 use crate::deliver::plan::NoState;
@@ -29,7 +30,6 @@ use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::{NotAccepting, StoreReadiness};
 use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
-use crate::verify::Verified;
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, the queue is
 /// full, or the store is not accepting.

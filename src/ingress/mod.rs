@@ -3,6 +3,7 @@
 //! else is a 404 or 405 problem.
 
 mod body;
+mod checks;
 pub mod dedup;
 pub mod dispatch;
 mod guard;

@@ -19,11 +19,11 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
+use super::webhook::Verified;
 use crate::flow::TenantFlow;
 use crate::http::RequestId;
 use crate::metrics::{Metrics, Outcome, VendorMetrics};
 use crate::problem::{Logged, Problem};
-use crate::verify::Verified;
 
 /// What the pipeline learned about one webhook, for its outcome line. Shared by the request's
 /// extensions (where stages note things) and the layer that logs.

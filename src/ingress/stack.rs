@@ -14,18 +14,19 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::body::ReadBodyLayer;
+use super::checks::{
+    Authenticate, LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit,
+};
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::outcome::RecordOutcomeLayer;
 use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
-use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
 use crate::http::trace_context::set_trace_context;
 use crate::http::{RequestIdLayer, panicked, span};
 use crate::metrics::Metrics;
 use crate::order::OrderBook;
-use crate::verify::Authenticate;
 
 /// Wraps every route of the public listener.
 pub fn around_routes(

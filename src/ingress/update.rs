@@ -1,6 +1,6 @@
 //! The stages after validation, where a webhook becomes an order update: `Valid` → `Update`
-//! (mapped) → `Addressed` (tenant resolved) → `Authorized` (FlowToken policy met), and the end
-//! of the pipeline, which hands the update to delivery and answers.
+//! (mapped) → `Addressed` (tenant resolved) → `Authorized` (FlowToken policy met), each a thin
+//! adapter of `map`, `route` and `verify`; and the deadline Flow calls keep to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,43 +8,20 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use super::dedup::Identity;
 use super::guard::RequestDeadline;
 use super::outcome::Findings;
-use super::webhook::Valid;
+use super::webhook::{Addressed, Authorized, Update, Valid, Verified};
 use super::{AsyncStage, Stage};
-use crate::flow::TenantFlow;
-use crate::map::{self, MappingError};
-use crate::order::{Binding, OrderBook};
+use crate::map::MappingError;
+use crate::order::OrderBook;
 use crate::problem::Problem;
 use crate::route::{self, AddressError, Claim, RouteError, Tenants};
-use crate::verify::Verified;
 use crate::verify::flow_token::{self, FlowTokens, VerifiedToken};
 use crate::verify::policy::{PolicyError, token_to_verify};
 
 /// Flow calls stop this long before the request's deadline, so the gateway answers 504 itself
 /// instead of being cut off with a 408.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
-
-/// A valid webhook mapped onto an order update.
-pub struct Update {
-    pub webhook: Verified,
-    pub order: map::Mapped,
-    pub identity: Identity,
-}
-
-/// An update whose tenant is known.
-pub struct Addressed {
-    pub update: Update,
-    pub tenant: Arc<TenantFlow>,
-    pub binding: Option<Binding>,
-}
-
-/// An update that met its vendor's FlowToken policy.
-pub struct Authorized {
-    pub addressed: Addressed,
-    pub token: Option<VerifiedToken>,
-}
 
 /// Stage: map the payload → 422 `mapping-failed`.
 #[derive(Clone, Copy, Default)]

@@ -1,23 +1,23 @@
-//! One webhook's journey through the pipeline as types: `Inbound` → `Routed` → `Received` →
-//! `Verified` → `Parsed` → `Unique` (see `dedup.rs`) → `Valid`, and the synchronous stages
-//! between them.
+//! One webhook's journey through the pipeline as types, each made only by the stage that
+//! checked it: `Inbound` → `Routed` → `Received` → `Verified` → `Parsed` → `Unique` → `Valid` →
+//! `Update` → `Addressed` → `Authorized`, the update ready to dispatch. A later stage cannot be
+//! reached with input an earlier one did not check.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
+use http::Request;
 use http::request::Parts;
-use http::{Request, header};
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::dedup::{Identity, Unique};
-use super::{Stage, Vendor, Vendors};
-use crate::validate::{
-    MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
-};
-use crate::verify::{RateLimited, UnknownVendor, Verified, is_vendor_name};
+use super::Vendor;
+use crate::flow::TenantFlow;
+use crate::map::Mapped;
+use crate::order::Binding;
+use crate::verify::flow_token::VerifiedToken;
+use crate::verify::signature::Authenticated;
 
 /// A request for `/webhooks/{vendor}`, before anything is known about it.
 pub struct Inbound {
@@ -43,10 +43,72 @@ pub struct Received {
 /// Bytes of `server.max_buffered_bytes` a body holds while it is processed.
 pub type BufferPermit = Option<OwnedSemaphorePermit>;
 
+/// A webhook whose sender proved who it is. Later stages accept nothing else, and only the
+/// proof of a vendor's verifier makes one.
+pub struct Verified {
+    vendor: Arc<Vendor>,
+    parts: Parts,
+    body: Bytes,
+    event_id: Option<String>,
+    _budget: BufferPermit,
+}
+
+impl Verified {
+    /// The received webhook, with what its vendor's verifier proved about it.
+    pub fn new(received: Received, proof: Authenticated) -> Verified {
+        let Received {
+            vendor,
+            parts,
+            body,
+            budget,
+        } = received;
+        Verified {
+            vendor,
+            parts,
+            body,
+            event_id: proof.into_event_id(),
+            _budget: budget,
+        }
+    }
+
+    pub fn vendor(&self) -> &Arc<Vendor> {
+        &self.vendor
+    }
+
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
+    /// The raw bytes exactly as signed.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The event id the signature covers (`webhook-id` / `svix-id`), when the scheme has one.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+}
+
 /// A verified webhook whose body is JSON.
 pub struct Parsed {
     pub webhook: Verified,
     pub document: Value,
+}
+
+/// Who a webhook is, for dedup and idempotency (`dedup.rs` decides it).
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The signed header id, else the payload's mapped id, else the hex SHA-256 of the body.
+    pub event_id: String,
+    pub body_hash: [u8; 32],
+}
+
+/// A parsed webhook not seen before (or whose vendor does not deduplicate).
+pub struct Unique {
+    pub webhook: Verified,
+    pub document: Value,
+    pub identity: Identity,
 }
 
 /// A first-seen webhook whose JSON passed its vendor's schemas.
@@ -56,120 +118,22 @@ pub struct Valid {
     pub identity: Identity,
 }
 
-/// Stage: find the vendor → 404 `unknown-vendor`.
-#[derive(Clone)]
-pub struct LookupVendor {
-    vendors: Arc<Vendors>,
+/// A valid webhook mapped onto an order update.
+pub struct Update {
+    pub webhook: Verified,
+    pub order: Mapped,
+    pub identity: Identity,
 }
 
-impl LookupVendor {
-    pub fn new(vendors: Arc<Vendors>) -> Self {
-        Self { vendors }
-    }
+/// An update whose tenant is known.
+pub struct Addressed {
+    pub update: Update,
+    pub tenant: Arc<TenantFlow>,
+    pub binding: Option<Binding>,
 }
 
-impl Stage<Inbound> for LookupVendor {
-    type Out = Routed;
-    type Error = UnknownVendor;
-
-    fn run(&self, inbound: Inbound) -> Result<Routed, UnknownVendor> {
-        if !is_vendor_name(&inbound.vendor) {
-            return Err(UnknownVendor::Malformed);
-        }
-        let vendor = self
-            .vendors
-            .get(&inbound.vendor)
-            .ok_or(UnknownVendor::Named(inbound.vendor))?;
-        let (parts, body) = inbound.request.into_parts();
-        Ok(Routed {
-            vendor,
-            parts,
-            body,
-        })
-    }
-}
-
-/// Stage: the body must be declared JSON → 415 `unsupported-media-type`.
-#[derive(Clone, Copy, Default)]
-pub struct RequireJson;
-
-impl Stage<Routed> for RequireJson {
-    type Out = Routed;
-    type Error = MediaTypeError;
-
-    fn run(&self, routed: Routed) -> Result<Routed, MediaTypeError> {
-        let value = routed
-            .parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .ok_or(MediaTypeError::Missing)?;
-        let text = value.to_str().unwrap_or_default();
-        if is_json_media_type(text) {
-            Ok(routed)
-        } else {
-            Err(MediaTypeError::NotJson(text.chars().take(100).collect()))
-        }
-    }
-}
-
-/// Stage: the vendor's own rate limit, spent only by authenticated requests → 429 `rate-limited`.
-#[derive(Clone, Copy, Default)]
-pub struct VendorRateLimit;
-
-impl Stage<Verified> for VendorRateLimit {
-    type Out = Verified;
-    type Error = RateLimited;
-
-    fn run(&self, webhook: Verified) -> Result<Verified, RateLimited> {
-        let Some(limiter) = &webhook.vendor().rate_limit else {
-            return Ok(webhook);
-        };
-        match limiter.check() {
-            Ok(()) => Ok(webhook),
-            Err(not_until) => Err(RateLimited {
-                vendor: webhook.vendor().name.clone(),
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            }),
-        }
-    }
-}
-
-/// Stage: parse the body as JSON no deeper than `limits.max_json_depth` → 400 `invalid-json`.
-#[derive(Clone, Copy)]
-pub struct ParseJson {
-    max_depth: usize,
-}
-
-impl ParseJson {
-    pub fn new(max_depth: usize) -> Self {
-        Self { max_depth }
-    }
-}
-
-impl Stage<Verified> for ParseJson {
-    type Out = Parsed;
-    type Error = ParseError;
-
-    fn run(&self, webhook: Verified) -> Result<Parsed, ParseError> {
-        let document = parse_json(webhook.body(), self.max_depth)?;
-        Ok(Parsed { webhook, document })
-    }
-}
-
-/// Stage: check the payload against the vendor's schemas → 422 `schema-violation`.
-#[derive(Clone, Copy, Default)]
-pub struct ValidateSchema;
-
-impl Stage<Unique> for ValidateSchema {
-    type Out = Valid;
-    type Error = SchemaViolations;
-
-    fn run(&self, unique: Unique) -> Result<Valid, SchemaViolations> {
-        unique.webhook.vendor().schemas.check(&unique.document)?;
-        Ok(Valid {
-            webhook: unique.webhook,
-            document: unique.document,
-            identity: unique.identity,
-        })
-    }
+/// An update that met its vendor's FlowToken policy: ready to dispatch.
+pub struct Authorized {
+    pub addressed: Addressed,
+    pub token: Option<VerifiedToken>,
 }

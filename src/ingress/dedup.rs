@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::AsyncStage;
-use super::outcome::Findings;
+use super::outcome::OutcomeFields;
 use super::update::flow_deadline;
 use super::webhook::{Identity, Parsed, Unique, Verified};
 use crate::config::Dedup;
@@ -97,7 +97,7 @@ fn duplicate(existing: &Existing) -> Response {
     let body = json!({"id": existing.id, "state": existing.state.as_str(), "duplicate": true});
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
     response.extensions_mut().insert(Outcome::Duplicate);
-    response
+    OutcomeFields::delivery(existing.id).mark(response)
 }
 
 impl AsyncStage<Parsed> for Deduplicate {
@@ -127,10 +127,7 @@ impl AsyncStage<Parsed> for Deduplicate {
             .settled(existing, &vendor.name, &identity, deadline)
             .await?
         {
-            Some(existing) => {
-                Findings::note_delivery(&parsed.webhook, existing.id);
-                Err(Repeat::Duplicate(existing))
-            }
+            Some(existing) => Err(Repeat::Duplicate(existing)),
             // The first was a sync delivery that failed: its key was given back.
             None => Ok(unique(parsed, identity)),
         }

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::dedup::Repeat;
-use super::outcome::Findings;
+use super::outcome::OutcomeFields;
 use super::update::flow_deadline;
 use super::webhook::{Addressed, Authorized, Verified};
 use crate::config::DeliveryMode;
@@ -117,18 +117,20 @@ impl Dispatch {
         }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
-            Ok(Enqueued::Accepted) => Findings::note_delivery(&update.webhook, delivery.id),
+            Ok(Enqueued::Accepted) => {}
             // Another request with the same key committed first.
             Ok(Enqueued::Taken(existing)) => {
-                Findings::note_delivery(&update.webhook, existing.id);
-                return Repeat::of(existing, &update.identity.body_hash).into_response();
+                let repeated = OutcomeFields::delivery(existing.id);
+                return repeated
+                    .mark(Repeat::of(existing, &update.identity.body_hash).into_response());
             }
             Err(error) => return Problem::from(error).into_response(),
         }
-        match vendor.mode {
+        let response = match vendor.mode {
             DeliveryMode::Queued => self.queued(&delivery),
             DeliveryMode::Sync => self.sync(&delivery, &update.webhook, accepted_at).await,
-        }
+        };
+        OutcomeFields::delivery(delivery.id).mark(response)
     }
 
     /// Whether a queued delivery may be committed now: only into a store that will keep it,

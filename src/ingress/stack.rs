@@ -20,7 +20,8 @@ use super::checks::{
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::outcome::RecordOutcomeLayer;
-use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
+use super::update::{CheckFlowToken, MapUpdate, RequireChange, ResolveTenant};
+use super::webhook::{Authorized, Known};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
 use crate::http::trace_context::set_trace_context;
@@ -95,6 +96,8 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
         .layer(StageLayer::new(ValidateSchema))
         // 422: only now is the payload known to have the shape the map reads.
         .layer(StageLayer::new(MapUpdate))
+        // 422: an update that sets nothing has nothing to deliver; its order is known by now.
+        .layer(StageLayer::new(RequireChange))
         // 403 / 422: the order's tenant, from configured tenants only (the SSRF guard).
         .layer(AsyncStageLayer::new(ResolveTenant::new(
             flow.tenants.clone(),
@@ -106,9 +109,10 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
             book,
         )))
         // 202 after the commit (queued); 200 / 502 / 503 / 504 from Flow (sync).
-        .service_fn(move |authorized| {
+        .service_fn(move |authorized: Authorized| {
             let dispatch = dispatch.clone();
-            async move { Ok::<_, Infallible>(dispatch.answer(authorized).await) }
+            let known = authorized.outcome_fields();
+            async move { Ok::<_, Infallible>(known.mark(dispatch.answer(authorized).await)) }
         });
     BoxCloneSyncService::new(stages)
 }

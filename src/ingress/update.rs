@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::guard::RequestDeadline;
-use super::outcome::Findings;
 use super::webhook::{Addressed, Authorized, Update, Valid, Verified};
 use super::{AsyncStage, Stage};
 use crate::map::MappingError;
@@ -34,19 +33,31 @@ impl Stage<Valid> for MapUpdate {
     fn run(&self, valid: Valid) -> Result<Update, MappingError> {
         let vendor = valid.webhook.vendor();
         let order = vendor.mapper.map(&valid.document)?;
-        Findings::note_order(&valid.webhook, order.order_id);
         if !order.truncated.is_empty() {
             for field in &order.truncated {
                 vendor.metrics.truncated(field);
             }
             tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
         }
-        order.check_update()?;
         Ok(Update {
             webhook: valid.webhook,
             order,
             identity: valid.identity,
         })
+    }
+}
+
+/// Stage: the update must set something to deliver → 422 `mapping-failed`, naming its order.
+#[derive(Clone, Copy, Default)]
+pub struct RequireChange;
+
+impl Stage<Update> for RequireChange {
+    type Out = Update;
+    type Error = MappingError;
+
+    fn run(&self, update: Update) -> Result<Update, MappingError> {
+        update.order.check_update()?;
+        Ok(update)
     }
 }
 
@@ -83,7 +94,6 @@ impl AsyncStage<Update> for ResolveTenant {
             .flow(&name)
             .cloned()
             .ok_or(RouteError::Unresolved)?;
-        Findings::note_tenant(&update.webhook, &tenant);
         Ok(Addressed {
             update,
             tenant,

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Vendor;
+use super::outcome::OutcomeFields;
 use crate::flow::TenantFlow;
 use crate::map::Mapped;
 use crate::order::Binding;
@@ -136,4 +137,44 @@ pub struct Addressed {
 pub struct Authorized {
     pub addressed: Addressed,
     pub token: Option<VerifiedToken>,
+}
+
+/// What a webhook at its point of the chain tells its outcome line: nothing until it is mapped,
+/// then its order, then its tenant. Stage adapters put it on the answer when a stage refuses.
+pub trait Known {
+    fn outcome_fields(&self) -> OutcomeFields {
+        OutcomeFields::default()
+    }
+}
+
+impl Known for Inbound {}
+impl Known for Routed {}
+impl Known for Received {}
+impl Known for Verified {}
+impl Known for Parsed {}
+impl Known for Unique {}
+impl Known for Valid {}
+
+impl Known for Update {
+    fn outcome_fields(&self) -> OutcomeFields {
+        OutcomeFields {
+            order_id: Some(self.order.order_id),
+            ..OutcomeFields::default()
+        }
+    }
+}
+
+impl Known for Addressed {
+    fn outcome_fields(&self) -> OutcomeFields {
+        OutcomeFields {
+            tenant: Some(self.tenant.clone()),
+            ..self.update.outcome_fields()
+        }
+    }
+}
+
+impl Known for Authorized {
+    fn outcome_fields(&self) -> OutcomeFields {
+        self.addressed.outcome_fields()
+    }
 }

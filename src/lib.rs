@@ -40,6 +40,8 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod flow;
+pub mod health;
+pub mod http;
 pub mod ingress;
 pub mod map;
 pub mod metrics;

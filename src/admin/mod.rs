@@ -27,11 +27,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
-use crate::app::Health;
 use crate::deliver::control::TenantControl;
-use crate::ingress::request_id::RequestIdLayer;
-use crate::ingress::stack::{panicked, span};
-use crate::ingress::{method_not_allowed, not_found};
+use crate::health::Health;
+use crate::http::{RequestIdLayer, method_not_allowed, not_found, panicked, span};
 use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::StoreReadiness;

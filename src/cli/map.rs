@@ -12,14 +12,13 @@ use serde_json::{Value, json};
 use crate::config::{Config, FlowTokenPolicy, Vendor};
 use crate::deliver::DeliveryError;
 use crate::deliver::plan::{self, NoState};
-use crate::ingress::update::{CheckFlowToken, MapUpdate};
-use crate::ingress::webhook::{ParseJson, ValidateSchema};
-use crate::ingress::{BodyError, vendor_mapper, vendor_schemas};
+use crate::ingress::{vendor_mapper, vendor_schemas};
 use crate::map::{Mapped, Mapper};
 use crate::order::LastSent;
 use crate::problem::Problem;
 use crate::route::{Claim, RoutingTable, VendorRouting};
-use crate::validate::{self, VendorSchemas};
+use crate::validate::{self, BodyError, VendorSchemas};
+use crate::verify::policy::token_to_verify;
 
 /// The exit code when the gateway would refuse FILE; 0 when it would send it.
 pub const REFUSED: u8 = 1;
@@ -97,10 +96,10 @@ impl<'a> DryRun<'a> {
         if u64::try_from(body.len()).unwrap_or(u64::MAX) > max_body {
             return Err(BodyError::TooLarge(max_body).into());
         }
-        let document = ParseJson::new(self.config.limits.max_json_depth).parse(body)?;
-        ValidateSchema::check(&self.schemas, &document)?;
+        let document = validate::parse_json(body, self.config.limits.max_json_depth)?;
+        self.schemas.check(&document)?;
         let mapped = walk.mapped.insert(self.mapper.map(&document)?);
-        MapUpdate::check(mapped)?;
+        mapped.check_update()?;
         let claim = Claim {
             vendor: self.vendor,
             flow_url: mapped.flow_url.as_deref(),
@@ -114,7 +113,7 @@ impl<'a> DryRun<'a> {
         let token = mapped.flow_token.as_deref();
         walk.flow_token = Some(token_report(policy, token.is_some(), tenant));
         // Not verified against Flow: a token the policy wants checked passes here as it is.
-        CheckFlowToken::token_to_verify(policy, token, false)?;
+        token_to_verify(policy, token, false)?;
         walk.calls = self.calls(mapped)?;
         Ok(())
     }

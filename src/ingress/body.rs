@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
@@ -16,25 +15,7 @@ use tower::{Layer, Service};
 
 use super::webhook::{BufferPermit, Received, Routed};
 use crate::problem::Problem;
-
-/// How long a caller turned away for lack of buffer space is asked to wait.
-const RETRY_AFTER_FULL: Duration = Duration::from_secs(1);
-
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("The body is larger than {0} bytes.")]
-    TooLarge(u64),
-    #[error("Too many request bodies are being processed; retry shortly.")]
-    BuffersFull,
-    #[error("The body could not be read.")]
-    Unreadable,
-}
-
-impl BodyError {
-    pub fn retry_after(&self) -> Option<Duration> {
-        matches!(self, BodyError::BuffersFull).then_some(RETRY_AFTER_FULL)
-    }
-}
+use crate::validate::BodyError;
 
 #[derive(Clone)]
 pub struct ReadBodyLayer {

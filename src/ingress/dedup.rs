@@ -13,25 +13,16 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::AsyncStage;
-use super::outcome::Findings;
+use super::outcome::OutcomeFields;
 use super::update::flow_deadline;
-use super::webhook::Parsed;
+use super::webhook::{Identity, Parsed, Unique, Verified};
 use crate::config::Dedup;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::{DeliveryState, Existing, Store, StoreError};
-use crate::verify::Verified;
 
 /// How often a duplicate of a sync webhook still being delivered looks again.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
-
-/// Who a webhook is, for dedup and idempotency.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    /// The signed header id, else the payload's mapped id, else the hex SHA-256 of the body.
-    pub event_id: String,
-    pub body_hash: [u8; 32],
-}
 
 impl Identity {
     fn of(webhook: &Verified, document: &Value) -> Identity {
@@ -46,13 +37,6 @@ impl Identity {
             body_hash,
         }
     }
-}
-
-/// A parsed webhook not seen before (or whose vendor does not deduplicate).
-pub struct Unique {
-    pub webhook: Verified,
-    pub document: Value,
-    pub identity: Identity,
 }
 
 /// Stage: answer a repeat as its original → 200 duplicate / 409 `duplicate-conflict`.
@@ -113,7 +97,7 @@ fn duplicate(existing: &Existing) -> Response {
     let body = json!({"id": existing.id, "state": existing.state.as_str(), "duplicate": true});
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
     response.extensions_mut().insert(Outcome::Duplicate);
-    response
+    OutcomeFields::delivery(existing.id).mark(response)
 }
 
 impl AsyncStage<Parsed> for Deduplicate {
@@ -143,10 +127,7 @@ impl AsyncStage<Parsed> for Deduplicate {
             .settled(existing, &vendor.name, &identity, deadline)
             .await?
         {
-            Some(existing) => {
-                Findings::note_delivery(&parsed.webhook, existing.id);
-                Err(Repeat::Duplicate(existing))
-            }
+            Some(existing) => Err(Repeat::Duplicate(existing)),
             // The first was a sync delivery that failed: its key was given back.
             None => Ok(unique(parsed, identity)),
         }

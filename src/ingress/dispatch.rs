@@ -17,19 +17,19 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::dedup::Repeat;
-use super::outcome::Findings;
-use super::trace_context::TraceContext;
-use super::update::{Addressed, Authorized, flow_deadline};
+use super::outcome::OutcomeFields;
+use super::update::flow_deadline;
+use super::webhook::{Addressed, Authorized, Verified};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
 use crate::deliver::plan::NoState;
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
+use crate::http::TraceContext;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::{NotAccepting, StoreReadiness};
 use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
-use crate::verify::Verified;
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, the queue is
 /// full, or the store is not accepting.
@@ -117,18 +117,20 @@ impl Dispatch {
         }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
-            Ok(Enqueued::Accepted) => Findings::note_delivery(&update.webhook, delivery.id),
+            Ok(Enqueued::Accepted) => {}
             // Another request with the same key committed first.
             Ok(Enqueued::Taken(existing)) => {
-                Findings::note_delivery(&update.webhook, existing.id);
-                return Repeat::of(existing, &update.identity.body_hash).into_response();
+                let repeated = OutcomeFields::delivery(existing.id);
+                return repeated
+                    .mark(Repeat::of(existing, &update.identity.body_hash).into_response());
             }
             Err(error) => return Problem::from(error).into_response(),
         }
-        match vendor.mode {
+        let response = match vendor.mode {
             DeliveryMode::Queued => self.queued(&delivery),
             DeliveryMode::Sync => self.sync(&delivery, &update.webhook, accepted_at).await,
-        }
+        };
+        OutcomeFields::delivery(delivery.id).mark(response)
     }
 
     /// Whether a queued delivery may be committed now: only into a store that will keep it,

@@ -3,15 +3,14 @@
 //! else is a 404 or 405 problem.
 
 mod body;
+mod checks;
 pub mod dedup;
 pub mod dispatch;
 mod guard;
 mod launch;
 pub mod outcome;
-pub mod request_id;
 pub(crate) mod stack;
 mod stage;
-pub mod trace_context;
 pub mod update;
 mod vendors;
 pub mod webhook;
@@ -30,14 +29,14 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-pub use body::BodyError;
 pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
 pub use vendors::{Vendor, Vendors, vendor_mapper, vendor_schemas};
 use webhook::Inbound;
 
-use crate::app::Health;
 use crate::config::Config;
+use crate::health::Health;
+use crate::http::{method_not_allowed, not_found};
 use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::route::Tenants;
@@ -114,15 +113,4 @@ async fn ping(State(ingress): State<Ingress>) -> StatusCode {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     }
-}
-
-pub async fn not_found() -> Problem {
-    Problem::new(Code::NotFound, "No such route.")
-}
-
-pub async fn method_not_allowed() -> Problem {
-    Problem::new(
-        Code::MethodNotAllowed,
-        "This route does not take that method.",
-    )
 }

@@ -1,12 +1,11 @@
 //! How each webhook was answered, seen from outside every layer that can answer it (deadline,
 //! in-flight cap, panics, the pipeline): counted in `flowgate_webhooks_received_total` and
 //! `flowgate_webhook_duration_seconds`, and logged as the one line that says what became of the
-//! webhook. The answer says its outcome in its extensions (a [`Problem`] or an [`Outcome`]); what
-//! the stages learned on the way (order, tenant, delivery) they note in the request's
-//! [`Findings`].
+//! webhook. The answer says its outcome in its extensions (a [`Problem`] or an [`Outcome`]), and
+//! what the pipeline learned on the way (order, tenant, delivery) as [`OutcomeFields`].
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,50 +18,46 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
-use super::request_id::RequestId;
 use crate::flow::TenantFlow;
+use crate::http::RequestId;
 use crate::metrics::{Metrics, Outcome, VendorMetrics};
 use crate::problem::{Logged, Problem};
-use crate::verify::Verified;
 
-/// What the pipeline learned about one webhook, for its outcome line. Shared by the request's
-/// extensions (where stages note things) and the layer that logs.
-#[derive(Clone, Default)]
-pub struct Findings(Arc<Mutex<Found>>);
-
-#[derive(Default)]
-struct Found {
-    order_id: Option<Uuid>,
-    tenant: Option<Arc<TenantFlow>>,
-    delivery_id: Option<Uuid>,
+/// What the pipeline learned about one webhook, for its outcome line: every answer of the
+/// pipeline carries it in its extensions, as far as it was known when the answer was made (the
+/// stage adapters of `stage.rs` add what their input knew, `webhook.rs`'s [`Known`]).
+///
+/// [`Known`]: super::webhook::Known
+#[derive(Clone, Debug, Default)]
+pub struct OutcomeFields {
+    pub order_id: Option<Uuid>,
+    pub tenant: Option<Arc<TenantFlow>>,
+    /// The delivery the webhook became, or (a duplicate) the one it repeats.
+    pub delivery_id: Option<Uuid>,
 }
 
-impl Findings {
-    fn of(webhook: &Verified) -> Option<&Findings> {
-        webhook.parts().extensions.get::<Findings>()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Found> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn note_order(webhook: &Verified, order_id: Uuid) {
-        if let Some(findings) = Self::of(webhook) {
-            findings.lock().order_id = Some(order_id);
+impl OutcomeFields {
+    /// The delivery an answer is about.
+    pub fn delivery(delivery_id: Uuid) -> OutcomeFields {
+        OutcomeFields {
+            delivery_id: Some(delivery_id),
+            ..OutcomeFields::default()
         }
     }
 
-    pub fn note_tenant(webhook: &Verified, tenant: &Arc<TenantFlow>) {
-        if let Some(findings) = Self::of(webhook) {
-            findings.lock().tenant = Some(tenant.clone());
-        }
-    }
-
-    /// The delivery the webhook became, or (a duplicate) the one it repeats.
-    pub fn note_delivery(webhook: &Verified, delivery_id: Uuid) {
-        if let Some(findings) = Self::of(webhook) {
-            findings.lock().delivery_id = Some(delivery_id);
-        }
+    /// `response` carrying these fields too; a field its maker already set stays.
+    pub fn mark(self, mut response: Response) -> Response {
+        let extensions = response.extensions_mut();
+        let fields = match extensions.remove::<OutcomeFields>() {
+            Some(set) => OutcomeFields {
+                order_id: set.order_id.or(self.order_id),
+                tenant: set.tenant.or(self.tenant),
+                delivery_id: set.delivery_id.or(self.delivery_id),
+            },
+            None => self,
+        };
+        extensions.insert(fields);
+        response
     }
 }
 
@@ -112,14 +107,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let Some(counted) = webhook_vendor(&request).map(|vendor| self.metrics.vendor(&vendor))
         else {
             let response = self.inner.call(request);
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
         };
-        let findings = Findings::default();
-        request.extensions_mut().insert(findings.clone());
         let request_id = request.extensions().get::<RequestId>().cloned();
         let started = Instant::now();
         let response = self.inner.call(request);
@@ -134,7 +127,7 @@ where
                 outcome,
                 took,
             };
-            answer.log(&response, &findings);
+            answer.log(&response);
             // This line said it all; the problem is rendered without a second one.
             response.extensions_mut().insert(Logged);
             Ok(response)
@@ -183,13 +176,15 @@ struct Answer<'a> {
 impl Answer<'_> {
     /// Structured fields first, then a short sentence: never a body, secret or token. Our own
     /// failures are warnings; the caller's are routine.
-    fn log(&self, response: &Response, findings: &Findings) {
-        let found = findings.lock();
+    fn log(&self, response: &Response) {
+        let found = response.extensions().get::<OutcomeFields>();
         let problem = response.extensions().get::<Problem>();
         let (request_id, vendor) = (self.request_id, self.vendor.name());
-        let tenant = found.tenant.as_ref().map(|t| t.name());
-        let order_id = found.order_id.map(tracing::field::display);
-        let delivery_id = found.delivery_id.map(tracing::field::display);
+        let tenant = found.and_then(|f| f.tenant.as_ref()).map(|t| t.name());
+        let order_id = found.and_then(|f| f.order_id).map(tracing::field::display);
+        let delivery_id = found
+            .and_then(|f| f.delivery_id)
+            .map(tracing::field::display);
         let outcome = self.outcome.as_str();
         let status = response.status().as_u16();
         // Milliseconds to the microsecond: a queued webhook answers in well under one.
@@ -218,5 +213,31 @@ impl Answer<'_> {
         } else {
             answered!(info);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn a_field_the_answers_maker_set_is_kept_and_the_others_are_added() {
+        let (first, second, order) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let response = OutcomeFields::delivery(first).mark(().into_response());
+        let known = OutcomeFields {
+            order_id: Some(order),
+            tenant: None,
+            delivery_id: Some(second),
+        };
+        let response = known.mark(response);
+        let fields = response
+            .extensions()
+            .get::<OutcomeFields>()
+            .expect("fields");
+        assert_eq!(fields.delivery_id, Some(first));
+        assert_eq!(fields.order_id, Some(order));
+        assert!(fields.tenant.is_none());
     }
 }

@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use http::Request;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower::util::{BoxCloneSyncService, MapRequestLayer};
@@ -16,19 +14,20 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::body::ReadBodyLayer;
+use super::checks::{
+    Authenticate, LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit,
+};
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
 use super::outcome::RecordOutcomeLayer;
-use super::request_id::{RequestId, RequestIdLayer};
-use super::trace_context::{TraceContext, set_trace_context};
-use super::update::{CheckFlowToken, MapUpdate, ResolveTenant};
-use super::webhook::{LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit};
+use super::update::{CheckFlowToken, MapUpdate, RequireChange, ResolveTenant};
+use super::webhook::{Authorized, Known};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
+use crate::http::trace_context::set_trace_context;
+use crate::http::{RequestIdLayer, panicked, span};
 use crate::metrics::Metrics;
 use crate::order::OrderBook;
-use crate::problem::Problem;
-use crate::verify::Authenticate;
 
 /// Wraps every route of the public listener.
 pub fn around_routes(
@@ -97,6 +96,8 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
         .layer(StageLayer::new(ValidateSchema))
         // 422: only now is the payload known to have the shape the map reads.
         .layer(StageLayer::new(MapUpdate))
+        // 422: an update that sets nothing has nothing to deliver; its order is known by now.
+        .layer(StageLayer::new(RequireChange))
         // 403 / 422: the order's tenant, from configured tenants only (the SSRF guard).
         .layer(AsyncStageLayer::new(ResolveTenant::new(
             flow.tenants.clone(),
@@ -108,50 +109,19 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
             book,
         )))
         // 202 after the commit (queued); 200 / 502 / 503 / 504 from Flow (sync).
-        .service_fn(move |authorized| {
+        .service_fn(move |authorized: Authorized| {
             let dispatch = dispatch.clone();
-            async move { Ok::<_, Infallible>(dispatch.answer(authorized).await) }
+            let known = authorized.outcome_fields();
+            async move { Ok::<_, Infallible>(known.mark(dispatch.answer(authorized).await)) }
         });
     BoxCloneSyncService::new(stages)
-}
-
-/// The most characters of a path a request's span repeats: every route's path is far shorter,
-/// and a path of 60 000 characters must not make every line of its request that long.
-const MAX_LOGGED_PATH: usize = 256;
-
-/// The span of one request on either listener: its method, path (cut), request id and W3C
-/// trace context, named on every line logged inside it.
-pub(crate) fn span(request: &Request<Body>) -> tracing::Span {
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(RequestId::as_str)
-        .unwrap_or_default();
-    let path = request.uri().path();
-    let path = path
-        .char_indices()
-        .nth(MAX_LOGGED_PATH)
-        .map_or(path, |(cut, _)| &path[..cut]);
-    let trace = TraceContext::of(request);
-    let (trace_id, span_id) = (trace.trace_id(), trace.span_id());
-    tracing::info_span!("request", method = %request.method(), path, request_id = %id, trace_id, span_id)
-}
-
-/// A panic in a handler: logged, answered 500 `internal` with nothing of the panic in it.
-pub(crate) fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
-    let message = cause
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| cause.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(panic = %message, "request handler panicked");
-    Problem::internal().into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::routing::get;
+    use http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 

@@ -1,6 +1,7 @@
 //! A pipeline stage that either turns one typed webhook into the next (`Routed` → `Received` →
-//! `Verified` → …) or answers with a [`Problem`]. Typed hand-offs mean a later stage cannot be
-//! reached with input an earlier one did not check.
+//! `Verified` → …) or answers with a [`Problem`], which carries what its input knew for the
+//! outcome line. Typed hand-offs mean a later stage cannot be reached with input an earlier one
+//! did not check.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use tower::{Layer, Service};
 
+use super::webhook::Known;
 use crate::problem::Problem;
 
 /// One synchronous check of the webhook pipeline. Its error says what is wrong; `problem.rs`
@@ -53,6 +55,7 @@ pub struct StageService<T, S> {
 
 impl<T, S, In> Service<In> for StageService<T, S>
 where
+    In: Known,
     T: Stage<In>,
     S: Service<T::Out, Response = Response, Error = Infallible>,
 {
@@ -65,9 +68,10 @@ where
     }
 
     fn call(&mut self, input: In) -> Self::Future {
+        let known = input.outcome_fields();
         match self.stage.run(input) {
             Ok(next) => Either::Left(self.inner.call(next)),
-            Err(error) => Either::Right(ready(Ok(error.into().into_response()))),
+            Err(error) => Either::Right(ready(Ok(known.mark(error.into().into_response())))),
         }
     }
 }
@@ -114,7 +118,7 @@ pub struct AsyncStageService<T, S> {
 
 impl<T, S, In> Service<In> for AsyncStageService<T, S>
 where
-    In: Send + 'static,
+    In: Known + Send + 'static,
     T: AsyncStage<In>,
     S: Service<T::Out, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
@@ -132,10 +136,11 @@ where
         // The clone is not ready yet; the readied service goes with this call (tower's pattern).
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let known = input.outcome_fields();
         Box::pin(async move {
             match stage.run(input).await {
                 Ok(next) => inner.call(next).await,
-                Err(answer) => Ok(answer.into_response()),
+                Err(answer) => Ok(known.mark(answer.into_response())),
             }
         })
     }

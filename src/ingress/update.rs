@@ -1,6 +1,6 @@
 //! The stages after validation, where a webhook becomes an order update: `Valid` → `Update`
-//! (mapped) → `Addressed` (tenant resolved) → `Authorized` (FlowToken policy met), and the end
-//! of the pipeline, which hands the update to delivery and answers.
+//! (mapped) → `Addressed` (tenant resolved) → `Authorized` (FlowToken policy met), each a thin
+//! adapter of `map`, `route` and `verify`; and the deadline Flow calls keep to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,43 +8,19 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use super::dedup::Identity;
 use super::guard::RequestDeadline;
-use super::outcome::Findings;
-use super::webhook::Valid;
+use super::webhook::{Addressed, Authorized, Update, Valid, Verified};
 use super::{AsyncStage, Stage};
-use crate::config::FlowTokenPolicy;
-use crate::flow::TenantFlow;
-use crate::map::{self, MappingError};
-use crate::order::{Binding, OrderBook, StoreError};
+use crate::map::MappingError;
+use crate::order::OrderBook;
 use crate::problem::Problem;
-use crate::route::{self, Claim, RouteError, Tenants};
-use crate::verify::Verified;
-use crate::verify::flow_token::{self, FlowTokens, TokenError, VerifiedToken};
+use crate::route::{self, AddressError, Claim, RouteError, Tenants};
+use crate::verify::flow_token::{self, FlowTokens, VerifiedToken};
+use crate::verify::policy::{PolicyError, token_to_verify};
 
 /// Flow calls stop this long before the request's deadline, so the gateway answers 504 itself
 /// instead of being cut off with a 408.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
-
-/// A valid webhook mapped onto an order update.
-pub struct Update {
-    pub webhook: Verified,
-    pub order: map::Mapped,
-    pub identity: Identity,
-}
-
-/// An update whose tenant is known.
-pub struct Addressed {
-    pub update: Update,
-    pub tenant: Arc<TenantFlow>,
-    pub binding: Option<Binding>,
-}
-
-/// An update that met its vendor's FlowToken policy.
-pub struct Authorized {
-    pub addressed: Addressed,
-    pub token: Option<VerifiedToken>,
-}
 
 /// Stage: map the payload → 422 `mapping-failed`.
 #[derive(Clone, Copy, Default)]
@@ -57,14 +33,12 @@ impl Stage<Valid> for MapUpdate {
     fn run(&self, valid: Valid) -> Result<Update, MappingError> {
         let vendor = valid.webhook.vendor();
         let order = vendor.mapper.map(&valid.document)?;
-        Findings::note_order(&valid.webhook, order.order_id);
         if !order.truncated.is_empty() {
             for field in &order.truncated {
                 vendor.metrics.truncated(field);
             }
             tracing::info!(vendor = %vendor.name, fields = ?order.truncated, "fields cut to limits.max_field_chars");
         }
-        Self::check(&order)?;
         Ok(Update {
             webhook: valid.webhook,
             order,
@@ -73,16 +47,17 @@ impl Stage<Valid> for MapUpdate {
     }
 }
 
-impl MapUpdate {
-    /// A mapped webhook must set something to deliver (also what `flowgate map` checks).
-    pub fn check(order: &map::Mapped) -> Result<(), MappingError> {
-        if order.update.patches() || order.update.updates_state() {
-            return Ok(());
-        }
-        Err(MappingError {
-            field: "update".into(),
-            reason: "the webhook sets none of state, status, title, action text, metadata".into(),
-        })
+/// Stage: the update must set something to deliver → 422 `mapping-failed`, naming its order.
+#[derive(Clone, Copy, Default)]
+pub struct RequireChange;
+
+impl Stage<Update> for RequireChange {
+    type Out = Update;
+    type Error = MappingError;
+
+    fn run(&self, update: Update) -> Result<Update, MappingError> {
+        update.order.check_update()?;
+        Ok(update)
     }
 }
 
@@ -97,14 +72,6 @@ impl ResolveTenant {
     pub fn new(tenants: Arc<Tenants>, book: Arc<dyn OrderBook>) -> Self {
         Self { tenants, book }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AddressError {
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl AsyncStage<Update> for ResolveTenant {
@@ -127,7 +94,6 @@ impl AsyncStage<Update> for ResolveTenant {
             .flow(&name)
             .cloned()
             .ok_or(RouteError::Unresolved)?;
-        Findings::note_tenant(&update.webhook, &tenant);
         Ok(Addressed {
             update,
             tenant,
@@ -149,18 +115,6 @@ impl CheckFlowToken {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("The vendor must send a FlowToken for an order no verified token has bound.")]
-    Missing,
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl AsyncStage<Addressed> for CheckFlowToken {
     type Out = Authorized;
     type Error = PolicyError;
@@ -169,7 +123,7 @@ impl AsyncStage<Addressed> for CheckFlowToken {
         let order = &addressed.update.order;
         let policy = addressed.update.webhook.vendor().flow_token;
         let bound = addressed.binding.is_some();
-        let token = match Self::token_to_verify(policy, order.flow_token.as_deref(), bound)? {
+        let token = match token_to_verify(policy, order.flow_token.as_deref(), bound)? {
             None => None,
             Some(token) => self.verify(&addressed, token).await?,
         };
@@ -178,22 +132,6 @@ impl AsyncStage<Addressed> for CheckFlowToken {
 }
 
 impl CheckFlowToken {
-    /// The policy's verdict before Flow is asked: the token to verify, none to verify, or 401
-    /// `flow-token-missing` (also what `flowgate map` decides with). `bound`: the order already
-    /// has a binding.
-    pub fn token_to_verify(
-        policy: FlowTokenPolicy,
-        token: Option<&str>,
-        bound: bool,
-    ) -> Result<Option<&str>, PolicyError> {
-        match (policy, token) {
-            (FlowTokenPolicy::Off, _) | (FlowTokenPolicy::Optional, None) => Ok(None),
-            (FlowTokenPolicy::Required, None) if bound => Ok(None),
-            (FlowTokenPolicy::Required, None) => Err(PolicyError::Missing),
-            (_, Some(token)) => Ok(Some(token)),
-        }
-    }
-
     /// Verifies the token unless it is the one that bound the order, then binds the order.
     async fn verify(
         &self,
@@ -243,28 +181,5 @@ impl IntoResponse for AddressError {
 impl IntoResponse for PolicyError {
     fn into_response(self) -> Response {
         Problem::from(self).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_token_policy_decides_before_flow_is_asked() {
-        use FlowTokenPolicy::{Off, Optional, Required};
-        let verdict = |policy, token, bound| {
-            CheckFlowToken::token_to_verify(policy, token, bound).map_err(|e| e.to_string())
-        };
-        let missing = Err(PolicyError::Missing.to_string());
-        for bound in [false, true] {
-            assert_eq!(verdict(Off, Some("t"), bound), Ok(None));
-            assert_eq!(verdict(Off, None, bound), Ok(None));
-            assert_eq!(verdict(Optional, None, bound), Ok(None));
-            assert_eq!(verdict(Optional, Some("t"), bound), Ok(Some("t")));
-            assert_eq!(verdict(Required, Some("t"), bound), Ok(Some("t")));
-        }
-        assert_eq!(verdict(Required, None, true), Ok(None));
-        assert_eq!(verdict(Required, None, false), missing);
     }
 }

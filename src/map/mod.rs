@@ -34,6 +34,19 @@ pub struct Mapped {
     pub truncated: Vec<&'static str>,
 }
 
+impl Mapped {
+    /// A mapped webhook must set something to deliver (also what `flowgate map` checks).
+    pub fn check_update(&self) -> Result<(), MappingError> {
+        if self.update.patches() || self.update.updates_state() {
+            return Ok(());
+        }
+        Err(MappingError {
+            field: "update".into(),
+            reason: "the webhook sets none of state, status, title, action text, metadata".into(),
+        })
+    }
+}
+
 /// 422 `mapping-failed`: which field, and why (never the whole payload; a quoted value is cut
 /// short).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

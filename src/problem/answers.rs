@@ -6,16 +6,14 @@ use std::time::Duration;
 use super::{Code, Problem};
 use crate::deliver::DeliveryError;
 use crate::deliver::retry::RetryReason;
-use crate::ingress::BodyError;
-use crate::ingress::update::{AddressError, PolicyError};
-use crate::ingress::webhook::{
-    MediaTypeError, ParseError, RateLimited, SchemaViolations, UnknownVendor,
-};
 use crate::map::MappingError;
 use crate::order::StoreError;
-use crate::route::RouteError;
+use crate::route::{AddressError, RouteError};
+use crate::validate::{BodyError, MediaTypeError, ParseError, SchemaViolations};
 use crate::verify::flow_token::TokenError;
+use crate::verify::policy::PolicyError;
 use crate::verify::signature::SignatureError;
+use crate::verify::{RateLimited, UnknownVendor};
 
 impl From<UnknownVendor> for Problem {
     fn from(error: UnknownVendor) -> Self {

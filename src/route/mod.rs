@@ -12,6 +12,16 @@ use crate::flow::{SharedBuckets, TenantFlow};
 use crate::metrics::Metrics;
 use crate::order::{Binding, OrderBook, StoreError};
 
+/// Why an update's tenant could not be resolved: the routing rules refuse it, or the order's
+/// binding could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// One configured tenant as routing sees it.
 #[derive(Clone, Debug)]
 struct Entry {

@@ -1,5 +1,12 @@
 //! JSON Schema validation: every vendor's schemas compiled once at start-up (a broken schema
 //! stops start-up naming its file), then each payload checked with every violation reported.
+//! `body.rs` holds what a body must be before that: declared JSON, within its caps, parseable.
+
+mod body;
+
+pub use body::{
+    BodyError, MediaTypeError, ParseError, is_json_media_type, nesting_depth, parse_json,
+};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +29,11 @@ pub struct Violation {
     pub pointer: String,
     pub message: String,
 }
+
+/// 422 `schema-violation`: every rule the payload breaks.
+#[derive(Debug, thiserror::Error)]
+#[error("The payload breaks {} rule(s) of its schema.", .0.len())]
+pub struct SchemaViolations(pub Vec<Violation>);
 
 /// A vendor's schemas in the order they apply: its own (if any), then the canonical envelope
 /// when the vendor has no map.
@@ -52,6 +64,16 @@ impl VendorSchemas {
                 .collect();
         }
         Vec::new()
+    }
+
+    /// Every violation in `document`, as an error (also what `flowgate map` validates with).
+    pub fn check(&self, document: &Value) -> Result<(), SchemaViolations> {
+        let violations = self.violations(document);
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(SchemaViolations(violations))
+        }
     }
 }
 

@@ -69,11 +69,23 @@ enum Scheme {
     Basic(Basic),
 }
 
-/// What a successful check learned about the request.
+/// What a successful check learned about the request: the proof that a vendor's verifier
+/// accepted it. Only the verifier (this module) makes one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authenticated {
     /// The `webhook-id` (or `svix-id`) for standard-webhooks; `None` for other schemes.
-    pub event_id: Option<String>,
+    event_id: Option<String>,
+}
+
+impl Authenticated {
+    /// The event id the signature covers, when the scheme has one.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+
+    pub fn into_event_id(self) -> Option<String> {
+        self.event_id
+    }
 }
 
 /// Why a request failed authentication. The text is safe to show the vendor: it may name a

@@ -1,13 +1,15 @@
 //! `GET /metrics` on the admin listener (DESIGN section 11): every counter moves where its event
 //! happens, by exactly as much, under the configured vendor and tenant labels; the queue gauges
 //! describe the store, also after a restart (`queue.rs`); the exposition passes `promtool check
-//! metrics` (`promtool.rs`). The outcome log lines are checked in `logs.rs`.
+//! metrics` (`promtool.rs`). The outcome log lines are checked in `logs.rs`, those of refused
+//! webhooks in `refusals.rs`.
 
 mod forging;
 mod gauges;
 mod logs;
 mod promtool;
 mod queue;
+mod refusals;
 mod startup;
 
 use serde_json::json;

@@ -14,9 +14,9 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::{AdminState, router};
-use crate::app::Health;
 use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
 use crate::deliver::control::TenantControl;
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::readiness::StoreReadiness;

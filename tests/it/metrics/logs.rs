@@ -76,7 +76,7 @@ impl Logged {
     }
 
     /// `POST /webhooks/{vendor}` with `body`, `headers` and the request id `id`.
-    async fn post(&self, vendor: &str, body: &str, headers: Headers, id: &str) -> Reply {
+    pub(super) async fn post(&self, vendor: &str, body: &str, headers: Headers, id: &str) -> Reply {
         let mut request = http::Request::post(format!("http://{}/webhooks/{vendor}", self.public))
             .header("content-type", "application/json")
             .header("x-request-id", id);

@@ -1,11 +1,13 @@
 //! Wires the configuration into running listeners, workers and the gateway's own metrics, and
 //! drains them on shutdown: readiness turns 503 at once, listeners close after
-//! `server.drain_delay`, in-flight requests get `server.shutdown_grace`.
+//! `server.drain_delay`, in-flight requests get `server.shutdown_grace`. `upkeep.rs` counts and
+//! purges the store while it runs.
+
+mod upkeep;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -18,47 +20,19 @@ use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
+use crate::health::Health;
 use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
+use crate::queue::Store;
 use crate::queue::postgres::{PgOptions, PgStore};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{Retention, Store};
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 use crate::verify::flow_token::FlowTokens;
 use crate::{admin, server};
-
-/// Whether the gateway takes traffic: false while starting and from the first shutdown signal.
-#[derive(Clone, Default)]
-pub struct Health {
-    ready: Arc<AtomicBool>,
-    draining: Arc<AtomicBool>,
-}
-
-impl Health {
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    /// Why the gateway is not ready, for `/readyz`: starting, or shutting down.
-    pub fn not_ready(&self) -> Option<&'static str> {
-        if self.draining.load(Ordering::Relaxed) {
-            Some("shutting down")
-        } else if self.is_ready() {
-            None
-        } else {
-            Some("starting")
-        }
-    }
-
-    /// Ready once started; not ready again only for the drain.
-    fn set_ready(&self, ready: bool) {
-        self.draining.store(!ready, Ordering::Relaxed);
-        self.ready.store(ready, Ordering::Relaxed);
-    }
-}
+use upkeep::{Queue, upkeep};
 
 /// Everything `serve` needs, built and checked; `check-config` builds the same and stops.
 pub struct App {
@@ -173,7 +147,7 @@ impl App {
         };
         queue.count().await;
         queue.check_store();
-        let upkeep = tokio::spawn(upkeep(queue, self.retention()));
+        let upkeep = tokio::spawn(upkeep(queue, upkeep::retention(&self.config)));
         self.start_simulator();
         let header_timeout = self.config.server.request_timeout;
         let public = server::serve(public, ingress, header_timeout, closed.clone());
@@ -185,12 +159,12 @@ impl App {
             () = shutdown => {}
             result = &mut servers => return joined(result),
         }
-        let switches = Switches {
+        let senders = ShutdownSenders {
             close,
             cut,
             stop_workers,
         };
-        self.drain(&mut servers, switches).await?;
+        self.drain(&mut servers, senders).await?;
         let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
         upkeep.abort();
         // Awaited so the store it holds is closed, and its file unlocked, when `run` returns.
@@ -299,25 +273,15 @@ impl App {
         Ok(Arc::new(store))
     }
 
-    fn retention(&self) -> Retention {
-        let store = &self.config.store;
-        Retention {
-            delivered: store.retention,
-            dead: store.dead_retention,
-            dedup_window: store.dedup_window,
-            orders: store.order_retention,
-        }
-    }
-
     /// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
     /// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
-    async fn drain(&self, servers: &mut Servers, switches: Switches) -> std::io::Result<()> {
+    async fn drain(&self, servers: &mut Servers, senders: ShutdownSenders) -> std::io::Result<()> {
         let server = &self.config.server;
-        let Switches {
+        let ShutdownSenders {
             close,
             cut,
             stop_workers,
-        } = switches;
+        } = senders;
         self.health.set_ready(false);
         tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
         tokio::time::sleep(server.drain_delay).await;
@@ -344,8 +308,8 @@ struct Delivering {
     backlog: Arc<Backlog>,
 }
 
-/// What the drain turns off, in its order.
-struct Switches {
+/// The senders the drain stops the gateway with, in the order it sends them.
+struct ShutdownSenders {
     /// The listeners stop accepting and idle connections close.
     close: watch::Sender<bool>,
     /// Requests still running after the grace period are answered 503.
@@ -356,61 +320,6 @@ struct Switches {
 
 /// How long cut requests get to send their 503 before their connections are dropped.
 const CUT_WAIT: Duration = Duration::from_secs(1);
-/// How often the open deliveries are counted for back-pressure.
-const COUNT_EVERY: Duration = Duration::from_secs(1);
-/// How often records past their retention are purged, in counts.
-const PURGE_EVERY_COUNTS: u32 = 60;
-
-/// The store's queue and readiness as back-pressure, readiness and the gauges see them.
-struct Queue {
-    store: Arc<dyn Store>,
-    backlog: Arc<Backlog>,
-    readiness: Arc<StoreReadiness>,
-    metrics: Metrics,
-}
-
-impl Queue {
-    /// Counts the deliveries by state, for the backlog and the gauges.
-    async fn count(&self) {
-        match self.store.depth().await {
-            Ok(depth) => {
-                let open = depth.pending + depth.in_flight + depth.retrying;
-                self.backlog.set(open);
-                self.metrics.set_queue(&depth, chrono::Utc::now());
-            }
-            Err(error) => tracing::warn!(%error, "counting the queue failed"),
-        }
-    }
-
-    /// Reads the store's free disk and reports whether the store accepts.
-    fn check_store(&self) {
-        self.readiness.watch_disk();
-        let ready = self.readiness.check().is_ok();
-        self.metrics.set_store_ready(ready);
-    }
-}
-
-/// Counts the queue and checks the store every second (and folds histogram samples into their
-/// buckets); purges what retention no longer keeps every minute.
-async fn upkeep(queue: Queue, retention: Retention) {
-    let mut every = tokio::time::interval(COUNT_EVERY);
-    let store = &queue.store;
-    for tick in 0u32.. {
-        every.tick().await;
-        queue.count().await;
-        queue.metrics.run_upkeep();
-        queue.check_store();
-        if tick % PURGE_EVERY_COUNTS != 0 {
-            continue;
-        }
-        match store.purge(chrono::Utc::now(), retention).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "records past their retention purged"),
-            Err(error) => tracing::warn!(%error, "purging old records failed"),
-        }
-    }
-}
-
 type Servers = JoinHandle<std::io::Result<((), ())>>;
 
 fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Result<()> {

@@ -1,0 +1,77 @@
+//! The store's upkeep while the gateway runs: the queue counted every second for back-pressure,
+//! the gauges and readiness, and records past their retention purged every minute.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::ingress::dispatch::Backlog;
+use crate::metrics::Metrics;
+use crate::queue::readiness::StoreReadiness;
+use crate::queue::{Retention, Store};
+
+/// How often the open deliveries are counted for back-pressure.
+const COUNT_EVERY: Duration = Duration::from_secs(1);
+/// How often records past their retention are purged, in counts.
+const PURGE_EVERY_COUNTS: u32 = 60;
+
+/// The store's queue and readiness as back-pressure, readiness and the gauges see them.
+pub(super) struct Queue {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) backlog: Arc<Backlog>,
+    pub(super) readiness: Arc<StoreReadiness>,
+    pub(super) metrics: Metrics,
+}
+
+impl Queue {
+    /// Counts the deliveries by state, for the backlog and the gauges.
+    pub(super) async fn count(&self) {
+        match self.store.depth().await {
+            Ok(depth) => {
+                let open = depth.pending + depth.in_flight + depth.retrying;
+                self.backlog.set(open);
+                self.metrics.set_queue(&depth, chrono::Utc::now());
+            }
+            Err(error) => tracing::warn!(%error, "counting the queue failed"),
+        }
+    }
+
+    /// Reads the store's free disk and reports whether the store accepts.
+    pub(super) fn check_store(&self) {
+        self.readiness.watch_disk();
+        let ready = self.readiness.check().is_ok();
+        self.metrics.set_store_ready(ready);
+    }
+}
+
+/// Counts the queue and checks the store every second (and folds histogram samples into their
+/// buckets); purges what retention no longer keeps every minute.
+pub(super) async fn upkeep(queue: Queue, retention: Retention) {
+    let mut every = tokio::time::interval(COUNT_EVERY);
+    let store = &queue.store;
+    for tick in 0u32.. {
+        every.tick().await;
+        queue.count().await;
+        queue.metrics.run_upkeep();
+        queue.check_store();
+        if tick % PURGE_EVERY_COUNTS != 0 {
+            continue;
+        }
+        match store.purge(chrono::Utc::now(), retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "records past their retention purged"),
+            Err(error) => tracing::warn!(%error, "purging old records failed"),
+        }
+    }
+}
+
+/// What the store keeps, and for how long, as `[store]` sets it.
+pub(super) fn retention(config: &Config) -> Retention {
+    let store = &config.store;
+    Retention {
+        delivered: store.retention,
+        dead: store.dead_retention,
+        dedup_window: store.dedup_window,
+        orders: store.order_retention,
+    }
+}

@@ -1,0 +1,154 @@
+//! The pipeline's checks of the request itself, in the contract's order, each a [`Stage`] from one
+//! type of `webhook.rs` to the next and each a thin adapter of its stage library: the vendor
+//! (404), the media type (415), the signature on the raw bytes (401), the vendor's rate limit
+//! (429), JSON (400) and the vendor's schemas (422).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use governor::clock::{Clock, DefaultClock};
+use http::header;
+
+use super::webhook::{Inbound, Parsed, Received, Routed, Unique, Valid, Verified};
+use super::{Stage, Vendors};
+use crate::validate::{
+    MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
+};
+use crate::verify::signature::SignatureError;
+use crate::verify::{RateLimited, UnknownVendor, is_vendor_name};
+
+/// Stage: find the vendor → 404 `unknown-vendor`.
+#[derive(Clone)]
+pub struct LookupVendor {
+    vendors: Arc<Vendors>,
+}
+
+impl LookupVendor {
+    pub fn new(vendors: Arc<Vendors>) -> Self {
+        Self { vendors }
+    }
+}
+
+impl Stage<Inbound> for LookupVendor {
+    type Out = Routed;
+    type Error = UnknownVendor;
+
+    fn run(&self, inbound: Inbound) -> Result<Routed, UnknownVendor> {
+        if !is_vendor_name(&inbound.vendor) {
+            return Err(UnknownVendor::Malformed);
+        }
+        let vendor = self
+            .vendors
+            .get(&inbound.vendor)
+            .ok_or(UnknownVendor::Named(inbound.vendor))?;
+        let (parts, body) = inbound.request.into_parts();
+        Ok(Routed {
+            vendor,
+            parts,
+            body,
+        })
+    }
+}
+
+/// Stage: the body must be declared JSON → 415 `unsupported-media-type`.
+#[derive(Clone, Copy, Default)]
+pub struct RequireJson;
+
+impl Stage<Routed> for RequireJson {
+    type Out = Routed;
+    type Error = MediaTypeError;
+
+    fn run(&self, routed: Routed) -> Result<Routed, MediaTypeError> {
+        let value = routed
+            .parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .ok_or(MediaTypeError::Missing)?;
+        let text = value.to_str().unwrap_or_default();
+        if is_json_media_type(text) {
+            Ok(routed)
+        } else {
+            Err(MediaTypeError::NotJson(text.chars().take(100).collect()))
+        }
+    }
+}
+
+/// Stage: authenticate the vendor → 401 `signature-invalid`, each failure counted by reason.
+#[derive(Clone, Copy, Default)]
+pub struct Authenticate;
+
+impl Stage<Received> for Authenticate {
+    type Out = Verified;
+    type Error = SignatureError;
+
+    fn run(&self, received: Received) -> Result<Verified, SignatureError> {
+        let vendor = &received.vendor;
+        let proof = vendor
+            .verifier
+            .verify(&received.parts.headers, &received.body, SystemTime::now())
+            .inspect_err(|error| vendor.metrics.signature_failure(error.reason()))?;
+        Ok(Verified::new(received, proof))
+    }
+}
+
+/// Stage: the vendor's own rate limit, spent only by authenticated requests → 429 `rate-limited`.
+#[derive(Clone, Copy, Default)]
+pub struct VendorRateLimit;
+
+impl Stage<Verified> for VendorRateLimit {
+    type Out = Verified;
+    type Error = RateLimited;
+
+    fn run(&self, webhook: Verified) -> Result<Verified, RateLimited> {
+        let Some(limiter) = &webhook.vendor().rate_limit else {
+            return Ok(webhook);
+        };
+        match limiter.check() {
+            Ok(()) => Ok(webhook),
+            Err(not_until) => Err(RateLimited {
+                vendor: webhook.vendor().name.clone(),
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            }),
+        }
+    }
+}
+
+/// Stage: parse the body as JSON no deeper than `limits.max_json_depth` → 400 `invalid-json`.
+#[derive(Clone, Copy)]
+pub struct ParseJson {
+    max_depth: usize,
+}
+
+impl ParseJson {
+    pub fn new(max_depth: usize) -> Self {
+        Self { max_depth }
+    }
+}
+
+impl Stage<Verified> for ParseJson {
+    type Out = Parsed;
+    type Error = ParseError;
+
+    fn run(&self, webhook: Verified) -> Result<Parsed, ParseError> {
+        let document = parse_json(webhook.body(), self.max_depth)?;
+        Ok(Parsed { webhook, document })
+    }
+}
+
+/// Stage: check the payload against the vendor's schemas → 422 `schema-violation`.
+#[derive(Clone, Copy, Default)]
+pub struct ValidateSchema;
+
+impl Stage<Unique> for ValidateSchema {
+    type Out = Valid;
+    type Error = SchemaViolations;
+
+    fn run(&self, unique: Unique) -> Result<Valid, SchemaViolations> {
+        unique.webhook.vendor().schemas.check(&unique.document)?;
+        Ok(Valid {
+            webhook: unique.webhook,
+            document: unique.document,
+            identity: unique.identity,
+        })
+    }
+}

@@ -22,10 +22,11 @@
 //! cli                                  the command line
 //! app                                  wiring, start-up and drain
 //! ingress, admin, simulator            the listeners
-//! server                               what the listeners share
+//! http, health                         what both listeners share
 //! problem                              errors become HTTP answers here, and only here
 //! deliver                              workers and the sync path
-//! queue, route, verify, validate, map  the stage libraries
+//! queue, verify, validate, map         the stage libraries
+//! route                                which tenant's Flow an order goes to
 //! flow                                 the Flow client
 //! metrics, telemetry                   what the gateway reports
 //! config                               what it was told
@@ -49,7 +50,6 @@ pub mod order;
 pub mod problem;
 pub mod queue;
 pub mod route;
-pub mod server;
 pub mod simulator;
 pub mod telemetry;
 pub mod validate;

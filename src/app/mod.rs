@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 
+use crate::admin;
 use crate::admin::AdminState;
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
 use crate::deliver::Deliverer;
@@ -21,6 +22,7 @@ use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
+use crate::http::server;
 use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
@@ -31,7 +33,6 @@ use crate::queue::sqlite::SqliteStore;
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 use crate::verify::flow_token::FlowTokens;
-use crate::{admin, server};
 use upkeep::{Queue, upkeep};
 
 /// Everything `serve` needs, built and checked; `check-config` builds the same and stops.

@@ -27,7 +27,7 @@ pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Re
     tracing::info!(version, listen = %bound, client_id = %settings.client_id, "flowgate simulator starting; Flow's API is under /flow");
     let (close, closed) = watch::channel(false);
     let router = Simulator::new(settings).router();
-    let serving = tokio::spawn(crate::server::serve(
+    let serving = tokio::spawn(crate::http::server::serve(
         listener,
         router,
         HEADER_TIMEOUT,

@@ -32,6 +32,26 @@ fn every_room_imports_only_rooms_below_it() {
 }
 
 #[test]
+fn the_architecture_document_draws_the_same_floors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
+    let drawing: String = lib
+        .lines()
+        .skip_while(|l| !l.starts_with(FLOORS_MARKER))
+        .skip_while(|l| !l.contains("```text"))
+        .skip(1)
+        .take_while(|l| !l.contains("```"))
+        .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start_matches(' ')))
+        .collect();
+    let document = root.join("docs/architecture.md");
+    let document = std::fs::read_to_string(document).expect("read docs/architecture.md");
+    assert!(
+        document.contains(&format!("```text\n{drawing}```")),
+        "docs/architecture.md does not draw the floors of lib.rs:\n{drawing}"
+    );
+}
+
+#[test]
 fn every_room_of_src_is_on_a_floor() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let floors = floors(&src);

@@ -18,7 +18,9 @@ async fn serve(gw: &Admin) -> (String, watch::Sender<bool>) {
     let (close, closed) = watch::channel(false);
     let router = gw.router.clone();
     let timeout = std::time::Duration::from_secs(5);
-    tokio::spawn(crate::server::serve(listener, router, timeout, closed));
+    tokio::spawn(crate::http::server::serve(
+        listener, router, timeout, closed,
+    ));
     (url, close)
 }
 

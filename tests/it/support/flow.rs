@@ -37,7 +37,7 @@ impl FlowSim {
         let address = listener.local_addr().expect("the simulator's address");
         let (close, closed) = watch::channel(false);
         let router = Simulator::new(settings).router();
-        tokio::spawn(flowgate::server::serve(
+        tokio::spawn(flowgate::http::server::serve(
             listener,
             router,
             Duration::from_secs(10),

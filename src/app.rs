@@ -295,7 +295,7 @@ impl App {
             .await
             .map_err(io::Error::other)?;
         // The store's own words: they name the database.
-        let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.0)))?;
+        let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.detail())))?;
         Ok(Arc::new(store))
     }
 
@@ -425,7 +425,9 @@ fn store_url_error(config: &Config) -> Option<ConfigError> {
         return None;
     }
     let checked = crate::queue::postgres::check_url(url);
-    checked.err().map(|e| config.source.error("store.url", e.0))
+    checked
+        .err()
+        .map(|e| config.source.error("store.url", e.detail()))
 }
 
 /// The simulator's secret, when the simulator is on (the tenants' are resolved with them).

@@ -22,7 +22,7 @@ pub enum NotAccepting {
 impl std::fmt::Display for NotAccepting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotAccepting::Store(error) => f.write_str(&error.0),
+            NotAccepting::Store(error) => f.write_str(error.detail()),
             NotAccepting::LowDisk { free } => {
                 write!(f, "low disk: {:.1} GiB free", *free as f64 / GIB)
             }

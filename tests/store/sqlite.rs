@@ -187,7 +187,7 @@ async fn a_newer_schema_is_refused() {
         .expect("set version");
     drop(conn);
     let error = SqliteStore::open(&backend.path, SyncMode::Normal).expect_err("refused");
-    assert!(error.0.contains("schema version 99"), "{error}");
+    assert!(error.detail().contains("schema version 99"), "{error}");
 }
 
 async fn a_failing_request_leaves_its_batch_committed() {

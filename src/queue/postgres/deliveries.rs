@@ -11,7 +11,7 @@ use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::config::DeliveryMode;
-use crate::order::{LastSent, StoreError};
+use crate::order::{LastSent, StoreError, StoreErrorKind as Kind};
 use crate::queue::{Attempt, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
 use super::book;
@@ -140,8 +140,9 @@ pub(super) async fn enqueue(
         .await?;
     match holder {
         Some(row) => Ok(Enqueued::Taken(existing(&row)?)),
-        None => Err(StoreError(
-            "a dedup key was taken but its delivery is missing".to_owned(),
+        None => Err(StoreError::new(
+            Kind::Corrupt,
+            "a dedup key was taken but its delivery is missing",
         )),
     }
 }

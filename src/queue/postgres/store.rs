@@ -132,8 +132,6 @@ impl Store for PgStore {
     /// until one is had again. No query of its own: every call and the upkeep's count, once a
     /// second, try.
     fn accepting(&self) -> Result<(), StoreError> {
-        self.reach()
-            .cause()
-            .map_or(Ok(()), |cause| Err(StoreError(cause)))
+        self.reach().cause().map_or(Ok(()), Err)
     }
 }

@@ -14,7 +14,7 @@ use crate::config::DeliveryMode;
 use crate::order::StoreError;
 use crate::queue::{Attempt, Claimed, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
-use super::json_error;
+use super::error::json_error;
 use super::parked::park_paused;
 use super::rows::{self, Brief, millis};
 

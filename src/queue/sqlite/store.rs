@@ -187,6 +187,6 @@ impl Store for SqliteStore {
         let cause = (inner.file.cause())
             .or_else(|| inner.writes.cause())
             .or_else(|| inner.stall.cause());
-        cause.map_or(Ok(()), |cause| Err(StoreError(cause)))
+        cause.map_or(Ok(()), Err)
     }
 }

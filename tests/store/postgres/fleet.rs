@@ -166,7 +166,7 @@ async fn a_newer_schema_is_refused() {
     let error = PgStore::open(&scratch.options())
         .await
         .expect_err("refused");
-    assert!(error.0.contains("schema version 99"), "{error}");
+    assert!(error.detail().contains("schema version 99"), "{error}");
 }
 
 async fn every_table_lives_in_the_configured_schema() {

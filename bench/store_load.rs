@@ -12,7 +12,7 @@ use chrono::{TimeDelta, Utc};
 use flowgate::config::{DeliveryMode, SyncMode};
 use flowgate::order::{LastSent, OrderUpdate};
 use flowgate::queue::sqlite::SqliteStore;
-use flowgate::queue::{Attempt, Finish, NewDelivery, Store};
+use flowgate::queue::{Attempt, DeliveryQueue, Finish, NewDelivery};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 

@@ -18,7 +18,7 @@ use super::settle::{self, Progress};
 use super::{Deliverer, Delivery, Run};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::queue::{Attempt, Claimed, Finish, Store};
+use crate::queue::{Attempt, Claimed, DeliveryQueue, Finish};
 use crate::route::Tenants;
 
 /// How often an idle dispatcher looks for due deliveries when nothing wakes it.
@@ -57,7 +57,7 @@ pub struct Workers {
 
 /// What every attempt task needs.
 struct Shared {
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     deliverer: Arc<Deliverer>,
     tenants: Arc<Tenants>,
     control: Arc<TenantControl>,
@@ -68,7 +68,7 @@ struct Shared {
 
 impl Workers {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryQueue>,
         deliverer: Arc<Deliverer>,
         tenants: Arc<Tenants>,
         control: Arc<TenantControl>,

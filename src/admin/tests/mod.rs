@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+use crate::queue::{Attempt, DeliveryQueue, Enqueued, Finish, NewDelivery};
 use crate::telemetry::Captured;
 
 mod cli;

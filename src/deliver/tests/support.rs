@@ -25,7 +25,9 @@ use crate::flow::FlowClient;
 use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{DeliveryRecord, DeliveryState, Enqueued, NewDelivery, Store};
+use crate::queue::{
+    DeliveryAdmin, DeliveryQueue, DeliveryRecord, DeliveryState, Enqueued, NewDelivery,
+};
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 

@@ -6,7 +6,7 @@ use libtest_mimic::Trial;
 use uuid::Uuid;
 
 use flowgate::queue::postgres::PgStore;
-use flowgate::queue::{DeliveryState, Enqueued, Finish, Store};
+use flowgate::queue::{DeliveryAdmin, DeliveryQueue, DeliveryState, Enqueued, Finish, StoreUpkeep};
 
 use super::Scratch;
 use crate::suite::{accept, attempt, claim_ids, days, delivery, secs, sync_delivery, t0};

@@ -10,7 +10,7 @@ use libtest_mimic::Trial;
 use uuid::Uuid;
 
 use flowgate::queue::postgres::PgStore;
-use flowgate::queue::{Claimed, Finish, NewDelivery, Store};
+use flowgate::queue::{Claimed, DeliveryQueue, Finish, NewDelivery, StoreUpkeep};
 
 use super::Scratch;
 use crate::suite::{accept, claim_ids, claim_one, delivery, finish, secs, t0};

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use flowgate::order::{LastSent, OrderBook};
 use flowgate::queue::postgres::{PgOptions, PgStore, check_url};
-use flowgate::queue::{DeliveryState, Finish, Store};
+use flowgate::queue::{DeliveryAdmin, DeliveryQueue, DeliveryState, Finish, Store};
 
 use crate::server;
 use crate::suite::{Backend, accept, attempt, claim_one, delivery, store_suite, t0};

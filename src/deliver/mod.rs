@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::flow::{FlowClient, FlowResponse, Operation, TenantFlow};
-use crate::order::{LastSent, OrderBook, OrderUpdate, StoreError};
-use crate::queue::Attempt;
+use crate::order::{LastSent, OrderBook, StoreError};
+use crate::queue::{Attempt, DeliveryContent};
 use control::{Closed, TenantControl};
 use plan::NoState;
 use retry::{Rejection, RetryReason};
@@ -37,22 +37,22 @@ pub use worker::{WorkerSettings, Workers};
 /// attempt of one operation carries the same key.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_9a4e_2b7d_4c3a_9e5f_0d8b_7a6c_5e41);
 
-/// One accepted webhook, ready to be sent.
+/// One accepted webhook, ready to be sent: what the store keeps of it, and its tenant's Flow.
 pub struct Delivery {
-    pub id: Uuid,
-    pub vendor: String,
-    pub tenant: Arc<TenantFlow>,
-    pub order_id: Uuid,
-    pub event_id: String,
-    pub update: OrderUpdate,
-    /// The map's `state.default`, for a status that arrives without a state.
-    pub state_default: Option<String>,
-    pub traceparent: String,
+    pub content: DeliveryContent,
+    /// The Flow of `content.tenant`.
+    pub flow: Arc<TenantFlow>,
 }
 
 impl Delivery {
     fn idempotency_key(&self, operation: Operation) -> Uuid {
-        let name = format!("{}\n{}\n{}", self.vendor, self.event_id, operation.as_str());
+        let content = &self.content;
+        let name = format!(
+            "{}\n{}\n{}",
+            content.vendor,
+            content.event_id,
+            operation.as_str()
+        );
         Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
     }
 }
@@ -136,7 +136,7 @@ impl Deliverer {
         control: &TenantControl,
         deadline: Instant,
     ) -> SyncRun {
-        let mut admission = match control.admit(delivery.tenant.name(), Instant::now()) {
+        let mut admission = match control.admit(delivery.flow.name(), Instant::now()) {
             Ok(admission) => admission,
             Err(closed) => {
                 return SyncRun {

@@ -71,7 +71,7 @@ impl Deliverer {
     /// Sends what `delivery` still owes before `deadline` (the patch only when not `patched`).
     /// A status-only update with no state to go with it fails before any call.
     pub async fn run(&self, delivery: &Delivery, patched: bool, deadline: Instant) -> Run {
-        let turn = self.turns.take(delivery.order_id).await;
+        let turn = self.turns.take(delivery.content.order_id).await;
         let mut run = Run {
             calls: Vec::new(),
             patched,
@@ -89,14 +89,15 @@ impl Deliverer {
         run: &mut Run,
         deadline: Instant,
     ) -> Result<FlowResponse, DeliveryError> {
-        let order = delivery.order_id;
+        let content = &delivery.content;
+        let order = content.order_id;
         let mut last = self.book.last_sent(order).await?;
         let state_call =
-            plan::update_state(&delivery.update, &last, delivery.state_default.as_deref())?;
+            plan::update_state(&content.update, &last, content.state_default.as_deref())?;
         let mut answer = None;
         let patch = match run.patched {
             true => None,
-            false => plan::patch(&delivery.update, &last),
+            false => plan::patch(&content.update, &last),
         };
         if let Some(body) = patch {
             let request = FlowRequest::patch(order, &body);
@@ -124,10 +125,10 @@ impl Deliverer {
     ) -> Result<FlowResponse, DeliveryError> {
         let operation = request.operation();
         let request = request
-            .with_traceparent(Some(delivery.traceparent.clone()))
+            .with_traceparent(Some(delivery.content.traceparent.clone()))
             .with_idempotency_key(delivery.idempotency_key(operation));
         let (at, started) = (Utc::now(), Instant::now());
-        let result = delivery.tenant.call(&self.client, &request, deadline).await;
+        let result = delivery.flow.call(&self.client, &request, deadline).await;
         let status = result.as_ref().ok().map(|response| response.status);
         let outcome = retry::classify(result);
         let call = Call {
@@ -168,11 +169,12 @@ fn log_call(delivery: &Delivery, call: &Call, outcome: &Outcome) {
         Outcome::Retry(_) => "retry",
         Outcome::DontRetry(_) => "rejected",
     };
+    let content = &delivery.content;
     tracing::info!(
-        delivery_id = %delivery.id,
-        vendor = %delivery.vendor,
-        tenant = delivery.tenant.name(),
-        order_id = %delivery.order_id,
+        delivery_id = %content.id,
+        vendor = %content.vendor,
+        tenant = delivery.flow.name(),
+        order_id = %content.order_id,
         operation = call.operation.as_str(),
         status = call.status.map(|s| s.as_u16()),
         duration_ms = u64::try_from(call.duration.as_millis()).unwrap_or(u64::MAX),

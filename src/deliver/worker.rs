@@ -180,7 +180,7 @@ impl Shared {
         claimed: Claimed,
         slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
-        let span = trace_span(&claimed.traceparent);
+        let span = trace_span(&claimed.content.traceparent);
         self.attempt_traced(claimed, slot).instrument(span).await;
     }
 
@@ -190,7 +190,7 @@ impl Shared {
         claimed: Claimed,
         _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
-        let _lease = self.keep_lease(claimed.id);
+        let _lease = self.keep_lease(claimed.content.id);
         let about = About::of(&claimed);
         let (finish, mut run) = self.settle(claimed).await;
         let attempts = run.as_ref().map(Run::attempts).unwrap_or_default();
@@ -210,9 +210,9 @@ impl Shared {
     async fn settle(&self, claimed: Claimed) -> (Finish, Option<Run>) {
         let progress = Progress {
             attempts: claimed.attempts,
-            created_at: claimed.created_at,
+            created_at: claimed.content.created_at,
         };
-        let Some(tenant) = self.tenants.flow(&claimed.tenant).cloned() else {
+        let Some(flow) = self.tenants.flow(&claimed.content.tenant).cloned() else {
             let error = "unknown tenant".to_owned();
             let dead = Finish::Dead {
                 patched: claimed.patched,
@@ -223,7 +223,7 @@ impl Shared {
             return (dead, None);
         };
         let (backoff, now) = (&self.settings.backoff, Instant::now());
-        let mut admission = match self.control.admit(&claimed.tenant, now) {
+        let mut admission = match self.control.admit(&claimed.content.tenant, now) {
             Ok(admission) => admission,
             Err(closed) => {
                 let finish =
@@ -232,7 +232,10 @@ impl Shared {
             }
         };
         let patched = claimed.patched;
-        let delivery = Delivery::claimed(claimed, tenant);
+        let delivery = Delivery {
+            content: claimed.content,
+            flow,
+        };
         let deadline = now + self.settings.attempt_timeout;
         let run = self.deliverer.run(&delivery, patched, deadline).await;
         admission.record_calls(&run.calls);
@@ -286,13 +289,14 @@ struct About {
 
 impl About {
     fn of(claimed: &Claimed) -> About {
+        let content = &claimed.content;
         About {
-            id: claimed.id,
-            vendor: claimed.vendor.clone(),
-            tenant: claimed.tenant.clone(),
-            order_id: claimed.order_id,
+            id: content.id,
+            vendor: content.vendor.clone(),
+            tenant: content.tenant.clone(),
+            order_id: content.order_id,
             attempts: claimed.attempts,
-            created_at: claimed.created_at,
+            created_at: content.created_at,
         }
     }
 
@@ -329,22 +333,6 @@ impl About {
             Finish::Dead { error, .. } => {
                 tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt")
             }
-        }
-    }
-}
-
-impl Delivery {
-    /// A claimed delivery, ready to be sent to `tenant`.
-    fn claimed(claimed: Claimed, tenant: Arc<crate::flow::TenantFlow>) -> Delivery {
-        Delivery {
-            id: claimed.id,
-            vendor: claimed.vendor,
-            tenant,
-            order_id: claimed.order_id,
-            event_id: claimed.event_id,
-            update: claimed.update,
-            state_default: claimed.state_default,
-            traceparent: claimed.traceparent,
         }
     }
 }

@@ -28,7 +28,9 @@ use crate::flow::FlowResponse;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::{NotAccepting, StoreReadiness};
-use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
+use crate::queue::{
+    DeliveryContent, DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError,
+};
 use crate::verify::Verified;
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, the queue is
@@ -78,31 +80,28 @@ impl Dispatch {
     pub async fn answer(&self, authorized: Authorized) -> Response {
         let Addressed { update, tenant, .. } = authorized.addressed;
         let vendor = update.webhook.vendor();
-        let delivery = Delivery {
+        let content = DeliveryContent {
             id: uuid::Uuid::now_v7(),
             vendor: vendor.name.clone(),
-            tenant,
+            tenant: tenant.name().to_owned(),
             order_id: update.order.order_id,
             event_id: update.identity.event_id.clone(),
             update: update.order.update,
             state_default: vendor.mapper.state_default().map(str::to_owned),
             traceparent: traceparent(&update.webhook),
+            created_at: Utc::now(),
         };
         let record = NewDelivery {
-            id: delivery.id,
-            vendor: delivery.vendor.clone(),
-            tenant: delivery.tenant.name().to_owned(),
-            order_id: delivery.order_id,
-            event_id: delivery.event_id.clone(),
+            content: content.clone(),
             dedup: vendor.dedup == crate::config::Dedup::EventId,
             body_hash: update.identity.body_hash,
             mode: vendor.mode,
-            update: delivery.update.clone(),
-            state_default: delivery.state_default.clone(),
-            traceparent: delivery.traceparent.clone(),
-            created_at: Utc::now(),
         };
-        let accepted_at = record.created_at;
+        let accepted_at = content.created_at;
+        let delivery = Delivery {
+            content,
+            flow: tenant,
+        };
         if vendor.mode == DeliveryMode::Queued {
             match self.state_known(&delivery).await {
                 Ok(true) => {}
@@ -117,7 +116,7 @@ impl Dispatch {
         }
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
-            Ok(Enqueued::Accepted) => Findings::note_delivery(&update.webhook, delivery.id),
+            Ok(Enqueued::Accepted) => Findings::note_delivery(&update.webhook, delivery.content.id),
             // Another request with the same key committed first.
             Ok(Enqueued::Taken(existing)) => {
                 Findings::note_delivery(&update.webhook, existing.id);
@@ -164,20 +163,26 @@ impl Dispatch {
     /// map's default, the order's last state sent, or a state in a delivery still queued for the
     /// order (every open updatestate carries or inherits one). Sync delivery checks this itself.
     async fn state_known(&self, delivery: &Delivery) -> Result<bool, StoreError> {
-        let update = &delivery.update;
-        if update.state.is_some() || update.status.is_none() || delivery.state_default.is_some() {
+        let update = &delivery.content.update;
+        if update.state.is_some()
+            || update.status.is_none()
+            || delivery.content.state_default.is_some()
+        {
             return Ok(true);
         }
         if self
             .store
-            .last_sent(delivery.order_id)
+            .last_sent(delivery.content.order_id)
             .await?
             .state
             .is_some()
         {
             return Ok(true);
         }
-        let queued = self.store.order_deliveries(delivery.order_id).await?;
+        let queued = self
+            .store
+            .order_deliveries(delivery.content.order_id)
+            .await?;
         Ok(queued
             .iter()
             .any(|d| d.state.is_open() && d.operations.contains(&"updatestate")))
@@ -185,7 +190,7 @@ impl Dispatch {
 
     fn queued(&self, delivery: &Delivery) -> Response {
         self.waker.notify_one();
-        let body = json!({"id": delivery.id, "state": "pending", "duplicate": false});
+        let body = json!({"id": delivery.content.id, "state": "pending", "duplicate": false});
         let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
         response.extensions_mut().insert(Outcome::Accepted);
         response
@@ -215,13 +220,13 @@ impl Dispatch {
         };
         if let Err(error) = self
             .store
-            .finish(delivery.id, run.attempts, finish, run.sent)
+            .finish(delivery.content.id, run.attempts, finish, run.sent)
             .await
         {
-            tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
+            tracing::error!(delivery_id = %delivery.content.id, %error, "the sync delivery's outcome was not recorded");
         }
         match run.result {
-            Ok(response) => delivered(delivery.id, &response),
+            Ok(response) => delivered(delivery.content.id, &response),
             Err(SyncError::Failed(error)) => Problem::from(error).into_response(),
             Err(SyncError::Closed(closed)) => {
                 let wait = closed.retry_after(tokio::time::Instant::now());
@@ -229,7 +234,7 @@ impl Dispatch {
                     Code::Unavailable,
                     format!(
                         "Deliveries to tenant `{}`: {closed}; retry later.",
-                        delivery.tenant.name()
+                        delivery.flow.name()
                     ),
                 )
                 .with_retry_after(wait.unwrap_or(RETRY_AFTER_CLOSED))

@@ -12,9 +12,11 @@ use super::DeliveryState;
 use crate::config::DeliveryMode;
 use crate::order::{LastSent, OrderUpdate, StoreError};
 
-/// A delivery to commit.
-#[derive(Clone, Debug)]
-pub struct NewDelivery {
+/// What one delivery is and carries, from its commit to its last attempt: whose webhook it was,
+/// the order it updates and how, and the trace it joins. Committed inside a [`NewDelivery`],
+/// claimed back inside a [`Claimed`], and sent inside `deliver::Delivery`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryContent {
     pub id: Uuid,
     pub vendor: String,
     pub tenant: String,
@@ -22,15 +24,23 @@ pub struct NewDelivery {
     /// The dedup identity (contract section 8): the signed header id, the payload's id, or the
     /// hash of the body.
     pub event_id: String,
+    pub update: OrderUpdate,
+    /// The map's `state.default`, for a status that arrives without a state.
+    pub state_default: Option<String>,
+    /// The W3C trace context of the request that accepted it.
+    pub traceparent: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A delivery to commit.
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    pub content: DeliveryContent,
     /// Whether (vendor, event id) is a dedup key (the vendor's `dedup` is not `off`).
     pub dedup: bool,
     /// SHA-256 of the raw body: the same key with another body is a conflict.
     pub body_hash: [u8; 32],
     pub mode: DeliveryMode,
-    pub update: OrderUpdate,
-    pub state_default: Option<String>,
-    pub traceparent: String,
-    pub created_at: DateTime<Utc>,
 }
 
 /// The delivery a dedup key already names.
@@ -53,15 +63,7 @@ pub enum Enqueued {
 /// A claimed delivery: everything an attempt needs.
 #[derive(Clone, Debug)]
 pub struct Claimed {
-    pub id: Uuid,
-    pub vendor: String,
-    pub tenant: String,
-    pub order_id: Uuid,
-    pub event_id: String,
-    pub update: OrderUpdate,
-    pub state_default: Option<String>,
-    pub traceparent: String,
-    pub created_at: DateTime<Utc>,
+    pub content: DeliveryContent,
     /// Attempts spent so far (waits for Flow's 429, our bucket or an open circuit spend none).
     pub attempts: u32,
     /// The `patch` operation was delivered by an earlier attempt: only `updatestate` is left.

@@ -22,7 +22,7 @@ pub use delivery_admin::{
     Deleted, DeliveryAdmin, DeliveryRecord, ListFilter, Page, RedriveFilter, Retried,
 };
 pub use delivery_queue::{
-    Attempt, Claimed, DeliveryQueue, Enqueued, Existing, Finish, NewDelivery,
+    Attempt, Claimed, DeliveryContent, DeliveryQueue, Enqueued, Existing, Finish, NewDelivery,
 };
 pub use upkeep::{Depth, Retention, StoreUpkeep};
 

@@ -33,10 +33,10 @@ async fn racing_enqueues_of_one_key_from_two_replicas_commit_one() {
         .map(|n| {
             let store = replicas[n % 2].clone();
             let mut new = delivery(Uuid::new_v4(), t);
-            new.event_id = event_id.clone();
+            new.content.event_id = event_id.clone();
             tokio::spawn(async move {
                 let enqueued = store.enqueue(new.clone(), t - days(1)).await;
-                (new.id, enqueued.expect("enqueue"))
+                (new.content.id, enqueued.expect("enqueue"))
             })
         })
         .collect();

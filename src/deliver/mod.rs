@@ -1,8 +1,8 @@
 //! Delivering one accepted webhook to its tenant's Flow: `patch` then `updatestate`, each body
 //! built when it is sent (`plan.rs`, `run.rs`), each answer classified in one place (`retry.rs`).
-//! Sync delivery calls [`Deliverer`] inside the request; queued deliveries are claimed from the
-//! store by [`Workers`] (`worker.rs`), retried on a [`Backoff`] (`schedule.rs`) and held back by
-//! the tenant's pause and [`Circuit`](circuit::Circuit) (`control.rs`, `circuit.rs`).
+//! A sync delivery is sent inside its request (`sync.rs`); queued ones are claimed by [`Workers`]
+//! (`worker.rs`), retried on a [`Backoff`] (`schedule.rs`), held back by the tenant's pause and
+//! circuit (`control.rs`, `circuit.rs`). Both end their turn alike (`settle.rs`).
 
 pub mod circuit;
 pub mod control;
@@ -11,6 +11,7 @@ pub mod retry;
 mod run;
 pub mod schedule;
 mod settle;
+mod sync;
 #[cfg(test)]
 mod tests;
 mod turns;
@@ -22,15 +23,15 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::flow::{FlowClient, FlowResponse, Operation, TenantFlow};
-use crate::order::{LastSent, OrderBook, StoreError};
-use crate::queue::{Attempt, DeliveryContent};
-use control::{Closed, TenantControl};
+use crate::order::{OrderBook, StoreError};
+use crate::queue::DeliveryContent;
 use plan::NoState;
 use retry::{Rejection, RetryReason};
-use turns::{OrderTurns, Turn};
+use turns::OrderTurns;
 
 pub use run::{Call, Run};
 pub use schedule::{Backoff, BackoffError, Next};
+pub use sync::{SyncError, SyncRun};
 pub use worker::{WorkerSettings, Workers};
 
 /// The namespace of `Idempotency-Key`s: UUIDv5 of vendor, event id and operation, so every
@@ -78,30 +79,6 @@ pub enum DeliveryError {
     },
 }
 
-/// A sync delivery that went nowhere or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// No call was made: the tenant is paused or its circuit is open (503 `unavailable`).
-    #[error(transparent)]
-    Closed(#[from] Closed),
-    /// The answer `Problem::from(DeliveryError)` gives.
-    #[error(transparent)]
-    Failed(#[from] DeliveryError),
-}
-
-/// What a sync delivery came to, with every call made for the record.
-#[derive(Debug)]
-pub struct SyncRun {
-    pub result: Result<FlowResponse, SyncError>,
-    pub attempts: Vec<Attempt>,
-    /// The patch was delivered, even if updatestate then failed.
-    pub patched: bool,
-    /// What Flow accepted for the order, to be recorded with the delivery's end.
-    pub sent: Option<(Uuid, LastSent)>,
-    /// The order's turn, held until that is recorded; none when no call was made.
-    pub turn: Option<Turn>,
-}
-
 /// Sends deliveries; shared by every request and every worker. Calls for one order take turns.
 pub struct Deliverer {
     client: FlowClient,
@@ -126,36 +103,5 @@ impl Deliverer {
         deadline: Instant,
     ) -> Result<FlowResponse, DeliveryError> {
         self.run(delivery, false, deadline).await.result
-    }
-
-    /// A sync delivery under its tenant's pause and circuit: refused without a call when either
-    /// holds it back, else sent as [`Deliverer::deliver`] does, each call feeding the circuit.
-    pub async fn deliver_sync(
-        &self,
-        delivery: &Delivery,
-        control: &TenantControl,
-        deadline: Instant,
-    ) -> SyncRun {
-        let mut admission = match control.admit(delivery.flow.name(), Instant::now()) {
-            Ok(admission) => admission,
-            Err(closed) => {
-                return SyncRun {
-                    result: Err(closed.into()),
-                    attempts: Vec::new(),
-                    patched: false,
-                    sent: None,
-                    turn: None,
-                };
-            }
-        };
-        let run = self.run(delivery, false, deadline).await;
-        admission.record_calls(&run.calls);
-        SyncRun {
-            attempts: run.attempts(),
-            patched: run.patched,
-            result: run.result.map_err(SyncError::Failed),
-            sent: run.sent,
-            turn: Some(run.turn),
-        }
     }
 }

@@ -4,6 +4,7 @@
 //! the operators' admin (`delivery_admin.rs`) and the upkeep (`upkeep.rs`); `sqlite` is the
 //! embedded store of one process, `postgres` the shared one; `readiness` says if it accepts now.
 
+pub mod backlog;
 mod delivery_admin;
 mod delivery_queue;
 mod fault;

@@ -218,7 +218,7 @@ async fn sync_delivery_is_refused_while_the_tenant_is_paused() {
     harness.control.set_paused(TENANT, true);
     let refused = harness
         .deliverer
-        .deliver_sync(&delivery, &harness.control, deadline)
+        .run_sync(&delivery, &harness.control, deadline)
         .await;
     assert!(
         matches!(refused.result, Err(SyncError::Closed(Closed::Paused))),
@@ -228,7 +228,7 @@ async fn sync_delivery_is_refused_while_the_tenant_is_paused() {
     harness.control.set_paused(TENANT, false);
     let sent = harness
         .deliverer
-        .deliver_sync(&delivery, &harness.control, deadline)
+        .run_sync(&delivery, &harness.control, deadline)
         .await;
     assert!(sent.result.is_ok(), "{sent:?}");
     assert_eq!(sent.attempts.len(), 1);

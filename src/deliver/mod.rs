@@ -6,6 +6,7 @@
 
 pub mod circuit;
 pub mod control;
+mod order_locks;
 pub mod plan;
 pub mod retry;
 mod run;
@@ -14,7 +15,6 @@ mod settle;
 mod sync;
 #[cfg(test)]
 mod tests;
-mod turns;
 pub mod worker;
 
 use std::sync::Arc;
@@ -25,11 +25,11 @@ use uuid::Uuid;
 use crate::flow::{FlowClient, FlowResponse, Operation, TenantFlow};
 use crate::order::{OrderBook, StoreError};
 use crate::queue::DeliveryContent;
+use order_locks::OrderLocks;
 use plan::NoState;
 use retry::{Rejection, RetryReason};
-use turns::OrderTurns;
 
-pub use run::{Call, Run};
+pub use run::{FlowCall, Run};
 pub use schedule::{Backoff, BackoffError, Next};
 pub use sync::{SyncError, SyncRun};
 pub use worker::{WorkerSettings, Workers};
@@ -79,11 +79,12 @@ pub enum DeliveryError {
     },
 }
 
-/// Sends deliveries; shared by every request and every worker. Calls for one order take turns.
+/// Sends deliveries; shared by every request and every worker. One order's calls wait for its
+/// lock.
 pub struct Deliverer {
     client: FlowClient,
     book: Arc<dyn OrderBook>,
-    turns: OrderTurns,
+    order_locks: OrderLocks,
 }
 
 impl Deliverer {
@@ -91,7 +92,7 @@ impl Deliverer {
         Self {
             client,
             book,
-            turns: OrderTurns::default(),
+            order_locks: OrderLocks::default(),
         }
     }
 

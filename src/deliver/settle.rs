@@ -104,7 +104,7 @@ pub struct Settled {
 }
 
 /// Counts how the turn of `delivery` ended (`flowgate_deliveries_total`, and a delivered one's
-/// lag since it was accepted), then records the end in one transaction. The order's turn must be
+/// lag since it was accepted), then records the end in one transaction. The order's lock must be
 /// held until this returns: its next run builds its bodies over what this one sent.
 pub async fn record(
     store: &dyn DeliveryQueue,

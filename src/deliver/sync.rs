@@ -7,8 +7,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::control::{Closed, TenantControl};
+use super::order_locks::OrderGuard;
 use super::settle::{self, Settled};
-use super::turns::Turn;
 use super::{Deliverer, Delivery, DeliveryError};
 use crate::flow::FlowResponse;
 use crate::metrics::VendorMetrics;
@@ -35,8 +35,8 @@ pub struct SyncRun {
     pub patched: bool,
     /// What Flow accepted for the order, to be recorded with the delivery's end.
     pub sent: Option<(Uuid, LastSent)>,
-    /// The order's turn, held until that is recorded; none when no call was made.
-    pub turn: Option<Turn>,
+    /// The order's lock, held until that is recorded; none when no call was made.
+    pub order_guard: Option<OrderGuard>,
 }
 
 impl Deliverer {
@@ -67,7 +67,7 @@ impl Deliverer {
             tracing::error!(delivery_id = %id, %error, "the sync delivery's outcome was not recorded");
         }
         // Only now may the order's next run start: it builds its bodies over what this one sent.
-        drop(run.turn);
+        drop(run.order_guard);
         run.result
     }
 
@@ -88,7 +88,7 @@ impl Deliverer {
                     attempts: Vec::new(),
                     patched: false,
                     sent: None,
-                    turn: None,
+                    order_guard: None,
                 };
             }
         };
@@ -99,7 +99,7 @@ impl Deliverer {
             patched: run.patched,
             result: run.result.map_err(SyncError::Failed),
             sent: run.sent,
-            turn: Some(run.turn),
+            order_guard: Some(run.order_guard),
         }
     }
 }

@@ -69,7 +69,7 @@ struct Inner {
     writes: Arc<StoreFault>,
     /// Whether the writer's batch now running hangs (`watch.rs`).
     stall: Arc<StoreFault>,
-    read_turns: Semaphore,
+    read_slots: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
     /// Every order's binding (a binding never changes once made, so most lookups end here).
     bindings: Remembered<Option<Binding>>,
@@ -121,7 +121,7 @@ impl SqliteStore {
                 file,
                 writes,
                 stall,
-                read_turns: Semaphore::new(READERS),
+                read_slots: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
                 bindings: Remembered::new(BINDINGS_KEPT),
                 sent: Remembered::new(SENT_KEPT),
@@ -159,7 +159,7 @@ impl SqliteStore {
         let interrupted = || StoreError::new(StoreErrorKind::Gone, "a store read was interrupted");
         let _turn = self
             .inner
-            .read_turns
+            .read_slots
             .acquire()
             .await
             .map_err(|_| interrupted())?;

@@ -105,7 +105,7 @@ impl Writer {
     {
         let stopped = || StoreError::new(Kind::Gone, "the store's writer has stopped");
         let (reply, answer) = oneshot::channel();
-        let call = Call {
+        let write = QueuedWrite {
             work,
             outcome: None,
             reply,
@@ -113,7 +113,7 @@ impl Writer {
         self.requests
             .as_ref()
             .ok_or_else(stopped)?
-            .send(Box::new(call))
+            .send(Box::new(write))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -243,13 +243,14 @@ trait Job: Send {
     fn answer(self: Box<Self>, failure: Option<&StoreError>);
 }
 
-struct Call<T, F> {
+/// A request waiting in the queue for its batch: its work, then its outcome until the commit.
+struct QueuedWrite<T, F> {
     work: F,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
-impl<T, F> Job for Call<T, F>
+impl<T, F> Job for QueuedWrite<T, F>
 where
     T: Send,
     F: Fn(&Connection) -> Result<T, StoreError> + Send,

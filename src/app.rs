@@ -424,10 +424,8 @@ fn store_url_error(config: &Config) -> Option<ConfigError> {
     if !crate::queue::postgres::is_postgres_url(url) {
         return None;
     }
-    let checked = crate::queue::postgres::check_url(url);
-    checked
-        .err()
-        .map(|e| config.source.error("store.url", e.detail()))
+    let error = crate::queue::postgres::check_url(url).err()?;
+    Some(config.source.error("store.url", error.detail()))
 }
 
 /// The simulator's secret, when the simulator is on (the tenants' are resolved with them).

@@ -12,7 +12,7 @@ use chrono::{TimeDelta, Utc};
 use flowgate::config::{DeliveryMode, SyncMode};
 use flowgate::order::{LastSent, OrderUpdate};
 use flowgate::queue::sqlite::SqliteStore;
-use flowgate::queue::{Attempt, Finish, NewDelivery, Store};
+use flowgate::queue::{Attempt, DeliveryContent, DeliveryQueue, Finish, NewDelivery};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -85,10 +85,10 @@ async fn dispatch(store: Arc<SqliteStore>, total: u64) -> Result<(), Failure> {
                 };
                 store
                     .finish(
-                        turn.id,
+                        turn.content.id,
                         vec![attempt()],
                         Finish::Delivered,
-                        Some((turn.order_id, sent)),
+                        Some((turn.content.order_id, sent)),
                     )
                     .await?;
                 Ok::<_, Failure>(())
@@ -105,22 +105,24 @@ async fn dispatch(store: Arc<SqliteStore>, total: u64) -> Result<(), Failure> {
 fn delivery(n: u64) -> NewDelivery {
     let id = Uuid::now_v7();
     NewDelivery {
-        id,
-        vendor: "photo".to_owned(),
-        tenant: "demo".to_owned(),
-        order_id: Uuid::from_u128(u128::from(n) % ORDERS * 0x9E37_79B9_7F4A_7C15 + 1),
-        event_id: format!("evt-{id}"),
+        content: DeliveryContent {
+            id,
+            vendor: "photo".to_owned(),
+            tenant: "demo".to_owned(),
+            order_id: Uuid::from_u128(u128::from(n) % ORDERS * 0x9E37_79B9_7F4A_7C15 + 1),
+            event_id: format!("evt-{id}"),
+            update: OrderUpdate {
+                state: Some("InProcess".to_owned()),
+                status: Some("Photos delivered, 24 images".to_owned()),
+                ..OrderUpdate::default()
+            },
+            state_default: None,
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            created_at: Utc::now(),
+        },
         dedup: true,
         body_hash: [7; 32],
         mode: DeliveryMode::Queued,
-        update: OrderUpdate {
-            state: Some("InProcess".to_owned()),
-            status: Some("Photos delivered, 24 images".to_owned()),
-            ..OrderUpdate::default()
-        },
-        state_default: None,
-        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
-        created_at: Utc::now(),
     }
 }
 

@@ -23,10 +23,10 @@ use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
 use crate::http::server;
-use crate::ingress::dispatch::Backlog;
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
 use crate::queue::Store;
+use crate::queue::backlog::Backlog;
 use crate::queue::postgres::{PgOptions, PgStore};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
@@ -270,7 +270,7 @@ impl App {
             .await
             .map_err(io::Error::other)?;
         // The store's own words: they name the database.
-        let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.0)))?;
+        let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.detail())))?;
         Ok(Arc::new(store))
     }
 
@@ -333,8 +333,8 @@ fn store_url_error(config: &Config) -> Option<ConfigError> {
     if !config.store.is_postgres() {
         return None;
     }
-    let checked = crate::queue::postgres::check_url(&config.store.url);
-    checked.err().map(|e| config.source.error("store.url", e.0))
+    let error = crate::queue::postgres::check_url(&config.store.url).err()?;
+    Some(config.source.error("store.url", error.detail()))
 }
 
 /// The simulator's secret, when the simulator is on (the tenants' are resolved with them).

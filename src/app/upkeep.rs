@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::ingress::dispatch::Backlog;
 use crate::metrics::Metrics;
+use crate::queue::backlog::Backlog;
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::{Retention, Store};
 

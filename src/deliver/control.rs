@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::circuit::{CallResult, Circuit, Permit, Probe};
-use super::run::Call;
+use super::run::FlowCall;
 use crate::config::Circuit as CircuitSettings;
 
 pub struct TenantControl {
@@ -128,7 +128,7 @@ impl Admission<'_> {
     }
 
     /// Every call's verdict, in the order they were made.
-    pub fn record_calls(&mut self, calls: &[Call]) {
+    pub fn record_calls(&mut self, calls: &[FlowCall]) {
         let now = Instant::now();
         for call in calls {
             self.record(now, call.health);

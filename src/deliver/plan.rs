@@ -1,9 +1,11 @@
 //! The bodies of one delivery's calls, built when they are sent (contract section 8): PATCH
 //! sends Title, ActionText and Metadata merged over what Flow last accepted for the order;
-//! updatestate falls back to the order's last state, then the map's default.
+//! updatestate falls back to the order's last state, then the map's default. A queued status
+//! without a state is refused before its commit unless a state will be there ([`state_known`]).
 
 use crate::flow::model::{MetadataEntry, PatchRequest, UpdateStateRequest};
-use crate::order::{LastSent, OrderUpdate};
+use crate::order::{LastSent, OrderBook, OrderUpdate, StoreError};
+use crate::queue::{DeliveryAdmin, DeliveryContent};
 
 /// A status arrived without a state, and no state is known for the order.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,27 @@ pub fn update_state(
     // A state without a status is reported to the broker by its name.
     let status = update.status.clone().unwrap_or_else(|| state.clone());
     Ok(Some(UpdateStateRequest { status, state }))
+}
+
+/// Whether a status without a state will have a state to go with it when it is sent: the map's
+/// default, the order's last state sent, or a state in a delivery still queued for the order
+/// (every open updatestate carries or inherits one). A sync delivery finds out as it is sent.
+pub async fn state_known(
+    delivery: &DeliveryContent,
+    book: &dyn OrderBook,
+    deliveries: &dyn DeliveryAdmin,
+) -> Result<bool, StoreError> {
+    let update = &delivery.update;
+    if update.state.is_some() || update.status.is_none() || delivery.state_default.is_some() {
+        return Ok(true);
+    }
+    if book.last_sent(delivery.order_id).await?.state.is_some() {
+        return Ok(true);
+    }
+    let queued = deliveries.order_deliveries(delivery.order_id).await?;
+    Ok(queued
+        .iter()
+        .any(|d| d.state.is_open() && d.operations.contains(&"updatestate")))
 }
 
 /// The PATCH body, or `None` when the update sets none of title, action text, metadata.

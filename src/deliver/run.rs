@@ -1,6 +1,6 @@
-//! One run of a delivery: the operations it still owes, in order, under its order's turn; each
+//! One run of a delivery: the operations it still owes, in order, under its order's lock; each
 //! body built when it is sent over what Flow last accepted, each call classified (`retry.rs`)
-//! and kept as a [`Call`] for the record, the log and the circuit. Sync and queued share it.
+//! and kept as a [`FlowCall`] for the record, the log and the circuit. Sync and queued share it.
 
 use std::time::Duration;
 
@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::circuit::CallResult;
+use super::order_locks::OrderGuard;
 use super::retry::{self, Outcome};
-use super::turns::Turn;
 use super::{Deliverer, Delivery, DeliveryError, plan};
 use crate::flow::{FlowRequest, FlowResponse, Operation};
 use crate::order::LastSent;
@@ -19,7 +19,7 @@ use crate::queue::Attempt;
 
 /// One call to Flow as it happened.
 #[derive(Clone, Debug)]
-pub struct Call {
+pub struct FlowCall {
     pub operation: Operation,
     pub at: DateTime<Utc>,
     pub duration: Duration,
@@ -31,7 +31,7 @@ pub struct Call {
     pub health: CallResult,
 }
 
-impl Call {
+impl FlowCall {
     pub fn attempt(&self) -> Attempt {
         Attempt {
             at: self.at,
@@ -47,7 +47,7 @@ impl Call {
 #[derive(Debug)]
 pub struct Run {
     /// The calls made, in order; a failed call is the last.
-    pub calls: Vec<Call>,
+    pub calls: Vec<FlowCall>,
     /// The patch is delivered (by this run or an earlier one): a later run sends only
     /// updatestate.
     pub patched: bool,
@@ -56,14 +56,14 @@ pub struct Run {
     /// The order's values after what Flow accepted in this run, to be recorded with the
     /// turn's end; none when Flow accepted nothing.
     pub sent: Option<(Uuid, LastSent)>,
-    /// The order's turn, held until the run's outcome is recorded, so that the order's next
+    /// The order's lock, held until the run's outcome is recorded, so that the order's next
     /// run builds its bodies over `sent`.
-    pub turn: Turn,
+    pub order_guard: OrderGuard,
 }
 
 impl Run {
     pub fn attempts(&self) -> Vec<Attempt> {
-        self.calls.iter().map(Call::attempt).collect()
+        self.calls.iter().map(FlowCall::attempt).collect()
     }
 }
 
@@ -71,13 +71,13 @@ impl Deliverer {
     /// Sends what `delivery` still owes before `deadline` (the patch only when not `patched`).
     /// A status-only update with no state to go with it fails before any call.
     pub async fn run(&self, delivery: &Delivery, patched: bool, deadline: Instant) -> Run {
-        let turn = self.turns.take(delivery.order_id).await;
+        let order_guard = self.order_locks.lock(delivery.content.order_id).await;
         let mut run = Run {
             calls: Vec::new(),
             patched,
             result: Err(DeliveryError::Empty),
             sent: None,
-            turn,
+            order_guard,
         };
         run.result = self.owed(delivery, &mut run, deadline).await;
         run
@@ -89,14 +89,15 @@ impl Deliverer {
         run: &mut Run,
         deadline: Instant,
     ) -> Result<FlowResponse, DeliveryError> {
-        let order = delivery.order_id;
+        let content = &delivery.content;
+        let order = content.order_id;
         let mut last = self.book.last_sent(order).await?;
         let state_call =
-            plan::update_state(&delivery.update, &last, delivery.state_default.as_deref())?;
+            plan::update_state(&content.update, &last, content.state_default.as_deref())?;
         let mut answer = None;
         let patch = match run.patched {
             true => None,
-            false => plan::patch(&delivery.update, &last),
+            false => plan::patch(&content.update, &last),
         };
         if let Some(body) = patch {
             let request = FlowRequest::patch(order, &body);
@@ -124,13 +125,13 @@ impl Deliverer {
     ) -> Result<FlowResponse, DeliveryError> {
         let operation = request.operation();
         let request = request
-            .with_traceparent(Some(delivery.traceparent.clone()))
+            .with_traceparent(Some(delivery.content.traceparent.clone()))
             .with_idempotency_key(delivery.idempotency_key(operation));
         let (at, started) = (Utc::now(), Instant::now());
-        let result = delivery.tenant.call(&self.client, &request, deadline).await;
+        let result = delivery.flow.call(&self.client, &request, deadline).await;
         let status = result.as_ref().ok().map(|response| response.status);
         let outcome = retry::classify(result);
-        let call = Call {
+        let call = FlowCall {
             operation,
             at,
             duration: started.elapsed(),
@@ -162,17 +163,18 @@ fn error_of(outcome: &Outcome) -> Option<String> {
 }
 
 /// One line per Flow call, for the operator following one order. Never a body or a token.
-fn log_call(delivery: &Delivery, call: &Call, outcome: &Outcome) {
+fn log_call(delivery: &Delivery, call: &FlowCall, outcome: &Outcome) {
     let verdict = match outcome {
         Outcome::Success(_) => "success",
         Outcome::Retry(_) => "retry",
         Outcome::DontRetry(_) => "rejected",
     };
+    let content = &delivery.content;
     tracing::info!(
-        delivery_id = %delivery.id,
-        vendor = %delivery.vendor,
-        tenant = delivery.tenant.name(),
-        order_id = %delivery.order_id,
+        delivery_id = %content.id,
+        vendor = %content.vendor,
+        tenant = delivery.flow.name(),
+        order_id = %content.order_id,
         operation = call.operation.as_str(),
         status = call.status.map(|s| s.as_u16()),
         duration_ms = u64::try_from(call.duration.as_millis()).unwrap_or(u64::MAX),

@@ -1,6 +1,7 @@
 //! How an attempt ends its delivery's turn: the run's verdict, already classified by `retry.rs`,
 //! becomes the store's [`Finish`]. Pacing and a closed tenant spend no attempt; other retryable
-//! failures follow the backoff; refusals are dead at once with Flow's status and body.
+//! failures follow the backoff; refusals are dead at once with Flow's status and body; a failed
+//! sync delivery is dead at once. Workers and sync requests then [`record`] the end alike.
 
 use std::time::Duration;
 
@@ -8,12 +9,16 @@ use chrono::{DateTime, Utc};
 use fastrand::Rng;
 use tokio::time::Instant;
 
-use super::DeliveryError;
+use uuid::Uuid;
+
 use super::control::Closed;
-use super::retry::RetryReason;
+use super::retry::{Rejection, RetryReason};
 use super::schedule::{Backoff, Next};
+use super::{DeliveryError, SyncError};
 use crate::flow::FlowResponse;
-use crate::queue::Finish;
+use crate::metrics::VendorMetrics;
+use crate::order::{LastSent, StoreError};
+use crate::queue::{Attempt, DeliveryContent, DeliveryQueue, Finish};
 
 /// Flow's 429 without a Retry-After: a short pause, then the bucket's pace takes over.
 pub const THROTTLED_WAIT: Duration = Duration::from_secs(5);
@@ -53,12 +58,7 @@ pub fn finish(
         }
         DeliveryError::Store(_) => (backoff.wait(created, now, STORE_WAIT), false),
         DeliveryError::Rejected { rejection, .. } => {
-            return Finish::Dead {
-                patched,
-                flow_status: Some(rejection.status.as_u16()),
-                flow_body: Some(rejection.body_text()),
-                error: error.to_string(),
-            };
+            return refused(rejection, patched, error.to_string());
         }
         DeliveryError::NoState(_) | DeliveryError::Empty => {
             return dead(patched, error.to_string());
@@ -82,6 +82,52 @@ pub fn closed(
     retry((next, false), patched, closed.to_string())
 }
 
+/// The finish for a sync delivery that failed, called or not: dead at once, since the vendor
+/// owns the retry; with Flow's status and body when Flow refused it.
+pub fn sync_failed(error: &SyncError, patched: bool) -> Finish {
+    match error {
+        SyncError::Failed(DeliveryError::Rejected { rejection, .. }) => {
+            refused(rejection, patched, error.to_string())
+        }
+        _ => dead(patched, error.to_string()),
+    }
+}
+
+/// The end of one turn as the store records it.
+#[derive(Debug)]
+pub struct Settled {
+    pub finish: Finish,
+    /// Every call made, in order.
+    pub attempts: Vec<Attempt>,
+    /// What Flow accepted for the order during the turn, recorded with its end.
+    pub sent: Option<(Uuid, LastSent)>,
+}
+
+/// Counts how the turn of `delivery` ended (`flowgate_deliveries_total`, and a delivered one's
+/// lag since it was accepted), then records the end in one transaction. The order's lock must be
+/// held until this returns: its next run builds its bodies over what this one sent.
+pub async fn record(
+    store: &dyn DeliveryQueue,
+    counted: &VendorMetrics,
+    delivery: &DeliveryContent,
+    settled: Settled,
+) -> Result<(), StoreError> {
+    match settled.finish {
+        Finish::Delivered => {
+            let lag = Utc::now() - delivery.created_at;
+            counted.delivered(lag.to_std().unwrap_or_default());
+        }
+        Finish::Retry { .. } => counted.retried(),
+        Finish::Dead { .. } => counted.dead(),
+    }
+    let Settled {
+        finish,
+        attempts,
+        sent,
+    } = settled;
+    store.finish(delivery.id, attempts, finish, sent).await
+}
+
 fn pacing_wait(reason: &RetryReason) -> Duration {
     reason.wait().unwrap_or(THROTTLED_WAIT)
 }
@@ -98,6 +144,15 @@ fn retry((next, spent): (Next, bool), patched: bool, error: String) -> Finish {
     }
 }
 
+fn refused(rejection: &Rejection, patched: bool, error: String) -> Finish {
+    Finish::Dead {
+        patched,
+        flow_status: Some(rejection.status.as_u16()),
+        flow_body: Some(rejection.body_text()),
+        error,
+    }
+}
+
 fn dead(patched: bool, error: String) -> Finish {
     Finish::Dead {
         patched,
@@ -110,7 +165,6 @@ fn dead(patched: bool, error: String) -> Finish {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deliver::retry::Rejection;
     use crate::flow::Operation;
     use bytes::Bytes;
     use chrono::TimeDelta;
@@ -220,6 +274,43 @@ mod tests {
                 flow_body: Some("{\"Message\":\"bad\"}".into()),
                 error: "patch: Flow refused it (400)".into(),
             }
+        );
+    }
+
+    #[test]
+    fn a_failed_sync_delivery_is_dead_at_once_with_flows_refusal() {
+        let retryable = SyncError::Failed(DeliveryError::Retry {
+            operation: Operation::UpdateState,
+            reason: RetryReason::Status(StatusCode::SERVICE_UNAVAILABLE, None),
+        });
+        assert_eq!(
+            sync_failed(&retryable, true),
+            Finish::Dead {
+                patched: true,
+                flow_status: None,
+                flow_body: None,
+                error: "updatestate: Flow answered 503".into(),
+            }
+        );
+        let refusal = SyncError::Failed(DeliveryError::Rejected {
+            operation: Operation::Patch,
+            rejection: Rejection {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                body: Bytes::from_static(b"no"),
+            },
+        });
+        assert_eq!(
+            sync_failed(&refusal, false),
+            Finish::Dead {
+                patched: false,
+                flow_status: Some(422),
+                flow_body: Some("no".into()),
+                error: "patch: Flow refused it (422)".into(),
+            }
+        );
+        let paused = SyncError::Closed(Closed::Paused);
+        assert!(
+            matches!(sync_failed(&paused, false), Finish::Dead { flow_status: None, ref error, .. } if *error == Closed::Paused.to_string()),
         );
     }
 

@@ -1,7 +1,7 @@
 //! The workers (contract section 8): a dispatcher claims due deliveries from the store (per-order
 //! FIFO is the store's claim) and runs each as a task, at most `delivery.workers` at once. One
-//! attempt asks the tenant's pause and circuit, sends what the delivery still owes, and ends its
-//! turn with the store's `finish`; its lease is renewed while it runs.
+//! attempt asks the tenant's pause and circuit, sends what the delivery still owes, and records
+//! its end as a sync delivery does (`settle.rs`); its lease is renewed while it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +14,11 @@ use tracing::Instrument;
 
 use super::control::TenantControl;
 use super::schedule::{Backoff, BackoffError};
-use super::settle::{self, Progress};
+use super::settle::{self, Progress, Settled};
 use super::{Deliverer, Delivery, Run};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::queue::{Attempt, Claimed, Finish, Store};
+use crate::queue::{Attempt, Claimed, DeliveryContent, DeliveryQueue, Finish};
 use crate::route::Tenants;
 
 /// How often an idle dispatcher looks for due deliveries when nothing wakes it.
@@ -57,7 +57,7 @@ pub struct Workers {
 
 /// What every attempt task needs.
 struct Shared {
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     deliverer: Arc<Deliverer>,
     tenants: Arc<Tenants>,
     control: Arc<TenantControl>,
@@ -68,7 +68,7 @@ struct Shared {
 
 impl Workers {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryQueue>,
         deliverer: Arc<Deliverer>,
         tenants: Arc<Tenants>,
         control: Arc<TenantControl>,
@@ -180,7 +180,7 @@ impl Shared {
         claimed: Claimed,
         slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
-        let span = trace_span(&claimed.traceparent);
+        let span = trace_span(&claimed.content.traceparent);
         self.attempt_traced(claimed, slot).instrument(span).await;
     }
 
@@ -190,15 +190,19 @@ impl Shared {
         claimed: Claimed,
         _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
-        let _lease = self.keep_lease(claimed.id);
-        let about = About::of(&claimed);
-        let (finish, mut run) = self.settle(claimed).await;
+        let _lease = self.keep_lease(claimed.content.id);
+        let spent_before = claimed.attempts;
+        let (delivery, finish, mut run) = self.run_attempt(claimed).await;
         let attempts = run.as_ref().map(Run::attempts).unwrap_or_default();
-        about.log(&finish, attempts.last());
-        about.count(&self.metrics, &finish);
-        let sent = run.as_mut().and_then(|run| run.sent.take());
-        if let Err(error) = self.store.finish(about.id, attempts, finish, sent).await {
-            tracing::error!(delivery_id = %about.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
+        log_end(&delivery, spent_before, &finish, attempts.last());
+        let settled = Settled {
+            finish,
+            attempts,
+            sent: run.as_mut().and_then(|run| run.sent.take()),
+        };
+        let counted = self.metrics.vendor(&delivery.vendor);
+        if let Err(error) = settle::record(&*self.store, &counted, &delivery, settled).await {
+            tracing::error!(delivery_id = %delivery.id, %error, "the attempt's outcome was not recorded; the delivery is due again when its lease runs out");
         }
         // Only now may the order's next run start: it builds its bodies over what this one sent.
         drop(run);
@@ -206,13 +210,14 @@ impl Shared {
         self.waker.notify_one();
     }
 
-    /// Runs the attempt: how it ends the delivery's turn, and the run when calls were made.
-    async fn settle(&self, claimed: Claimed) -> (Finish, Option<Run>) {
+    /// Runs the attempt: the delivery, how the attempt ends its turn, and the run when calls
+    /// were made.
+    async fn run_attempt(&self, claimed: Claimed) -> (DeliveryContent, Finish, Option<Run>) {
         let progress = Progress {
             attempts: claimed.attempts,
-            created_at: claimed.created_at,
+            created_at: claimed.content.created_at,
         };
-        let Some(tenant) = self.tenants.flow(&claimed.tenant).cloned() else {
+        let Some(flow) = self.tenants.flow(&claimed.content.tenant).cloned() else {
             let error = "unknown tenant".to_owned();
             let dead = Finish::Dead {
                 patched: claimed.patched,
@@ -220,19 +225,22 @@ impl Shared {
                 flow_body: None,
                 error,
             };
-            return (dead, None);
+            return (claimed.content, dead, None);
         };
         let (backoff, now) = (&self.settings.backoff, Instant::now());
-        let mut admission = match self.control.admit(&claimed.tenant, now) {
+        let mut admission = match self.control.admit(&claimed.content.tenant, now) {
             Ok(admission) => admission,
             Err(closed) => {
                 let finish =
                     settle::closed(closed, claimed.patched, progress, backoff, Utc::now(), now);
-                return (finish, None);
+                return (claimed.content, finish, None);
             }
         };
         let patched = claimed.patched;
-        let delivery = Delivery::claimed(claimed, tenant);
+        let delivery = Delivery {
+            content: claimed.content,
+            flow,
+        };
         let deadline = now + self.settings.attempt_timeout;
         let run = self.deliverer.run(&delivery, patched, deadline).await;
         admission.record_calls(&run.calls);
@@ -245,7 +253,7 @@ impl Shared {
             Utc::now(),
             &mut rng,
         );
-        (finish, Some(run))
+        (delivery.content, finish, Some(run))
     }
 
     /// Renews the claim every third of the lease until the returned guard is dropped.
@@ -274,77 +282,25 @@ impl Drop for LeaseKeeper {
     }
 }
 
-/// A delivery as its log lines name it.
-struct About {
-    id: uuid::Uuid,
-    vendor: String,
-    tenant: String,
-    order_id: uuid::Uuid,
-    attempts: u32,
-    created_at: DateTime<Utc>,
-}
-
-impl About {
-    fn of(claimed: &Claimed) -> About {
-        About {
-            id: claimed.id,
-            vendor: claimed.vendor.clone(),
-            tenant: claimed.tenant.clone(),
-            order_id: claimed.order_id,
-            attempts: claimed.attempts,
-            created_at: claimed.created_at,
+/// One line per attempt's end, naming its last call; every call was logged as it was made.
+/// `spent_before`: the attempts spent before this one.
+fn log_end(delivery: &DeliveryContent, spent_before: u32, finish: &Finish, last: Option<&Attempt>) {
+    let (id, order_id) = (delivery.id, delivery.order_id);
+    let (vendor, tenant) = (&delivery.vendor, &delivery.tenant);
+    let operation = last.map(|a| a.operation.as_str());
+    let status = last.and_then(|a| a.status);
+    let duration_ms = last.map(|a| a.duration_ms);
+    match finish {
+        Finish::Delivered => {
+            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "delivered", "delivery attempt")
         }
-    }
-
-    /// `flowgate_deliveries_total`, and the lag of a delivered one (now is just after Flow's
-    /// 2xx for its last operation).
-    fn count(&self, metrics: &Metrics, finish: &Finish) {
-        let counted = metrics.vendor(&self.vendor);
-        match finish {
-            Finish::Delivered => {
-                let lag = Utc::now() - self.created_at;
-                counted.delivered(lag.to_std().unwrap_or_default());
-            }
-            Finish::Retry { .. } => counted.retried(),
-            Finish::Dead { .. } => counted.dead(),
+        Finish::Retry {
+            at, spent, error, ..
+        } => {
+            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery attempt")
         }
-    }
-
-    /// One line per attempt's end, naming its last call; every call was logged as it was made.
-    fn log(&self, finish: &Finish, last: Option<&Attempt>) {
-        let (id, vendor, tenant, order_id) = (self.id, &self.vendor, &self.tenant, self.order_id);
-        let operation = last.map(|a| a.operation.as_str());
-        let status = last.and_then(|a| a.status);
-        let duration_ms = last.map(|a| a.duration_ms);
-        let spent_before = self.attempts;
-        match finish {
-            Finish::Delivered => {
-                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "delivered", "delivery attempt")
-            }
-            Finish::Retry {
-                at, spent, error, ..
-            } => {
-                tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery attempt")
-            }
-            Finish::Dead { error, .. } => {
-                tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt")
-            }
-        }
-    }
-}
-
-impl Delivery {
-    /// A claimed delivery, ready to be sent to `tenant`.
-    fn claimed(claimed: Claimed, tenant: Arc<crate::flow::TenantFlow>) -> Delivery {
-        Delivery {
-            id: claimed.id,
-            vendor: claimed.vendor,
-            tenant,
-            order_id: claimed.order_id,
-            event_id: claimed.event_id,
-            update: claimed.update,
-            state_default: claimed.state_default,
-            traceparent: claimed.traceparent,
+        Finish::Dead { error, .. } => {
+            tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt")
         }
     }
 }

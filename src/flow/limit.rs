@@ -134,6 +134,7 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::StoreErrorKind as Kind;
 
     fn rate(per_second: f64, burst: u32) -> RateLimit {
         RateLimit { per_second, burst }
@@ -213,7 +214,7 @@ mod tests {
     async fn a_shared_bucket_is_waited_for_and_a_database_failure_takes_no_token() {
         let far = Instant::now() + Duration::from_secs(5);
         let bucket = scripted(vec![
-            Err(StoreError("postgres: connection refused".to_owned())),
+            Err(StoreError::new(Kind::Gone, "postgres: connection refused")),
             Ok(Take::Wait(Duration::from_millis(20))),
             Ok(Take::Taken),
         ]);
@@ -224,7 +225,10 @@ mod tests {
         );
 
         let near = Instant::now() + Duration::from_millis(50);
-        let failing = scripted(vec![Err(StoreError("postgres: timed out".to_owned()))]);
+        let failing = scripted(vec![Err(StoreError::new(
+            Kind::Gone,
+            "postgres: timed out",
+        ))]);
         match failing.spend(near).await {
             Err(FlowError::Throttled(wait)) => assert_eq!(wait, SHARED_RETRY),
             other => panic!("no token without the database, got {other:?}"),

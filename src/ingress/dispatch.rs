@@ -1,14 +1,14 @@
-//! The end of the pipeline (contract section 8, stage 10): the update becomes a delivery. A
-//! queued one is committed durably and answered 202 only then; a sync one is recorded, sent to
-//! Flow inside the request and answered with Flow's result.
+//! The end of the pipeline (contract section 8, stage 10): the update becomes a delivery, and
+//! what became of it an answer. A queued one is admitted (`deliver::plan`, `queue::backlog`),
+//! committed durably and answered 202 only then; a sync one is committed, sent and recorded by
+//! `deliver/sync.rs`, and answered with Flow's result.
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
@@ -22,14 +22,15 @@ use super::update::flow_deadline;
 use super::webhook::{Addressed, Authorized, Verified};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
-use crate::deliver::plan::NoState;
+use crate::deliver::plan::{self, NoState};
 use crate::deliver::{Deliverer, Delivery, DeliveryError, SyncError};
 use crate::flow::FlowResponse;
 use crate::http::TraceContext;
 use crate::metrics::Outcome;
 use crate::problem::{Code, Problem};
+use crate::queue::backlog::{Backlog, Refused};
 use crate::queue::readiness::{NotAccepting, StoreReadiness};
-use crate::queue::{DeliveryState, Enqueued, Finish, NewDelivery, Store, StoreError};
+use crate::queue::{DeliveryContent, DeliveryState, Enqueued, NewDelivery, Store};
 
 /// What a caller is told to wait when the tenant is paused or its circuit open, the queue is
 /// full, or the store is not accepting.
@@ -49,72 +50,36 @@ pub struct Dispatch {
     pub readiness: Arc<StoreReadiness>,
 }
 
-/// Open deliveries (pending, in flight, retrying) as last counted, against `store.max_pending`.
-/// Counted every second rather than per request: the limit protects the disk from an outage
-/// that lasts hours, so a second's lag does not matter and ingest pays for no count query.
-pub struct Backlog {
-    open: AtomicU64,
-    limit: u64,
-}
-
-impl Backlog {
-    pub fn new(limit: u64) -> Self {
-        Self {
-            open: AtomicU64::new(0),
-            limit,
-        }
-    }
-
-    pub fn set(&self, open: u64) {
-        self.open.store(open, Ordering::Relaxed);
-    }
-
-    fn is_full(&self) -> bool {
-        self.open.load(Ordering::Relaxed) >= self.limit
-    }
-}
-
 impl Dispatch {
     pub async fn answer(&self, authorized: Authorized) -> Response {
         let Addressed { update, tenant, .. } = authorized.addressed;
         let vendor = update.webhook.vendor();
-        let delivery = Delivery {
+        let content = DeliveryContent {
             id: uuid::Uuid::now_v7(),
             vendor: vendor.name.clone(),
-            tenant,
+            tenant: tenant.name().to_owned(),
             order_id: update.order.order_id,
             event_id: update.identity.event_id.clone(),
             update: update.order.update,
             state_default: vendor.mapper.state_default().map(str::to_owned),
             traceparent: traceparent(&update.webhook),
+            created_at: Utc::now(),
         };
         let record = NewDelivery {
-            id: delivery.id,
-            vendor: delivery.vendor.clone(),
-            tenant: delivery.tenant.name().to_owned(),
-            order_id: delivery.order_id,
-            event_id: delivery.event_id.clone(),
+            content: content.clone(),
             dedup: vendor.dedup == crate::config::Dedup::EventId,
             body_hash: update.identity.body_hash,
             mode: vendor.mode,
-            update: delivery.update.clone(),
-            state_default: delivery.state_default.clone(),
-            traceparent: delivery.traceparent.clone(),
-            created_at: Utc::now(),
         };
-        let accepted_at = record.created_at;
-        if vendor.mode == DeliveryMode::Queued {
-            match self.state_known(&delivery).await {
-                Ok(true) => {}
-                Ok(false) => return Problem::from(DeliveryError::NoState(NoState)).into_response(),
-                Err(error) => return Problem::from(error).into_response(),
-            }
-        }
         if vendor.mode == DeliveryMode::Queued
-            && let Err(refusal) = self.admission()
+            && let Err(refusal) = self.admission(&content).await
         {
             return refusal.into_response();
         }
+        let delivery = Delivery {
+            content,
+            flow: tenant,
+        };
         let since = Utc::now() - self.dedup_window;
         match self.store.enqueue(record, since).await {
             Ok(Enqueued::Accepted) => {}
@@ -128,102 +93,40 @@ impl Dispatch {
         }
         let response = match vendor.mode {
             DeliveryMode::Queued => self.queued(&delivery),
-            DeliveryMode::Sync => self.sync(&delivery, &update.webhook, accepted_at).await,
+            DeliveryMode::Sync => self.sync(&delivery, &update.webhook).await,
         };
-        OutcomeFields::delivery(delivery.id).mark(response)
+        OutcomeFields::delivery(delivery.content.id).mark(response)
     }
 
-    /// Whether a queued delivery may be committed now: only into a store that will keep it,
-    /// with room on its disk and in its queue.
-    fn admission(&self) -> Result<(), Problem> {
-        let overloaded = |why: &str| {
-            Problem::new(Code::Overloaded, format!("{why}; retry later."))
-                .with_retry_after(RETRY_AFTER_CLOSED)
-        };
-        match self.readiness.check() {
-            Ok(()) => {}
-            // Logged once when the store stopped accepting, not at every webhook.
-            Err(NotAccepting::Store(_)) => {
-                return Err(Problem::new(
-                    Code::Unavailable,
-                    "The gateway cannot record the update now.",
-                )
-                .with_retry_after(RETRY_AFTER_CLOSED));
-            }
-            Err(NotAccepting::LowDisk { .. }) => {
-                return Err(overloaded("The store's disk is nearly full"));
-            }
+    /// A queued delivery's checks before its commit, as answers: a status with no state to go
+    /// with it (`plan::state_known`), a store that will not keep it or has no room (`backlog`).
+    async fn admission(&self, delivery: &DeliveryContent) -> Result<(), Problem> {
+        match plan::state_known(delivery, &*self.store, &*self.store).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Problem::from(DeliveryError::NoState(NoState))),
+            Err(error) => return Err(Problem::from(error)),
         }
-        if self.backlog.is_full() {
-            return Err(overloaded(
-                "The queue is full (too many deliveries waiting)",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether a status without a state will have a state to go with it when it is sent: the
-    /// map's default, the order's last state sent, or a state in a delivery still queued for the
-    /// order (every open updatestate carries or inherits one). Sync delivery checks this itself.
-    async fn state_known(&self, delivery: &Delivery) -> Result<bool, StoreError> {
-        let update = &delivery.update;
-        if update.state.is_some() || update.status.is_none() || delivery.state_default.is_some() {
-            return Ok(true);
-        }
-        if self
-            .store
-            .last_sent(delivery.order_id)
-            .await?
-            .state
-            .is_some()
-        {
-            return Ok(true);
-        }
-        let queued = self.store.order_deliveries(delivery.order_id).await?;
-        Ok(queued
-            .iter()
-            .any(|d| d.state.is_open() && d.operations.contains(&"updatestate")))
+        self.backlog.admit(&self.readiness).map_err(refused)
     }
 
     fn queued(&self, delivery: &Delivery) -> Response {
         self.waker.notify_one();
-        let body = json!({"id": delivery.id, "state": "pending", "duplicate": false});
+        let body = json!({"id": delivery.content.id, "state": "pending", "duplicate": false});
         let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
         response.extensions_mut().insert(Outcome::Accepted);
         response
     }
 
-    async fn sync(
-        &self,
-        delivery: &Delivery,
-        webhook: &Verified,
-        accepted_at: DateTime<Utc>,
-    ) -> Response {
+    /// Sends the committed sync delivery, its end recorded by the deliverer, and answers with
+    /// what Flow did.
+    async fn sync(&self, delivery: &Delivery, webhook: &Verified) -> Response {
         let deadline = flow_deadline(webhook);
-        let run = self
+        let (store, counted) = (&*self.store, &webhook.vendor().metrics);
+        let sent = self
             .deliverer
-            .deliver_sync(delivery, &self.control, deadline)
-            .await;
-        let counted = &webhook.vendor().metrics;
-        let finish = match &run.result {
-            Ok(_) => {
-                counted.delivered((Utc::now() - accepted_at).to_std().unwrap_or_default());
-                Finish::Delivered
-            }
-            Err(error) => {
-                counted.dead();
-                failed(error, run.patched)
-            }
-        };
-        if let Err(error) = self
-            .store
-            .finish(delivery.id, run.attempts, finish, run.sent)
-            .await
-        {
-            tracing::error!(delivery_id = %delivery.id, %error, "the sync delivery's outcome was not recorded");
-        }
-        match run.result {
-            Ok(response) => delivered(delivery.id, &response),
+            .deliver_sync(delivery, &self.control, store, counted, deadline);
+        match sent.await {
+            Ok(response) => delivered(delivery.content.id, &response),
             Err(SyncError::Failed(error)) => Problem::from(error).into_response(),
             Err(SyncError::Closed(closed)) => {
                 let wait = closed.retry_after(tokio::time::Instant::now());
@@ -231,7 +134,7 @@ impl Dispatch {
                     Code::Unavailable,
                     format!(
                         "Deliveries to tenant `{}`: {closed}; retry later.",
-                        delivery.tenant.name()
+                        delivery.flow.name()
                     ),
                 )
                 .with_retry_after(wait.unwrap_or(RETRY_AFTER_CLOSED))
@@ -241,19 +144,24 @@ impl Dispatch {
     }
 }
 
-/// A sync delivery that failed is dead: the vendor owns the retry.
-fn failed(error: &SyncError, patched: bool) -> Finish {
-    let (flow_status, flow_body) = match error {
-        SyncError::Failed(DeliveryError::Rejected { rejection, .. }) => {
-            (Some(rejection.status.as_u16()), Some(rejection.body_text()))
-        }
-        _ => (None, None),
+/// A queued delivery refused before its commit: 503, `unavailable` when the store cannot keep
+/// it, `overloaded` when it has no room.
+fn refused(refusal: Refused) -> Problem {
+    let overloaded = |why: &str| {
+        Problem::new(Code::Overloaded, format!("{why}; retry later."))
+            .with_retry_after(RETRY_AFTER_CLOSED)
     };
-    Finish::Dead {
-        patched,
-        flow_status,
-        flow_body,
-        error: error.to_string(),
+    match refusal {
+        // Logged once when the store stopped accepting, not at every webhook.
+        Refused::NotAccepting(NotAccepting::Store(_)) => Problem::new(
+            Code::Unavailable,
+            "The gateway cannot record the update now.",
+        )
+        .with_retry_after(RETRY_AFTER_CLOSED),
+        Refused::NotAccepting(NotAccepting::LowDisk { .. }) => {
+            overloaded("The store's disk is nearly full")
+        }
+        Refused::QueueFull => overloaded("The queue is full (too many deliveries waiting)"),
     }
 }
 

@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::StoreError;
+
 /// An order's tie to one tenant, made by a verified FlowToken. The first binding wins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
@@ -38,11 +40,6 @@ pub struct LastSent {
     pub metadata: Vec<(String, String)>,
     pub state: Option<String>,
 }
-
-/// The store could not be read or written: the webhook is answered 503, never half-done.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("the order store is unavailable: {0}")]
-pub struct StoreError(pub String);
 
 #[async_trait]
 pub trait OrderBook: Send + Sync {

@@ -1,9 +1,12 @@
 //! The vocabulary of a Flow order that every stage shares, and the order book (`book.rs`): what
-//! flowgate remembers per order (its binding to a tenant, the values Flow last accepted).
+//! flowgate remembers per order (its binding to a tenant, the values Flow last accepted), and
+//! why the store that keeps it failed (`store_error.rs`).
 
 mod book;
+mod store_error;
 
-pub use book::{Binding, Broker, LastSent, OrderBook, StoreError};
+pub use book::{Binding, Broker, LastSent, OrderBook};
+pub use store_error::{StoreError, StoreErrorKind};
 
 /// Every `MarketingIntegratorOrderState` name, by its ordinal (Flow may answer with numbers).
 pub const ORDER_STATES: [&str; 9] = [

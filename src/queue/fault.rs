@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::order::StoreError;
+
 /// The current cause, if any, of one kind of store failure.
 pub(crate) struct StoreFault {
     /// What is watched, for the log: `file`, `writes`, `connection`.
@@ -12,7 +14,7 @@ pub(crate) struct StoreFault {
     /// Whether `cause` holds one: the writer clears the fault after every commit, so the common
     /// case (nothing to clear) reads an atomic and takes no lock.
     failing: AtomicBool,
-    cause: Mutex<Option<String>>,
+    cause: Mutex<Option<StoreError>>,
 }
 
 impl StoreFault {
@@ -25,18 +27,22 @@ impl StoreFault {
     }
 
     /// Records what is seen now: `Some(cause)` while failing, `None` once it works again.
-    pub(crate) fn set(&self, now: Option<String>) {
+    pub(crate) fn set(&self, now: Option<StoreError>) {
         if now.is_none() && !self.failing.load(Ordering::Acquire) {
             return;
         }
         let mut cause = self.cause.lock().unwrap_or_else(PoisonError::into_inner);
-        if *cause == now {
-            return;
+        let same =
+            |a: &StoreError, b: &StoreError| a.kind() == b.kind() && a.detail() == b.detail();
+        match (&*cause, &now) {
+            (None, None) => return,
+            (Some(was), Some(is)) if same(was, is) => return,
+            _ => {}
         }
         match &now {
-            Some(text) => tracing::error!(
+            Some(error) => tracing::error!(
                 watched = self.watched,
-                cause = text.as_str(),
+                cause = error.detail(),
                 "the store is not accepting new webhooks"
             ),
             None => tracing::info!(
@@ -49,7 +55,7 @@ impl StoreFault {
     }
 
     /// The cause while failing.
-    pub(crate) fn cause(&self) -> Option<String> {
+    pub(crate) fn cause(&self) -> Option<StoreError> {
         if !self.failing.load(Ordering::Acquire) {
             return None;
         }

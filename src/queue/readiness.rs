@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Store, StoreError};
+use super::{StoreError, StoreUpkeep};
 
 /// Why the store is not accepting now.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub enum NotAccepting {
 impl std::fmt::Display for NotAccepting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotAccepting::Store(error) => f.write_str(&error.0),
+            NotAccepting::Store(error) => f.write_str(error.detail()),
             NotAccepting::LowDisk { free } => {
                 write!(f, "low disk: {:.1} GiB free", *free as f64 / GIB)
             }
@@ -37,7 +37,7 @@ const NOT_LOW: u64 = u64::MAX;
 
 /// The store and the disk under it, as readiness sees them.
 pub struct StoreReadiness {
-    store: Arc<dyn Store>,
+    store: Arc<dyn StoreUpkeep>,
     disk: Option<Disk>,
 }
 
@@ -52,7 +52,11 @@ struct Disk {
 
 impl StoreReadiness {
     /// `database`: the embedded store's file, whose directory's disk is watched.
-    pub fn new(store: Arc<dyn Store>, database: Option<&Path>, min_free: u64) -> StoreReadiness {
+    pub fn new(
+        store: Arc<dyn StoreUpkeep>,
+        database: Option<&Path>,
+        min_free: u64,
+    ) -> StoreReadiness {
         let disk = database.and_then(Path::parent).map(|dir| Disk {
             dir: dir.to_owned(),
             min_free,

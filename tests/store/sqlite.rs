@@ -187,7 +187,7 @@ async fn a_newer_schema_is_refused() {
         .expect("set version");
     drop(conn);
     let error = SqliteStore::open(&backend.path, SyncMode::Normal).expect_err("refused");
-    assert!(error.0.contains("schema version 99"), "{error}");
+    assert!(error.detail().contains("schema version 99"), "{error}");
 }
 
 async fn a_failing_request_leaves_its_batch_committed() {
@@ -195,7 +195,7 @@ async fn a_failing_request_leaves_its_batch_committed() {
     let store = backend.store();
     let first = accept(&*store, delivery(Uuid::new_v4(), t0())).await;
     let mut twin = delivery(Uuid::new_v4(), t0());
-    twin.id = first;
+    twin.content.id = first;
     // The twin's id is taken: its insert fails inside the batch it shares with the others.
     let tasks: Vec<_> = std::iter::once(twin)
         .chain((0..20).map(|_| delivery(Uuid::new_v4(), t0())))
@@ -240,7 +240,7 @@ async fn deleting_a_delivery_removes_its_attempts_and_key() {
     let since = t0() - days(1);
     assert_eq!(
         store
-            .find(&new.vendor, &new.event_id, since)
+            .find(&new.content.vendor, &new.content.event_id, since)
             .await
             .expect("find"),
         None

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+use crate::queue::{Attempt, DeliveryContent, DeliveryQueue, Enqueued, Finish, NewDelivery};
 use crate::telemetry::Captured;
 
 mod cli;
@@ -113,21 +113,23 @@ impl Admin {
     ) -> Uuid {
         let id = Uuid::new_v4();
         let delivery = NewDelivery {
-            id,
-            vendor: vendor.to_owned(),
-            tenant: tenant.to_owned(),
-            order_id: order,
-            event_id: format!("evt-{id}"),
+            content: DeliveryContent {
+                id,
+                vendor: vendor.to_owned(),
+                tenant: tenant.to_owned(),
+                order_id: order,
+                event_id: format!("evt-{id}"),
+                update: OrderUpdate {
+                    state: Some("InProcess".to_owned()),
+                    ..OrderUpdate::default()
+                },
+                state_default: Some("InProcess".to_owned()),
+                traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+                created_at: Utc::now() - Duration::minutes(minutes_ago),
+            },
             dedup: true,
             body_hash: [7; 32],
             mode: DeliveryMode::Queued,
-            update: OrderUpdate {
-                state: Some("InProcess".to_owned()),
-                ..OrderUpdate::default()
-            },
-            state_default: Some("InProcess".to_owned()),
-            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
-            created_at: Utc::now() - Duration::minutes(minutes_ago),
         };
         let enqueued = self
             .store
@@ -147,7 +149,10 @@ impl Admin {
             .claim(now, 100, now + Duration::minutes(1), &[])
             .await;
         let claimed = claimed.expect("claim");
-        assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+        assert_eq!(
+            claimed.iter().map(|c| c.content.id).collect::<Vec<_>>(),
+            [id]
+        );
         let attempt = Attempt {
             at: Utc::now(),
             operation: "updatestate".to_owned(),

@@ -25,7 +25,10 @@ use crate::flow::FlowClient;
 use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
 use crate::queue::sqlite::SqliteStore;
-use crate::queue::{DeliveryRecord, DeliveryState, Enqueued, NewDelivery, Store};
+use crate::queue::{
+    DeliveryAdmin, DeliveryContent, DeliveryQueue, DeliveryRecord, DeliveryState, Enqueued,
+    NewDelivery,
+};
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
 
@@ -192,18 +195,20 @@ impl Harness {
     pub async fn enqueue(&self, order: Uuid, update: OrderUpdate) -> Uuid {
         let id = Uuid::now_v7();
         let delivery = NewDelivery {
-            id,
-            vendor: "photo".to_owned(),
-            tenant: TENANT.to_owned(),
-            order_id: order,
-            event_id: id.to_string(),
+            content: DeliveryContent {
+                id,
+                vendor: "photo".to_owned(),
+                tenant: TENANT.to_owned(),
+                order_id: order,
+                event_id: id.to_string(),
+                update,
+                state_default: None,
+                traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+                created_at: Utc::now(),
+            },
             dedup: true,
             body_hash: [0; 32],
             mode: DeliveryMode::Queued,
-            update,
-            state_default: None,
-            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
-            created_at: Utc::now(),
         };
         let since = Utc::now() - TimeDelta::hours(1);
         let enqueued = self.store.enqueue(delivery, since).await.expect("queued");

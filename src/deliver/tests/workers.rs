@@ -9,6 +9,7 @@ use super::support::{GRACE, Harness, Knobs, TENANT, state};
 use crate::deliver::control::Closed;
 use crate::deliver::{Delivery, SyncError};
 use crate::order::OrderUpdate;
+use crate::queue::DeliveryContent;
 use crate::queue::DeliveryState::{Dead, Delivered, InFlight};
 
 const WITHIN: Duration = Duration::from_secs(10);
@@ -200,20 +201,24 @@ async fn sync_delivery_is_refused_while_the_tenant_is_paused() {
     let harness = Harness::idle(&Knobs::default()).await;
     let order = harness.order().await;
     let delivery = Delivery {
-        id: uuid::Uuid::now_v7(),
-        vendor: "photo".to_owned(),
-        tenant: harness.tenants.flow(TENANT).expect("the tenant").clone(),
-        order_id: order,
-        event_id: "e1".to_owned(),
-        update: state("InProcess", "Sync"),
-        state_default: None,
-        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+        content: DeliveryContent {
+            id: uuid::Uuid::now_v7(),
+            vendor: "photo".to_owned(),
+            tenant: TENANT.to_owned(),
+            order_id: order,
+            event_id: "e1".to_owned(),
+            update: state("InProcess", "Sync"),
+            state_default: None,
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            created_at: chrono::Utc::now(),
+        },
+        flow: harness.tenants.flow(TENANT).expect("the tenant").clone(),
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     harness.control.set_paused(TENANT, true);
     let refused = harness
         .deliverer
-        .deliver_sync(&delivery, &harness.control, deadline)
+        .run_sync(&delivery, &harness.control, deadline)
         .await;
     assert!(
         matches!(refused.result, Err(SyncError::Closed(Closed::Paused))),
@@ -223,7 +228,7 @@ async fn sync_delivery_is_refused_while_the_tenant_is_paused() {
     harness.control.set_paused(TENANT, false);
     let sent = harness
         .deliverer
-        .deliver_sync(&delivery, &harness.control, deadline)
+        .run_sync(&delivery, &harness.control, deadline)
         .await;
     assert!(sent.result.is_ok(), "{sent:?}");
     assert_eq!(sent.attempts.len(), 1);

@@ -6,7 +6,7 @@ use deadpool_postgres::{GenericClient, Object};
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use crate::order::{Binding, Broker, LastSent, StoreError};
+use crate::order::{Binding, Broker, LastSent, StoreError, StoreErrorKind as Kind};
 
 use super::rows::hash;
 
@@ -61,7 +61,7 @@ pub(super) async fn bind(
         .await?;
     self::binding(client, order)
         .await?
-        .ok_or_else(|| StoreError("a binding vanished while it was written".to_owned()))
+        .ok_or_else(|| StoreError::new(Kind::Corrupt, "a binding vanished while it was written"))
 }
 
 /// What Flow last accepted; all fields empty for an order never sent.

@@ -7,7 +7,7 @@ use deadpool_postgres::Object;
 use uuid::Uuid;
 
 use crate::order::StoreError;
-use crate::queue::Claimed;
+use crate::queue::{Claimed, DeliveryContent};
 
 use super::rows;
 
@@ -92,7 +92,7 @@ pub(super) async fn claim(
 /// A leased row (columns of [`LEASE`]'s `RETURNING`).
 fn claimed_row(row: &tokio_postgres::Row) -> Result<Claimed, StoreError> {
     let attempts: i32 = row.try_get(11)?;
-    Ok(Claimed {
+    let content = DeliveryContent {
         id: row.try_get(2)?,
         vendor: row.try_get(3)?,
         tenant: row.try_get(4)?,
@@ -102,6 +102,9 @@ fn claimed_row(row: &tokio_postgres::Row) -> Result<Claimed, StoreError> {
         state_default: row.try_get(8)?,
         traceparent: row.try_get(9)?,
         created_at: row.try_get(10)?,
+    };
+    Ok(Claimed {
+        content,
         attempts: u32::try_from(attempts).unwrap_or(0),
         patched: row.try_get(12)?,
     })

@@ -16,7 +16,7 @@ use deadpool_postgres::Pool;
 use futures_util::future::try_join_all;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 use crate::queue::fault::StoreFault;
 use crate::queue::{Enqueued, NewDelivery};
 
@@ -80,7 +80,7 @@ impl Commits {
             dedup_since,
             answer,
         };
-        let gone = || StoreError("postgres: the store is shutting down".to_owned());
+        let gone = || StoreError::new(Kind::Gone, "postgres: the store is shutting down");
         self.waiting.send(waiting).map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
     }

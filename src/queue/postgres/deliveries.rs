@@ -11,7 +11,7 @@ use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::config::DeliveryMode;
-use crate::order::{LastSent, StoreError};
+use crate::order::{LastSent, StoreError, StoreErrorKind as Kind};
 use crate::queue::{Attempt, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
 use super::book;
@@ -92,7 +92,8 @@ pub(super) async fn enqueue(
     owner: i64,
     sync_lease: TimeDelta,
 ) -> Result<Enqueued, StoreError> {
-    let created = delivery.created_at;
+    let content = &delivery.content;
+    let created = content.created_at;
     let (state, next_attempt_at, lease_until, claimed_by) = match delivery.mode {
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created), None, None),
         DeliveryMode::Sync => (
@@ -103,20 +104,20 @@ pub(super) async fn enqueue(
         ),
     };
     let hash = delivery.body_hash.as_slice();
-    let update = Json(&delivery.update);
+    let update = Json(&content.update);
     let mode = delivery.mode.as_str();
     let state = state.as_str();
     let parameters: [&(dyn ToSql + Sync); 16] = [
-        &delivery.id,
-        &delivery.vendor,
-        &delivery.tenant,
-        &delivery.order_id,
-        &delivery.event_id,
+        &content.id,
+        &content.vendor,
+        &content.tenant,
+        &content.order_id,
+        &content.event_id,
         &mode,
         &state,
         &update,
-        &delivery.state_default,
-        &delivery.traceparent,
+        &content.state_default,
+        &content.traceparent,
         &hash,
         &created,
         &next_attempt_at,
@@ -136,12 +137,13 @@ pub(super) async fn enqueue(
     // A new statement sees the key's holder, committed before the key could be locked.
     let key = tx.prepare_cached(KEY).await?;
     let holder = tx
-        .query_opt(&key, &[&delivery.vendor, &delivery.event_id])
+        .query_opt(&key, &[&content.vendor, &content.event_id])
         .await?;
     match holder {
         Some(row) => Ok(Enqueued::Taken(existing(&row)?)),
-        None => Err(StoreError(
-            "a dedup key was taken but its delivery is missing".to_owned(),
+        None => Err(StoreError::new(
+            Kind::Corrupt,
+            "a dedup key was taken but its delivery is missing",
         )),
     }
 }

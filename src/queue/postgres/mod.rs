@@ -12,6 +12,7 @@ mod buckets;
 mod claims;
 mod commits;
 mod deliveries;
+mod error;
 mod presence;
 mod rows;
 mod schema;
@@ -22,11 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind};
 use crate::queue::fault::StoreFault;
 
 use commits::Commits;
@@ -79,8 +80,10 @@ impl PgOptions {
     /// unset, and `search_path` set to the schema.
     fn connection(&self) -> Result<tokio_postgres::Config, StoreError> {
         let mut config: tokio_postgres::Config = self.url.parse().map_err(|_| {
-            // The parser's message may quote the URL, password included.
-            StoreError("store.url is not a valid PostgreSQL connection URL".to_owned())
+            // The parser's message (and so its error, left out) may quote the URL, password
+            // included.
+            let detail = "store.url is not a valid PostgreSQL connection URL";
+            StoreError::new(StoreErrorKind::Setup, detail)
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -161,7 +164,13 @@ impl PgStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
-            .map_err(|e| StoreError(format!("cannot set up the connection pool: {e}")))?;
+            .map_err(|e| {
+                StoreError::caused(
+                    StoreErrorKind::Setup,
+                    "cannot set up the connection pool",
+                    e,
+                )
+            })?;
         let reach = Arc::new(StoreFault::new("connection"));
         let mut client = checkout(&pool, &reach).await?;
         schema::migrate(&mut client, &options.schema).await?;
@@ -213,38 +222,7 @@ async fn checkout(pool: &Pool, reach: &StoreFault) -> Result<Object, StoreError>
         client
             .as_ref()
             .err()
-            .map(|e| format!("unreachable: {}", e.0)),
+            .map(|e| e.clone().context("unreachable")),
     );
     client
-}
-
-impl From<tokio_postgres::Error> for StoreError {
-    /// A short message: the server's own text names tables and constraints (values would be in
-    /// its DETAIL, which is left out, as are statements).
-    fn from(error: tokio_postgres::Error) -> StoreError {
-        if let Some(db) = error.as_db_error() {
-            return StoreError(format!(
-                "postgres: {} (SQLSTATE {})",
-                db.message(),
-                db.code().code()
-            ));
-        }
-        match std::error::Error::source(&error) {
-            Some(cause) => StoreError(format!("postgres: {error}: {cause}")),
-            None => StoreError(format!("postgres: {error}")),
-        }
-    }
-}
-
-impl From<PoolError> for StoreError {
-    fn from(error: PoolError) -> StoreError {
-        match error {
-            PoolError::Backend(error) => error.into(),
-            PoolError::Timeout(_) => {
-                StoreError("postgres: no connection to the database came free in time".to_owned())
-            }
-            PoolError::Closed => StoreError("postgres: the connection pool is closed".to_owned()),
-            other => StoreError(format!("postgres: cannot get a connection: {other}")),
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 
 /// How long to wait before connecting again after the presence connection was lost.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
@@ -72,8 +72,9 @@ async fn hold(config: &tokio_postgres::Config, owner: i64) -> Result<Held, Store
         .await?
         .try_get(0)?;
     if !taken {
-        return Err(StoreError(
-            "postgres: this process's presence key is held by another connection".to_owned(),
+        return Err(StoreError::new(
+            Kind::Busy,
+            "postgres: this process's presence key is held by another connection",
         ));
     }
     Ok(Held {

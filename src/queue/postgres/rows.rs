@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
-use crate::order::{OrderUpdate, StoreError};
+use crate::order::{OrderUpdate, StoreError, StoreErrorKind as Kind};
 use crate::queue::{Attempt, DeliveryRecord, DeliveryState};
 
 /// `SELECT` of the columns [`record`] reads, followed by the rest of the statement.
@@ -44,7 +44,10 @@ pub(super) fn after(at: DateTime<Utc>, span: TimeDelta) -> DateTime<Utc> {
 }
 
 fn unreadable(what: &str) -> StoreError {
-    StoreError(format!("a stored value is unreadable ({what})"))
+    StoreError::new(
+        Kind::Corrupt,
+        format!("a stored value is unreadable ({what})"),
+    )
 }
 
 pub(super) fn hash(row: &Row, idx: usize) -> Result<[u8; 32], StoreError> {
@@ -165,7 +168,7 @@ pub(super) async fn record_by_seq(
     with_attempts(client, rows)
         .await?
         .pop()
-        .ok_or_else(|| StoreError("a delivery vanished while it was read".to_owned()))
+        .ok_or_else(|| StoreError::new(Kind::Corrupt, "a delivery vanished while it was read"))
 }
 
 /// What the state changes need to know about one delivery.

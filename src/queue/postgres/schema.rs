@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 
 use super::presence::PRESENT_OWNERS;
 
@@ -156,9 +156,10 @@ pub(super) async fn migrate(client: &mut Object, schema: &str) -> Result<(), Sto
     let known = MIGRATIONS.len();
     let applied = usize::try_from(version).unwrap_or(usize::MAX);
     if applied > known {
-        return Err(StoreError(format!(
-            "the database has schema version {version}; this flowgate knows up to {known}"
-        )));
+        return Err(StoreError::new(
+            Kind::Corrupt,
+            format!("the database has schema version {version}; this flowgate knows up to {known}"),
+        ));
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.batch_execute(migration).await?;

@@ -1,5 +1,6 @@
-//! [`Store`] and [`OrderBook`] for [`PgStore`]: each call on a pooled connection, durable when
-//! it answers. Times are taken here, at the call, as the SQLite store does.
+//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`]) and [`OrderBook`]
+//! for [`PgStore`]: each call on a pooled connection, durable when it answers. Times are taken
+//! here, at the call, as the SQLite store does.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,8 +8,9 @@ use uuid::Uuid;
 
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
-    Attempt, Claimed, Deleted, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery,
-    Page, QueueDepth, RedriveFilter, Retention, Retried, Store,
+    Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
+    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Retention, Retried,
+    StoreUpkeep,
 };
 
 use super::{PgStore, admin, book, claims, deliveries, upkeep};
@@ -33,7 +35,7 @@ impl OrderBook for PgStore {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl DeliveryQueue for PgStore {
     async fn find(
         &self,
         vendor: &str,
@@ -82,7 +84,10 @@ impl Store for PgStore {
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         claims::release_expired(&mut self.client().await?, now).await
     }
+}
 
+#[async_trait]
+impl DeliveryAdmin for PgStore {
     async fn list(&self, filter: &ListFilter) -> Result<Page, StoreError> {
         admin::list(&self.client().await?, filter).await
     }
@@ -119,7 +124,10 @@ impl Store for PgStore {
     async fn order_deliveries(&self, order: Uuid) -> Result<Vec<DeliveryRecord>, StoreError> {
         admin::order_deliveries(&self.client().await?, order).await
     }
+}
 
+#[async_trait]
+impl StoreUpkeep for PgStore {
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError> {
         upkeep::purge(&self.client().await?, now, retention).await
     }
@@ -132,8 +140,6 @@ impl Store for PgStore {
     /// until one is had again. No query of its own: every call and the upkeep's count, once a
     /// second, try.
     fn accepting(&self) -> Result<(), StoreError> {
-        self.reach()
-            .cause()
-            .map_or(Ok(()), |cause| Err(StoreError(cause)))
+        self.reach().cause().map_or(Ok(()), Err)
     }
 }

@@ -5,9 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::order::{Binding, Broker, LastSent, StoreError};
+use crate::order::{Binding, Broker, LastSent, StoreError, StoreErrorKind as Kind};
 
-use super::json_error;
+use super::error::json_error;
 use super::rows::{hash, millis, time};
 
 /// `Broker` as stored; it is written with its own `Serialize`, so the field names match.
@@ -87,7 +87,7 @@ pub(super) fn bind(
         millis(binding.bound_at),
     ])?;
     self::binding(conn, order)?
-        .ok_or_else(|| StoreError("a binding vanished while it was written".to_owned()))
+        .ok_or_else(|| StoreError::new(Kind::Corrupt, "a binding vanished while it was written"))
 }
 
 /// What Flow last accepted; all fields empty for an order never sent.
@@ -105,7 +105,7 @@ pub(super) fn last_sent(conn: &Connection, order: Uuid) -> Result<LastSent, Stor
         return Ok(LastSent::default());
     };
     let metadata = serde_json::from_str(&metadata)
-        .map_err(|_| StoreError("a stored value is unreadable".to_owned()))?;
+        .map_err(|e| StoreError::with_source(Kind::Corrupt, "a stored value is unreadable", e))?;
     Ok(LastSent {
         title,
         action_text,

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use crate::order::StoreError;
 
+use super::error::io_error;
 use super::schema;
 
 /// How often the WAL is copied back; it holds about this long of commits between copies.
@@ -29,7 +30,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("flowgate-checkpoint".to_owned())
             .spawn(move || run(&conn, &stopped))
-            .map_err(|e| StoreError(format!("cannot start the store's checkpointer: {e}")))?;
+            .map_err(|e| io_error("cannot start the store's checkpointer", e))?;
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),

@@ -12,9 +12,11 @@ use uuid::Uuid;
 
 use crate::config::DeliveryMode;
 use crate::order::StoreError;
-use crate::queue::{Attempt, Claimed, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
+use crate::queue::{
+    Attempt, Claimed, DeliveryContent, DeliveryState, Enqueued, Existing, Finish, NewDelivery,
+};
 
-use super::json_error;
+use super::error::json_error;
 use super::parked::park_paused;
 use super::rows::{self, Brief, millis};
 
@@ -65,11 +67,12 @@ pub(super) struct Encoded {
 
 impl Encoded {
     pub(super) fn of(delivery: &NewDelivery) -> Result<Encoded, StoreError> {
+        let content = &delivery.content;
         Ok(Encoded {
-            id: delivery.id.to_string(),
-            order_id: delivery.order_id.to_string(),
-            update: serde_json::to_string(&delivery.update).map_err(json_error)?,
-            created: millis(delivery.created_at),
+            id: content.id.to_string(),
+            order_id: content.order_id.to_string(),
+            update: serde_json::to_string(&content.update).map_err(json_error)?,
+            created: millis(content.created_at),
         })
     }
 }
@@ -82,8 +85,9 @@ pub(super) fn enqueue(
     encoded: &Encoded,
     since: i64,
 ) -> Result<Enqueued, StoreError> {
+    let content = &delivery.content;
     if delivery.dedup
-        && let Some((existing, at)) = dedup_key(conn, &delivery.vendor, &delivery.event_id)?
+        && let Some((existing, at)) = dedup_key(conn, &content.vendor, &content.event_id)?
         && at >= since
     {
         return Ok(Enqueued::Taken(existing));
@@ -95,8 +99,8 @@ pub(super) fn enqueue(
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
-            delivery.vendor,
-            delivery.event_id,
+            content.vendor,
+            content.event_id,
             encoded.id,
             delivery.body_hash,
             encoded.created,
@@ -123,17 +127,18 @@ fn insert(conn: &Connection, delivery: &NewDelivery, encoded: &Encoded) -> Resul
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created)),
         DeliveryMode::Sync => (DeliveryState::InFlight, None),
     };
+    let content = &delivery.content;
     conn.prepare_cached(INSERT)?.execute(params![
         encoded.id,
-        delivery.vendor,
-        delivery.tenant,
+        content.vendor,
+        content.tenant,
         encoded.order_id,
-        delivery.event_id,
+        content.event_id,
         delivery.mode.as_str(),
         state.as_str(),
         encoded.update,
-        delivery.state_default,
-        delivery.traceparent,
+        content.state_default,
+        content.traceparent,
         delivery.body_hash,
         created,
         next_attempt_at,
@@ -198,7 +203,7 @@ pub(super) fn claim(
     park_paused(conn, now, paused)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mapped = |row: &rusqlite::Row<'_>| {
-        let claimed = Claimed {
+        let content = DeliveryContent {
             id: rows::uuid(row, 1)?,
             vendor: row.get(2)?,
             tenant: row.get(3)?,
@@ -208,6 +213,9 @@ pub(super) fn claim(
             state_default: row.get(7)?,
             traceparent: row.get(8)?,
             created_at: rows::time(row, 9)?,
+        };
+        let claimed = Claimed {
+            content,
             attempts: row.get(10)?,
             patched: row.get(11)?,
         };

@@ -9,7 +9,9 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind};
+
+use super::error::io_error;
 
 /// The held lock; dropping it (closing the file) releases it. The kernel releases it too when
 /// the process dies, so a crash never leaves the database locked.
@@ -23,11 +25,8 @@ impl DatabaseLock {
     pub(super) fn take(database: &Path) -> Result<DatabaseLock, StoreError> {
         let path = lock_path(database);
         let cannot = |e: std::io::Error| {
-            StoreError(format!(
-                "cannot lock {} ({}): {e}",
-                database.display(),
-                path.display()
-            ))
+            let context = format_args!("cannot lock {} ({})", database.display(), path.display());
+            io_error(context, e)
         };
         // Not truncated on open: the holder's PID must survive another process's attempt.
         let mut file = OpenOptions::new()
@@ -66,12 +65,13 @@ fn in_use(database: &Path, lock: &Path, file: &mut File) -> StoreError {
         Ok(_) if text.trim().parse::<u32>().is_ok() => format!("pid {}", text.trim()),
         _ => "pid unknown".to_owned(),
     };
-    StoreError(format!(
+    let detail = format!(
         "the database {} is in use by another flowgate process ({pid}, holding {}); \
          one process per SQLite database: stop that process or give this one another store.url",
         database.display(),
         lock.display()
-    ))
+    );
+    StoreError::new(StoreErrorKind::Busy, detail)
 }
 
 #[cfg(test)]
@@ -88,7 +88,8 @@ mod tests {
         let Err(refused) = DatabaseLock::take(&database) else {
             panic!("a second lock was granted");
         };
-        let message = refused.0;
+        assert_eq!(refused.kind(), StoreErrorKind::Busy);
+        let message = refused.detail().to_owned();
         assert!(
             message.contains(&database.display().to_string()),
             "{message}"

@@ -11,6 +11,7 @@ mod admin;
 mod book;
 mod checkpoint;
 mod deliveries;
+mod error;
 mod lock;
 mod parked;
 #[cfg(test)]
@@ -30,10 +31,11 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, SyncMode};
-use crate::order::{Binding, LastSent, StoreError};
+use crate::order::{Binding, LastSent, StoreError, StoreErrorKind};
 use crate::queue::fault::StoreFault;
 
 use checkpoint::Checkpointer;
+use error::io_error;
 use lock::DatabaseLock;
 use remembered::Remembered;
 use watch::{FileWatch, Watched};
@@ -67,7 +69,7 @@ struct Inner {
     writes: Arc<StoreFault>,
     /// Whether the writer's batch now running hangs (`watch.rs`).
     stall: Arc<StoreFault>,
-    read_turns: Semaphore,
+    read_slots: Semaphore,
     idle_readers: Mutex<Vec<Connection>>,
     /// Every order's binding (a binding never changes once made, so most lookups end here).
     bindings: Remembered<Option<Binding>>,
@@ -93,15 +95,15 @@ impl SqliteStore {
     pub fn open(path: &Path, sync: SyncMode) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError(format!(
-                    "cannot create the directory {}: {e}",
-                    dir.display()
-                ))
+                io_error(
+                    format_args!("cannot create the directory {}", dir.display()),
+                    e,
+                )
             })?;
         }
         let lock = DatabaseLock::take(path)?;
         let prepared = schema::prepare(path, sync)
-            .map_err(|e| StoreError(format!("cannot open {}: {}", path.display(), e.0)))?;
+            .map_err(|e| e.context(format_args!("cannot open {}", path.display())))?;
         let writes = Arc::new(StoreFault::new("writes"));
         let writer = Writer::start(prepared, writes.clone())?;
         let watched = Watched {
@@ -119,7 +121,7 @@ impl SqliteStore {
                 file,
                 writes,
                 stall,
-                read_turns: Semaphore::new(READERS),
+                read_slots: Semaphore::new(READERS),
                 idle_readers: Mutex::new(Vec::new()),
                 bindings: Remembered::new(BINDINGS_KEPT),
                 sent: Remembered::new(SENT_KEPT),
@@ -154,10 +156,10 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let interrupted = || StoreError("a store read was interrupted".to_owned());
+        let interrupted = || StoreError::new(StoreErrorKind::Gone, "a store read was interrupted");
         let _turn = self
             .inner
-            .read_turns
+            .read_slots
             .acquire()
             .await
             .map_err(|_| interrupted())?;
@@ -198,28 +200,4 @@ impl Inner {
             idle.push(conn);
         }
     }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    /// A short message: SQLite's own text names tables and columns, never values, and the SQL
-    /// of a rejected statement is left out.
-    fn from(error: rusqlite::Error) -> StoreError {
-        use rusqlite::Error as E;
-        StoreError(match error {
-            E::SqliteFailure(code, Some(message)) => {
-                format!("sqlite: {message} (code {})", code.extended_code)
-            }
-            E::SqliteFailure(code, None) => format!("sqlite: {code}"),
-            E::SqlInputError { error, .. } => format!("sqlite rejected a statement: {error}"),
-            E::FromSqlConversionFailure(..)
-            | E::IntegralValueOutOfRange(..)
-            | E::InvalidColumnType(..)
-            | E::Utf8Error(..) => "a stored value is unreadable".to_owned(),
-            other => format!("sqlite: {other}"),
-        })
-    }
-}
-
-fn json_error(error: serde_json::Error) -> StoreError {
-    StoreError(format!("cannot encode a stored value: {error}"))
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::order::StoreError;
 
-use super::json_error;
+use super::error::json_error;
 
 /// Brings the parked deliveries in line with `paused`, ahead of a claim in the same
 /// transaction: parks the due deliveries of paused tenants, unparks those of any other tenant.

@@ -8,10 +8,10 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, Params, Row};
 use uuid::Uuid;
 
-use crate::order::{OrderUpdate, StoreError};
+use crate::order::{OrderUpdate, StoreError, StoreErrorKind as Kind};
 use crate::queue::{Attempt, DeliveryRecord, DeliveryState};
 
-use super::json_error;
+use super::error::json_error;
 
 /// `SELECT` of the columns [`record`] reads, followed by the rest of the statement.
 macro_rules! record_sql {
@@ -162,7 +162,7 @@ pub(super) fn record_by_seq(conn: &Connection, seq: i64) -> Result<DeliveryRecor
     let rows = record_rows(conn, record_sql!("WHERE seq = ?1"), [seq])?;
     with_attempts(conn, rows)?
         .pop()
-        .ok_or_else(|| StoreError("a delivery vanished while it was read".to_owned()))
+        .ok_or_else(|| StoreError::new(Kind::Corrupt, "a delivery vanished while it was read"))
 }
 
 /// What the state changes need to know about one delivery.

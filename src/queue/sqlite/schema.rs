@@ -9,7 +9,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use crate::config::SyncMode;
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 
 use super::deliveries::requeue_in_flight;
 use super::rows::millis;
@@ -192,9 +192,10 @@ fn configure(conn: &Connection, sync: SyncMode) -> Result<(), StoreError> {
     tune(conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError(format!(
-            "the database cannot use WAL (journal mode {mode})"
-        )));
+        return Err(StoreError::new(
+            Kind::Setup,
+            format!("the database cannot use WAL (journal mode {mode})"),
+        ));
     }
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     conn.execute_batch(match sync {
@@ -247,9 +248,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = MIGRATIONS.len();
     let applied = usize::try_from(version).unwrap_or(usize::MAX);
     if applied > known {
-        return Err(StoreError(format!(
-            "the database has schema version {version}; this flowgate knows up to {known}"
-        )));
+        return Err(StoreError::new(
+            Kind::Corrupt,
+            format!("the database has schema version {version}; this flowgate knows up to {known}"),
+        ));
     }
     for migration in &MIGRATIONS[applied..] {
         match migration {

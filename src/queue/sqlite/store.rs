@@ -1,5 +1,6 @@
-//! [`Store`] and [`OrderBook`] for [`SqliteStore`]: writes go to the writer thread (durable
-//! when they answer), reads to the reader pool. Times are taken here, at the call.
+//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`]) and [`OrderBook`]
+//! for [`SqliteStore`]: writes go to the writer thread (durable when they answer), reads to the
+//! reader pool. Times are taken here, at the call.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,8 +8,9 @@ use uuid::Uuid;
 
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
-    Attempt, Claimed, Deleted, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery,
-    Page, QueueDepth, RedriveFilter, Retention, Retried, Store,
+    Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
+    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Retention, Retried,
+    StoreUpkeep,
 };
 
 use super::rows::millis;
@@ -45,7 +47,7 @@ impl OrderBook for SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl DeliveryQueue for SqliteStore {
     async fn find(
         &self,
         vendor: &str,
@@ -113,7 +115,10 @@ impl Store for SqliteStore {
         self.write(move |conn| deliveries::requeue_in_flight(conn, now, now))
             .await
     }
+}
 
+#[async_trait]
+impl DeliveryAdmin for SqliteStore {
     async fn list(&self, filter: &ListFilter) -> Result<Page, StoreError> {
         let filter = filter.clone();
         self.read(move |conn| admin::list(conn, &filter)).await
@@ -157,7 +162,10 @@ impl Store for SqliteStore {
         self.read(move |conn| admin::order_deliveries(conn, order))
             .await
     }
+}
 
+#[async_trait]
+impl StoreUpkeep for SqliteStore {
     /// Chunk by chunk, each its own request: webhooks' commits go between them.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError> {
         let now = millis(now);
@@ -187,6 +195,6 @@ impl Store for SqliteStore {
         let cause = (inner.file.cause())
             .or_else(|| inner.writes.cause())
             .or_else(|| inner.stall.cause());
-        cause.map_or(Ok(()), |cause| Err(StoreError(cause)))
+        cause.map_or(Ok(()), Err)
     }
 }

@@ -12,8 +12,10 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 use crate::queue::fault::StoreFault;
+
+use super::error::io_error;
 
 use super::writer::{Running, STALLED_AFTER};
 
@@ -48,7 +50,7 @@ impl FileWatch {
                     watched.stall.set(watched.running.stalled(STALLED_AFTER));
                 }
             })
-            .map_err(|e| StoreError(format!("cannot start the store's file watch: {e}")))?;
+            .map_err(|e| io_error("cannot start the store's file watch", e))?;
         Ok(FileWatch {
             stop: Some(stop),
             thread: Some(thread),
@@ -78,7 +80,10 @@ struct OpenFile {
 impl OpenFile {
     fn of(path: &Path) -> Result<OpenFile, StoreError> {
         let cannot = |e: std::io::Error| {
-            StoreError(format!("cannot watch the database {}: {e}", path.display()))
+            io_error(
+                format_args!("cannot watch the database {}", path.display()),
+                e,
+            )
         };
         let file = File::open(path).map_err(cannot)?;
         let identity = Identity::of(&file.metadata().map_err(cannot)?);
@@ -90,25 +95,27 @@ impl OpenFile {
     }
 
     /// Why the path no longer names the open file, if it does not.
-    fn check(&self) -> Option<String> {
+    fn check(&self) -> Option<StoreError> {
         let path = self.path.display();
+        let gone = |detail: String| Some(StoreError::new(Kind::Gone, detail));
+        let unreadable = |e| Some(io_error(format_args!("file unreadable: {path}"), e));
         let at_path = match std::fs::metadata(&self.path) {
             Ok(metadata) => Identity::of(&metadata),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Some(format!("file gone: {path} was deleted or moved"));
+                return gone(format!("file gone: {path} was deleted or moved"));
             }
-            Err(e) => return Some(format!("file unreadable: {path}: {e}")),
+            Err(e) => return unreadable(e),
         };
         if at_path.device != self.identity.device || at_path.inode != self.identity.inode {
-            return Some(format!(
+            return gone(format!(
                 "file replaced: {path} is not the file the store has open"
             ));
         }
         // The path names the open file; one deleted since would have no links left.
         match self.file.metadata().map(|m| Identity::of(&m).links) {
-            Ok(0) => Some(format!("file gone: {path} was deleted")),
+            Ok(0) => gone(format!("file gone: {path} was deleted")),
             Ok(_) => None,
-            Err(e) => Some(format!("file unreadable: {path}: {e}")),
+            Err(e) => unreadable(e),
         }
     }
 }
@@ -160,10 +167,11 @@ mod tests {
     #[test]
     fn the_same_file_passes_and_a_deleted_one_is_gone() {
         let (_dir, path, open) = watched();
-        assert_eq!(open.check(), None);
+        assert!(open.check().is_none());
         std::fs::remove_file(&path).expect("remove");
         let cause = open.check().expect("gone");
-        assert!(cause.starts_with("file gone: "), "{cause}");
+        assert!(cause.detail().starts_with("file gone: "), "{cause}");
+        assert_eq!(cause.kind(), Kind::Gone);
     }
 
     #[test]
@@ -173,9 +181,9 @@ mod tests {
         std::fs::rename(&path, &aside).expect("move away");
         std::fs::write(&path, b"db").expect("a new file");
         let cause = open.check().expect("replaced");
-        assert!(cause.starts_with("file replaced: "), "{cause}");
+        assert!(cause.detail().starts_with("file replaced: "), "{cause}");
         std::fs::rename(&aside, &path).expect("move back");
-        assert_eq!(open.check(), None, "the open file is at its path again");
+        assert!(open.check().is_none(), "the open file is at its path again");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +193,7 @@ mod tests {
         let writer = Writer::start(conn, Arc::new(StoreFault::new("writes"))).expect("writer");
         let writer = Arc::new(writer);
         let (running, after) = (writer.running(), Duration::from_millis(50));
-        assert_eq!(running.stalled(after), None);
+        assert!(running.stalled(after).is_none());
         let (release, released) = std::sync::mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
         let hanging = {
@@ -208,9 +216,9 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "never stalled");
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
-        assert!(cause.starts_with("writes stalled: "), "{cause}");
+        assert!(cause.detail().starts_with("writes stalled: "), "{cause}");
         release.send(()).expect("release");
         hanging.await.expect("task").expect("the batch commits");
-        assert_eq!(running.stalled(after), None);
+        assert!(running.stalled(after).is_none());
     }
 }

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::order::StoreError;
+use crate::order::{StoreError, StoreErrorKind as Kind};
 use crate::queue::fault::StoreFault;
+
+use super::error::io_error;
 
 /// Requests committed together at most; bounds the time the first of them waits.
 const MAX_BATCH: usize = 256;
@@ -54,15 +56,17 @@ impl Running {
         self.since.store(0, Ordering::Relaxed);
     }
 
-    /// Why writes are stalled, while the batch now running has run longer than `after`.
-    pub(super) fn stalled(&self, after: Duration) -> Option<String> {
+    /// Why writes are stalled, while the batch now running has run longer than `after`: the
+    /// disk under the database stopped answering.
+    pub(super) fn stalled(&self, after: Duration) -> Option<StoreError> {
         let since = self.since.load(Ordering::Relaxed);
         let elapsed = Duration::from_millis((self.now() + 1).saturating_sub(since));
         (since != 0 && elapsed > after).then(|| {
-            format!(
+            let detail = format!(
                 "writes stalled: a commit has been running for over {} s",
                 after.as_secs()
-            )
+            );
+            StoreError::new(Kind::Io, detail)
         })
     }
 }
@@ -79,7 +83,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("flowgate-store".to_owned())
             .spawn(move || serve(conn, &queue, &writes, &batches))
-            .map_err(|e| StoreError(format!("cannot start the store's writer: {e}")))?;
+            .map_err(|e| io_error("cannot start the store's writer", e))?;
         Ok(Writer {
             requests: Some(requests),
             thread: Some(thread),
@@ -99,9 +103,9 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let stopped = || StoreError("the store's writer has stopped".to_owned());
+        let stopped = || StoreError::new(Kind::Gone, "the store's writer has stopped");
         let (reply, answer) = oneshot::channel();
-        let call = Call {
+        let write = QueuedWrite {
             work,
             outcome: None,
             reply,
@@ -109,7 +113,7 @@ impl Writer {
         self.requests
             .as_ref()
             .ok_or_else(stopped)?
-            .send(Box::new(call))
+            .send(Box::new(write))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -155,7 +159,7 @@ fn commit(conn: &Connection, mut batch: Vec<Box<dyn Job>>, writes: &StoreFault, 
     if let Some(error) = &failure {
         tracing::error!(%error, requests = batch.len(), "store commit failed");
     }
-    writes.set(failure.as_ref().map(|e| format!("writes failing: {}", e.0)));
+    writes.set(failure.clone().map(|e| e.context("writes failing")));
     for job in batch {
         job.answer(failure.as_ref());
     }
@@ -219,8 +223,9 @@ fn run_all(
         // Some errors (disk full, I/O) make SQLite roll the whole transaction back; the
         // requests that ran before would otherwise be acknowledged without being written.
         if tx.is_autocommit() {
-            return Err(StoreError(
-                "sqlite rolled the batch's transaction back".to_owned(),
+            return Err(StoreError::new(
+                Kind::Io,
+                "sqlite rolled the batch's transaction back",
             ));
         }
         if !succeeded && isolation == Isolation::Shared {
@@ -238,13 +243,14 @@ trait Job: Send {
     fn answer(self: Box<Self>, failure: Option<&StoreError>);
 }
 
-struct Call<T, F> {
+/// A request waiting in the queue for its batch: its work, then its outcome until the commit.
+struct QueuedWrite<T, F> {
     work: F,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
-impl<T, F> Job for Call<T, F>
+impl<T, F> Job for QueuedWrite<T, F>
 where
     T: Send,
     F: Fn(&Connection) -> Result<T, StoreError> + Send,
@@ -261,9 +267,9 @@ where
 
     fn answer(self: Box<Self>, failure: Option<&StoreError>) {
         let outcome = match (failure, self.outcome) {
-            (Some(error), _) => Err(StoreError(error.0.clone())),
+            (Some(error), _) => Err(error.clone()),
             (None, Some(outcome)) => outcome,
-            (None, None) => Err(StoreError("the request did not run".to_owned())),
+            (None, None) => Err(StoreError::new(Kind::Other, "the request did not run")),
         };
         // The caller may have given up waiting (a request timeout): nobody is left to tell.
         let _ = self.reply.send(outcome);
@@ -320,7 +326,7 @@ mod tests {
                         .call(move |conn| {
                             conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
                             if n == 5 {
-                                return Err(StoreError("refused".to_owned()));
+                                return Err(StoreError::new(Kind::Constraint, "refused"));
                             }
                             Ok(n)
                         })
@@ -336,7 +342,7 @@ mod tests {
         for (n, answer) in (0..).zip(&answers) {
             match answer {
                 Ok(got) => assert_eq!(*got, n),
-                Err(error) => assert!(n == 5 && error.0 == "refused", "{n}: {error}"),
+                Err(error) => assert!(n == 5 && error.detail() == "refused", "{n}: {error}"),
             }
         }
         drop(writer);
@@ -349,9 +355,8 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("values");
         assert_eq!(rows, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);
-        assert_eq!(
-            writes.cause(),
-            None,
+        assert!(
+            writes.cause().is_none(),
             "one request failing is not the store failing"
         );
     }
@@ -368,8 +373,8 @@ mod tests {
             .await;
         assert!(lost.is_err());
         let cause = writes.cause().expect("the writes fail");
-        assert!(cause.starts_with("writes failing: "), "{cause}");
+        assert!(cause.detail().starts_with("writes failing: "), "{cause}");
         writer.call(|_| Ok(())).await.expect("a batch that commits");
-        assert_eq!(writes.cause(), None);
+        assert!(writes.cause().is_none());
     }
 }

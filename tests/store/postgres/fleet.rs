@@ -6,7 +6,7 @@ use libtest_mimic::Trial;
 use uuid::Uuid;
 
 use flowgate::queue::postgres::PgStore;
-use flowgate::queue::{DeliveryState, Enqueued, Finish, Store};
+use flowgate::queue::{DeliveryAdmin, DeliveryQueue, DeliveryState, Enqueued, Finish, StoreUpkeep};
 
 use super::Scratch;
 use crate::suite::{accept, attempt, claim_ids, days, delivery, secs, sync_delivery, t0};
@@ -33,10 +33,10 @@ async fn racing_enqueues_of_one_key_from_two_replicas_commit_one() {
         .map(|n| {
             let store = replicas[n % 2].clone();
             let mut new = delivery(Uuid::new_v4(), t);
-            new.event_id = event_id.clone();
+            new.content.event_id = event_id.clone();
             tokio::spawn(async move {
                 let enqueued = store.enqueue(new.clone(), t - days(1)).await;
-                (new.id, enqueued.expect("enqueue"))
+                (new.content.id, enqueued.expect("enqueue"))
             })
         })
         .collect();
@@ -166,7 +166,7 @@ async fn a_newer_schema_is_refused() {
     let error = PgStore::open(&scratch.options())
         .await
         .expect_err("refused");
-    assert!(error.0.contains("schema version 99"), "{error}");
+    assert!(error.detail().contains("schema version 99"), "{error}");
 }
 
 async fn every_table_lives_in_the_configured_schema() {

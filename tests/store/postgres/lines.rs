@@ -10,7 +10,7 @@ use libtest_mimic::Trial;
 use uuid::Uuid;
 
 use flowgate::queue::postgres::PgStore;
-use flowgate::queue::{Claimed, Finish, NewDelivery, Store};
+use flowgate::queue::{Claimed, DeliveryQueue, Finish, NewDelivery, StoreUpkeep};
 
 use super::Scratch;
 use crate::suite::{accept, claim_ids, claim_one, delivery, finish, secs, t0};
@@ -39,19 +39,19 @@ struct Lines {
 
 impl Lines {
     fn claimed(&mut self, claimed: &Claimed) {
-        let (order, position) = self.positions[&claimed.id];
+        let (order, position) = self.positions[&claimed.content.id];
         let line = self.orders.entry(order).or_default();
         assert!(!line.1, "two deliveries of order {order} in flight at once");
         assert_eq!(line.0, position, "order {order} was claimed out of turn");
         *line = (position, true);
-        self.claims.push(claimed.id);
+        self.claims.push(claimed.content.id);
     }
 
     /// How the turn ends; called before it ends, since the next delivery of the order cannot
     /// be claimed before it has. Every third position is retried once first.
     fn finishing(&mut self, claimed: &Claimed) -> Finish {
-        let (order, position) = self.positions[&claimed.id];
-        if position % 3 == 1 && self.retried.insert(claimed.id) {
+        let (order, position) = self.positions[&claimed.content.id];
+        if position % 3 == 1 && self.retried.insert(claimed.content.id) {
             self.orders.insert(order, (position, false));
             return Finish::Retry {
                 at: Utc::now(),
@@ -86,7 +86,7 @@ async fn work(store: PgStore, lines: Arc<Mutex<Lines>>, total: usize) {
         for c in &claimed {
             let end = lines.lock().expect("lines").finishing(c);
             store
-                .finish(c.id, Vec::new(), end, None)
+                .finish(c.content.id, Vec::new(), end, None)
                 .await
                 .expect("finish");
         }
@@ -113,7 +113,7 @@ async fn two_replicas_claiming_at_once_keep_each_order_in_line() {
         let order = Uuid::new_v4();
         let news: Vec<_> = (0..12).map(|_| delivery(order, t0())).collect();
         for (position, new) in news.iter().enumerate() {
-            lines.positions.insert(new.id, (order, position));
+            lines.positions.insert(new.content.id, (order, position));
         }
         enqueuers.push((replicas.clone(), news));
     }

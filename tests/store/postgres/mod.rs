@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use flowgate::order::{LastSent, OrderBook};
 use flowgate::queue::postgres::{PgOptions, PgStore, check_url};
-use flowgate::queue::{DeliveryState, Finish, Store};
+use flowgate::queue::{DeliveryAdmin, DeliveryQueue, DeliveryState, Finish, Store};
 
 use crate::server;
 use crate::suite::{Backend, accept, attempt, claim_one, delivery, store_suite, t0};
@@ -178,7 +178,7 @@ impl Backend for PgBackend {
 
 fn a_bad_url_is_refused_without_repeating_it() {
     let error = check_url("postgres://flowgate:s3cret@db:notaport/flowgate").expect_err("bad");
-    assert!(!error.0.contains("s3cret"), "{error}");
+    assert!(!error.detail().contains("s3cret"), "{error}");
     check_url("postgres://flowgate:s3cret@db:5432/flowgate").expect("good");
     check_url("postgresql://db/flowgate?connect_timeout=2").expect("good");
 }
@@ -192,8 +192,8 @@ async fn an_unreachable_server_is_a_short_error_without_the_password() {
         sync_lease: Duration::from_secs(60),
     };
     let error = PgStore::open(&options).await.expect_err("no server");
-    assert!(!error.0.contains("s3cret"), "{error}");
-    assert!(error.0.contains("connecting"), "{error}");
+    assert!(!error.detail().contains("s3cret"), "{error}");
+    assert!(error.detail().contains("connecting"), "{error}");
 }
 
 /// A finish sends its statements two at a time: when one fails (PostgreSQL's text holds no

@@ -24,13 +24,13 @@ pub async fn list_filters(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut other = delivery(Uuid::new_v4(), t);
-    other.tenant = "other".to_owned();
+    other.content.tenant = "other".to_owned();
     let other = accept(&*store, other).await;
     claim_and_finish(&*store, t, other, Finish::Delivered).await;
     let order = Uuid::new_v4();
     let old = accept(&*store, delivery(order, t - days(2))).await;
     let mut video = delivery(Uuid::new_v4(), t);
-    video.vendor = "video".to_owned();
+    video.content.vendor = "video".to_owned();
     let video = accept(&*store, video).await;
 
     let all = ListFilter::default();
@@ -114,9 +114,15 @@ pub async fn get_shows_a_delivery_with_its_attempts(backend: &mut dyn Backend) {
         .await
         .expect("finish");
     let record = store.get(id).await.expect("get").expect("kept");
-    assert_eq!((record.id, record.order_id), (id, new.order_id));
-    assert_eq!((record.vendor, record.tenant), (new.vendor, new.tenant));
-    assert_eq!((record.event_id, record.mode), (new.event_id, "queued"));
+    assert_eq!((record.id, record.order_id), (id, new.content.order_id));
+    assert_eq!(
+        (record.vendor, record.tenant),
+        (new.content.vendor, new.content.tenant)
+    );
+    assert_eq!(
+        (record.event_id, record.mode),
+        (new.content.event_id, "queued")
+    );
     assert_eq!(
         (record.state, record.created_at),
         (DeliveryState::Delivered, t)
@@ -135,7 +141,7 @@ pub async fn operations_follow_the_update(backend: &mut dyn Backend) {
         let store = store.clone();
         async move {
             let mut new = delivery(Uuid::new_v4(), t);
-            new.update = update;
+            new.content.update = update;
             let id = accept(&*store, new).await;
             store.get(id).await.expect("get").expect("kept").operations
         }
@@ -202,7 +208,11 @@ pub async fn retry_rules(backend: &mut dyn Backend) {
         .expect("claim");
     // The schedule starts over; the patch Flow accepted is not sent again.
     assert_eq!(
-        (claimed[0].id, claimed[0].attempts, claimed[0].patched),
+        (
+            claimed[0].content.id,
+            claimed[0].attempts,
+            claimed[0].patched
+        ),
         (first, 0, true)
     );
 }
@@ -256,8 +266,14 @@ pub async fn cancel_rules(backend: &mut dyn Backend) {
     // A cancelled sync delivery is dead: its vendor's retry is processed anew.
     let sync = sync_delivery(Uuid::new_v4(), t);
     accept(&*store, sync.clone()).await;
-    store.cancel(sync.id).await.expect("cancel").expect("known");
-    let found = store.find(&sync.vendor, &sync.event_id, t - days(1)).await;
+    store
+        .cancel(sync.content.id)
+        .await
+        .expect("cancel")
+        .expect("known");
+    let found = store
+        .find(&sync.content.vendor, &sync.content.event_id, t - days(1))
+        .await;
     assert_eq!(found.expect("find"), None);
 }
 
@@ -323,7 +339,7 @@ pub async fn redrive_counts(backend: &mut dyn Backend) {
     let plain = accept(&*store, delivery(Uuid::new_v4(), t)).await;
     claim_and_finish(&*store, t, plain, dead(400)).await;
     let mut video = delivery(Uuid::new_v4(), t - days(7));
-    video.vendor = "video".to_owned();
+    video.content.vendor = "video".to_owned();
     let video = accept(&*store, video).await;
     claim_and_finish(&*store, t, video, dead(400)).await;
 

@@ -70,7 +70,7 @@ pub async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
     let t = t0();
     let demo = accept(&*store, delivery(Uuid::new_v4(), t)).await;
     let mut other = delivery(Uuid::new_v4(), t);
-    other.tenant = "other".to_owned();
+    other.content.tenant = "other".to_owned();
     let other = accept(&*store, other).await;
     let paused = ["demo".to_owned(), "third".to_owned()];
     let claimed = store
@@ -78,7 +78,7 @@ pub async fn claim_skips_paused_tenants(backend: &mut dyn Backend) {
         .await
         .expect("claim");
     assert_eq!(
-        claimed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        claimed.iter().map(|c| c.content.id).collect::<Vec<_>>(),
         vec![other]
     );
     claim_one(&*store, t, demo).await;
@@ -103,7 +103,10 @@ pub async fn a_resumed_tenant_is_claimed_in_due_order(backend: &mut dyn Backend)
         async move {
             let claimed = store.claim(now, 10, now + secs(60), &paused).await;
             let claimed = claimed.expect("claim");
-            claimed.into_iter().map(|c| c.id).collect::<Vec<_>>()
+            claimed
+                .into_iter()
+                .map(|c| c.content.id)
+                .collect::<Vec<_>>()
         }
     };
     assert!(claim(t + secs(15), true).await.is_empty());
@@ -262,10 +265,12 @@ pub async fn restart_recovers_what_was_in_flight(backend: &mut dyn Backend) {
     };
     assert_eq!(state(fresh).await.state, DeliveryState::Pending);
     assert_eq!(state(tried).await.state, DeliveryState::Retrying);
-    let interrupted = state(sync.id).await;
+    let interrupted = state(sync.content.id).await;
     assert_eq!(interrupted.state, DeliveryState::Dead);
     assert_eq!(interrupted.error.as_deref(), Some("interrupted"));
-    let found = store.find(&sync.vendor, &sync.event_id, t - days(1)).await;
+    let found = store
+        .find(&sync.content.vendor, &sync.content.event_id, t - days(1))
+        .await;
     assert_eq!(found.expect("find"), None);
     // Due at once: a claim now (not a minute later, when the lease would have run out) gets them.
     assert_eq!(claim_ids(&*store, chrono::Utc::now(), 10).await.len(), 2);

@@ -17,7 +17,7 @@ pub async fn enqueue_then_claim(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
     let mut new = delivery(Uuid::new_v4(), t);
-    new.update = OrderUpdate {
+    new.content.update = OrderUpdate {
         state: Some("Completed".to_owned()),
         status: Some("Photos delivered".to_owned()),
         title: Some("Listing photos".to_owned()),
@@ -27,7 +27,7 @@ pub async fn enqueue_then_claim(backend: &mut dyn Backend) {
     let id = accept(&*store, new.clone()).await;
     let record = store.get(id).await.expect("get").expect("committed");
     assert_eq!(record.state, DeliveryState::Pending);
-    assert_eq!(record.next_attempt_at, Some(new.created_at));
+    assert_eq!(record.next_attempt_at, Some(new.content.created_at));
 
     let lease = t + secs(60);
     let claimed = store
@@ -36,13 +36,19 @@ pub async fn enqueue_then_claim(backend: &mut dyn Backend) {
         .expect("claim");
     assert_eq!(claimed.len(), 1);
     let got = &claimed[0];
-    assert_eq!((got.id, got.order_id), (new.id, new.order_id));
-    assert_eq!((&got.vendor, &got.tenant), (&new.vendor, &new.tenant));
-    assert_eq!(got.event_id, new.event_id);
-    assert_eq!(got.update, new.update);
-    assert_eq!(got.state_default, new.state_default);
-    assert_eq!(got.traceparent, new.traceparent);
-    assert_eq!(got.created_at, new.created_at);
+    assert_eq!(
+        (got.content.id, got.content.order_id),
+        (new.content.id, new.content.order_id)
+    );
+    assert_eq!(
+        (&got.content.vendor, &got.content.tenant),
+        (&new.content.vendor, &new.content.tenant)
+    );
+    assert_eq!(got.content.event_id, new.content.event_id);
+    assert_eq!(got.content.update, new.content.update);
+    assert_eq!(got.content.state_default, new.content.state_default);
+    assert_eq!(got.content.traceparent, new.content.traceparent);
+    assert_eq!(got.content.created_at, new.content.created_at);
     assert_eq!((got.attempts, got.patched), (0, false));
 
     let record = store.get(id).await.expect("get").expect("committed");
@@ -56,24 +62,24 @@ pub async fn dedup_taken_within_the_window(backend: &mut dyn Backend) {
     let first = delivery(Uuid::new_v4(), t);
     accept(&*store, first.clone()).await;
     let mut repeat = delivery(Uuid::new_v4(), t + secs(5));
-    repeat.event_id = first.event_id.clone();
+    repeat.content.event_id = first.content.event_id.clone();
     repeat.body_hash = [8; 32];
     let enqueued = store.enqueue(repeat, t - days(1)).await.expect("enqueue");
     let existing = Existing {
-        id: first.id,
+        id: first.content.id,
         state: DeliveryState::Pending,
         body_hash: first.body_hash,
     };
     assert_eq!(enqueued, Enqueued::Taken(existing.clone()));
 
-    let find = |since| store.find(VENDOR, &first.event_id, since);
+    let find = |since| store.find(VENDOR, &first.content.event_id, since);
     assert_eq!(find(t - days(1)).await.expect("find"), Some(existing));
     assert_eq!(find(t + secs(1)).await.expect("find"), None);
 
     // The key is per vendor.
     let mut other = delivery(Uuid::new_v4(), t);
-    other.vendor = "video".to_owned();
-    other.event_id = first.event_id.clone();
+    other.content.vendor = "video".to_owned();
+    other.content.event_id = first.content.event_id.clone();
     accept(&*store, other).await;
 }
 
@@ -83,17 +89,17 @@ pub async fn dedup_key_replaced_outside_the_window(backend: &mut dyn Backend) {
     let old = delivery(Uuid::new_v4(), t - days(2));
     accept(&*store, old.clone()).await;
     let mut again = delivery(Uuid::new_v4(), t);
-    again.event_id = old.event_id.clone();
+    again.content.event_id = old.content.event_id.clone();
     let enqueued = store
         .enqueue(again.clone(), t - days(1))
         .await
         .expect("enqueue");
     assert_eq!(enqueued, Enqueued::Accepted);
     let found = store
-        .find(VENDOR, &old.event_id, t - days(30))
+        .find(VENDOR, &old.content.event_id, t - days(30))
         .await
         .expect("find");
-    assert_eq!(found.map(|e| e.id), Some(again.id));
+    assert_eq!(found.map(|e| e.id), Some(again.content.id));
 }
 
 pub async fn dedup_off_is_never_taken(backend: &mut dyn Backend) {
@@ -103,11 +109,11 @@ pub async fn dedup_off_is_never_taken(backend: &mut dyn Backend) {
     first.dedup = false;
     let mut second = delivery(Uuid::new_v4(), t);
     second.dedup = false;
-    second.event_id = first.event_id.clone();
+    second.content.event_id = first.content.event_id.clone();
     accept(&*store, first.clone()).await;
     accept(&*store, second).await;
     let found = store
-        .find(VENDOR, &first.event_id, t - days(1))
+        .find(VENDOR, &first.content.event_id, t - days(1))
         .await
         .expect("find");
     assert_eq!(found, None);
@@ -118,21 +124,25 @@ pub async fn sync_dead_gives_the_key_back(backend: &mut dyn Backend) {
     let t = t0();
     let first = sync_delivery(Uuid::new_v4(), t);
     accept(&*store, first.clone()).await;
-    let record = store.get(first.id).await.expect("get").expect("committed");
+    let record = store
+        .get(first.content.id)
+        .await
+        .expect("get")
+        .expect("committed");
     assert_eq!(record.state, DeliveryState::InFlight);
     assert_eq!((record.mode, record.next_attempt_at), ("sync", None));
-    finish(&*store, first.id, dead(422)).await;
+    finish(&*store, first.content.id, dead(422)).await;
 
     let since = t - days(1);
     assert_eq!(
         store
-            .find(VENDOR, &first.event_id, since)
+            .find(VENDOR, &first.content.event_id, since)
             .await
             .expect("find"),
         None
     );
     let mut retry = sync_delivery(Uuid::new_v4(), t + secs(1));
-    retry.event_id = first.event_id.clone();
+    retry.content.event_id = first.content.event_id.clone();
     accept(&*store, retry).await;
 }
 
@@ -141,16 +151,16 @@ pub async fn sync_delivered_keeps_the_key(backend: &mut dyn Backend) {
     let t = t0();
     let first = sync_delivery(Uuid::new_v4(), t);
     accept(&*store, first.clone()).await;
-    finish(&*store, first.id, Finish::Delivered).await;
+    finish(&*store, first.content.id, Finish::Delivered).await;
     let mut repeat = sync_delivery(Uuid::new_v4(), t + secs(1));
-    repeat.event_id = first.event_id.clone();
+    repeat.content.event_id = first.content.event_id.clone();
     let enqueued = store.enqueue(repeat, t - days(1)).await.expect("enqueue");
     let Enqueued::Taken(existing) = enqueued else {
         panic!("the key is kept: {enqueued:?}");
     };
     assert_eq!(
         (existing.id, existing.state),
-        (first.id, DeliveryState::Delivered)
+        (first.content.id, DeliveryState::Delivered)
     );
 }
 
@@ -180,7 +190,7 @@ pub async fn concurrent_enqueues_each_acknowledged_once(backend: &mut dyn Backen
                     let new = delivery(Uuid::new_v4(), t);
                     let enqueued = store.enqueue(new.clone(), t - days(1)).await;
                     assert_eq!(enqueued.expect("enqueue"), Enqueued::Accepted);
-                    ids.push(new.id);
+                    ids.push(new.content.id);
                 }
                 ids
             })
@@ -215,9 +225,9 @@ pub async fn a_failing_delivery_among_concurrent_ones_fails_alone(backend: &mut 
             let store = Arc::clone(&store);
             let mut new = delivery(Uuid::new_v4(), t);
             if n == 15 {
-                new.id = first;
+                new.content.id = first;
             }
-            tokio::spawn(async move { (new.id, store.enqueue(new, t - days(1)).await) })
+            tokio::spawn(async move { (new.content.id, store.enqueue(new, t - days(1)).await) })
         })
         .collect();
     let mut accepted = HashSet::new();
@@ -247,10 +257,10 @@ pub async fn racing_enqueues_of_one_key_commit_one(backend: &mut dyn Backend) {
         .map(|_| {
             let store = Arc::clone(&store);
             let mut new = delivery(Uuid::new_v4(), t);
-            new.event_id = event_id.clone();
+            new.content.event_id = event_id.clone();
             tokio::spawn(async move {
                 let enqueued = store.enqueue(new.clone(), t - days(1)).await;
-                (new.id, enqueued.expect("enqueue"))
+                (new.content.id, enqueued.expect("enqueue"))
             })
         })
         .collect();

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use flowgate::config::DeliveryMode;
 use flowgate::order::OrderUpdate;
-use flowgate::queue::{Attempt, Enqueued, Finish, NewDelivery, Store};
+use flowgate::queue::{Attempt, DeliveryContent, Enqueued, Finish, NewDelivery, Store};
 
 /// A store under test, on data of its own.
 #[async_trait]
@@ -119,21 +119,23 @@ pub fn days(n: i64) -> TimeDelta {
 pub fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
     let id = Uuid::new_v4();
     NewDelivery {
-        id,
-        vendor: VENDOR.to_owned(),
-        tenant: TENANT.to_owned(),
-        order_id: order,
-        event_id: format!("evt-{id}"),
+        content: DeliveryContent {
+            id,
+            vendor: VENDOR.to_owned(),
+            tenant: TENANT.to_owned(),
+            order_id: order,
+            event_id: format!("evt-{id}"),
+            update: OrderUpdate {
+                state: Some("InProcess".to_owned()),
+                ..OrderUpdate::default()
+            },
+            state_default: Some("InProcess".to_owned()),
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            created_at,
+        },
         dedup: true,
         body_hash: [7; 32],
         mode: DeliveryMode::Queued,
-        update: OrderUpdate {
-            state: Some("InProcess".to_owned()),
-            ..OrderUpdate::default()
-        },
-        state_default: Some("InProcess".to_owned()),
-        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
-        created_at,
     }
 }
 
@@ -146,8 +148,8 @@ pub fn sync_delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
 
 /// Commits `delivery` (its key free since a day before it) and returns its id.
 pub async fn accept(store: &dyn Store, delivery: NewDelivery) -> Uuid {
-    let id = delivery.id;
-    let since = delivery.created_at - days(1);
+    let id = delivery.content.id;
+    let since = delivery.content.created_at - days(1);
     let enqueued = store.enqueue(delivery, since).await.expect("enqueue");
     assert_eq!(enqueued, Enqueued::Accepted);
     id
@@ -159,7 +161,7 @@ pub async fn claim_ids(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> V
         .claim(now, limit, now + secs(60), &[])
         .await
         .expect("claim");
-    claimed.into_iter().map(|c| c.id).collect()
+    claimed.into_iter().map(|c| c.content.id).collect()
 }
 
 /// Claims exactly `id` (it must be the only one due at `now`).

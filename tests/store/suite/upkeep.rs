@@ -79,7 +79,7 @@ pub async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) 
     let t = t0();
     let finished = delivery(Uuid::new_v4(), t - days(2));
     accept(&*store, finished.clone()).await;
-    claim_and_finish(&*store, t, finished.id, Finish::Delivered).await;
+    claim_and_finish(&*store, t, finished.content.id, Finish::Delivered).await;
     let open = delivery(Uuid::new_v4(), t - days(2));
     accept(&*store, open.clone()).await;
     let fresh = delivery(Uuid::new_v4(), t);
@@ -96,11 +96,11 @@ pub async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) 
                 .expect("find")
         }
     };
-    assert_eq!(find(finished.event_id).await, None);
-    assert!(find(open.event_id).await.is_some());
-    assert!(find(fresh.event_id).await.is_some());
+    assert_eq!(find(finished.content.event_id).await, None);
+    assert!(find(open.content.event_id).await.is_some());
+    assert!(find(fresh.content.event_id).await.is_some());
     // The record itself is kept for `retention.delivered`.
-    assert!(store.get(finished.id).await.expect("get").is_some());
+    assert!(store.get(finished.content.id).await.expect("get").is_some());
 }
 
 fn binding(tenant: &str, bound_at: chrono::DateTime<Utc>) -> Binding {

@@ -1,0 +1,28 @@
+//! The store's upkeep: purging what retention no longer keeps, counting the queue for the gauges
+//! and back-pressure, and saying whether it accepts new deliveries (readiness).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::metrics::QueueDepth;
+use crate::order::StoreError;
+
+/// How long finished records, dedup keys and order memories are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub delivered: std::time::Duration,
+    /// Zero: dead records are kept until retried or deleted.
+    pub dead: std::time::Duration,
+    pub dedup_window: std::time::Duration,
+    pub orders: std::time::Duration,
+}
+
+#[async_trait]
+pub trait StoreUpkeep: Send + Sync {
+    /// Deletes what `retention` no longer keeps; how many records went.
+    async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError>;
+    async fn depth(&self) -> Result<QueueDepth, StoreError>;
+    /// Whether the store accepts new deliveries, as it last saw itself (readiness): a cheap
+    /// look at what its own calls and watches found, never a query.
+    fn accepting(&self) -> Result<(), StoreError>;
+}

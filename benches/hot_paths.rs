@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::response::IntoResponse;
 use criterion::{Criterion, criterion_group, criterion_main};
-use flowgate::config::VendorMap;
+use flowgate::config::MapConfig;
 use flowgate::map::Mapper;
 use flowgate::problem::{Code, Problem};
 use flowgate::validate::{VendorSchemas, Violation, compile_canonical};
@@ -87,7 +87,7 @@ fn validation(c: &mut Criterion) {
 }
 
 fn mapping(c: &mut Criterion) {
-    let map: VendorMap = toml::from_str(PHOTO_MAP).expect("a vendor map");
+    let map: MapConfig = toml::from_str(PHOTO_MAP).expect("a vendor map");
     let mapper = Mapper::from_map(&map, 255);
     let payload: Value = serde_json::from_str(PHOTO_PAYLOAD).expect("the payload is JSON");
     assert!(mapper.map(&payload).is_ok(), "the payload maps");

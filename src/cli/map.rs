@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::config::{Config, FlowTokenPolicy, Vendor};
+use crate::config::{Config, FlowTokenPolicy, VendorConfig};
 use crate::deliver::DeliveryError;
 use crate::deliver::plan::{self, NoState};
 use crate::ingress::{vendor_mapper, vendor_schemas};
@@ -54,7 +54,7 @@ pub fn map(config: &Config, vendor: &str, file: &Path) -> anyhow::Result<ExitCod
 struct DryRun<'a> {
     config: &'a Config,
     vendor: &'a str,
-    settings: &'a Vendor,
+    settings: &'a VendorConfig,
     schemas: VendorSchemas,
     mapper: Mapper,
     routes: RoutingTable,
@@ -70,7 +70,11 @@ struct Walk {
 }
 
 impl<'a> DryRun<'a> {
-    fn new(config: &'a Config, vendor: &'a str, settings: &'a Vendor) -> anyhow::Result<Self> {
+    fn new(
+        config: &'a Config,
+        vendor: &'a str,
+        settings: &'a VendorConfig,
+    ) -> anyhow::Result<Self> {
         let canonical = validate::compile_canonical()
             .map(std::sync::Arc::new)
             .map_err(anyhow::Error::msg)?;

@@ -2,8 +2,8 @@
 //! syntax. Every problem is collected so one run names them all.
 
 use super::{
-    Config, ConfigError, ConfigErrors, DEFAULT_ADMIN_TOKEN_ENV, FieldSource, RateLimit, SecretRef,
-    Source, TenantAuth, TenantAuthKind, Vendor,
+    Config, ConfigError, ConfigErrors, DEFAULT_ADMIN_TOKEN_ENV, FieldSource, RateLimitConfig,
+    SecretRef, Source, TenantAuthConfig, TenantAuthKind, VendorConfig,
 };
 use crate::order::is_settable_state;
 
@@ -140,7 +140,7 @@ impl Config {
     fn check_vendor(
         &self,
         name: &str,
-        vendor: &Vendor,
+        vendor: &VendorConfig,
         unread: &[String],
         errors: &mut Vec<ConfigError>,
     ) {
@@ -273,7 +273,7 @@ impl Config {
     }
 }
 
-impl TenantAuth {
+impl TenantAuthConfig {
     /// The tenant's one secret: the client secret or the bearer token, by `kind`.
     pub fn secret(&self, source: &Source, key: &str) -> Result<SecretRef, ConfigError> {
         let (name, inline, env, file) = match self.kind {
@@ -296,7 +296,12 @@ impl TenantAuth {
     }
 }
 
-fn check_tenant_auth(s: &Source, key: &str, auth: &TenantAuth, errors: &mut Vec<ConfigError>) {
+fn check_tenant_auth(
+    s: &Source,
+    key: &str,
+    auth: &TenantAuthConfig,
+    errors: &mut Vec<ConfigError>,
+) {
     auth.secret(s, key)
         .map(drop)
         .unwrap_or_else(|e| errors.push(e));
@@ -397,7 +402,7 @@ pub(crate) fn check_base_url(s: &Source, key: &str, url: &str) -> Result<(), Con
     Ok(())
 }
 
-fn check_rate_limit(s: &Source, key: &str, limit: &RateLimit) -> Result<(), ConfigError> {
+fn check_rate_limit(s: &Source, key: &str, limit: &RateLimitConfig) -> Result<(), ConfigError> {
     if !(limit.per_second.is_finite() && limit.per_second > 0.0) {
         return Err(s.error(format!("{key}.per_second"), "must be a number above 0"));
     }

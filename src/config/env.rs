@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 
 use super::keys::{closest, known_keys};
-use super::{Admin, ConfigError, Delivery, Flow, Limits, Log, Origin, Server, Simulator, Store};
+use super::{
+    AdminConfig, ConfigError, DeliveryConfig, FlowConfig, LimitsConfig, LogConfig, Origin,
+    ServerConfig, SimulatorConfig, StoreConfig,
+};
 
 const ENV_PREFIX: &str = "FLOWGATE_";
 
@@ -24,14 +27,14 @@ const ENV_SECTIONS: [&str; 8] = [
 /// Every key of `section` a variable may name, or `None` when no variable sets that section.
 fn section_keys(section: &str) -> Option<Vec<&'static str>> {
     Some(match section {
-        "server" => known_keys::<Server>(section),
-        "admin" => known_keys::<Admin>(section),
-        "store" => known_keys::<Store>(section),
-        "delivery" => known_keys::<Delivery>(section),
-        "flow" => known_keys::<Flow>(section),
-        "limits" => known_keys::<Limits>(section),
-        "log" => known_keys::<Log>(section),
-        "simulator" => known_keys::<Simulator>(section),
+        "server" => known_keys::<ServerConfig>(section),
+        "admin" => known_keys::<AdminConfig>(section),
+        "store" => known_keys::<StoreConfig>(section),
+        "delivery" => known_keys::<DeliveryConfig>(section),
+        "flow" => known_keys::<FlowConfig>(section),
+        "limits" => known_keys::<LimitsConfig>(section),
+        "log" => known_keys::<LogConfig>(section),
+        "simulator" => known_keys::<SimulatorConfig>(section),
         _ => return None,
     })
 }

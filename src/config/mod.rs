@@ -23,8 +23,8 @@ pub use error::{ConfigError, ConfigErrors, Origin};
 pub use model::*;
 pub use secret::SecretRef;
 pub use value::{ByteSize, FieldSource, MetadataMap};
-pub use vendor::{Dedup, FlowTokenPolicy, LaunchParams, Vendor, VendorMap};
-pub use verify::{Algorithm, Encoding, Preset, Scheme, Verify};
+pub use vendor::{Dedup, FlowTokenPolicy, LaunchParams, MapConfig, VendorConfig};
+pub use verify::{Algorithm, Encoding, Preset, Scheme, VerifyConfig};
 
 /// The file the configuration came from; relative paths in it resolve against its directory.
 #[derive(Clone, Debug, Default)]

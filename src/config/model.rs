@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Vendor;
+use super::VendorConfig;
 use super::value::{ByteSize, duration, duration_list};
 
 /// The whole file. `parse.rs` reads it section by section; this derive names the sections.
@@ -16,25 +16,25 @@ use super::value::{ByteSize, duration, duration_list};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
-    pub server: Server,
+    pub server: ServerConfig,
     #[serde(default)]
-    pub admin: Admin,
+    pub admin: AdminConfig,
     #[serde(default)]
-    pub store: Store,
+    pub store: StoreConfig,
     #[serde(default)]
-    pub delivery: Delivery,
+    pub delivery: DeliveryConfig,
     #[serde(default)]
-    pub flow: Flow,
+    pub flow: FlowConfig,
     #[serde(default)]
-    pub limits: Limits,
+    pub limits: LimitsConfig,
     #[serde(default)]
-    pub log: Log,
+    pub log: LogConfig,
     #[serde(default)]
-    pub simulator: Simulator,
+    pub simulator: SimulatorConfig,
     #[serde(default)]
-    pub tenants: BTreeMap<String, Tenant>,
+    pub tenants: BTreeMap<String, TenantConfig>,
     #[serde(default)]
-    pub vendors: BTreeMap<String, Vendor>,
+    pub vendors: BTreeMap<String, VendorConfig>,
     /// Where the file came from: relative paths in it resolve against its directory.
     #[serde(skip)]
     pub source: super::Source,
@@ -42,7 +42,7 @@ pub struct Config {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Server {
+pub struct ServerConfig {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub max_body_bytes: u64,
@@ -60,7 +60,7 @@ pub struct Server {
 
 pub const DEFAULT_ALLOW_INLINE_SECRETS: bool = false;
 
-impl Default for Server {
+impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -80,7 +80,7 @@ impl Default for Server {
 /// of the three forms given, the variable `FLOWGATE_ADMIN_TOKEN` is read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Admin {
+pub struct AdminConfig {
     pub token: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -90,7 +90,7 @@ pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "FLOWGATE_ADMIN_TOKEN";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Store {
+pub struct StoreConfig {
     pub url: String,
     pub schema: String,
     pub sync: SyncMode,
@@ -108,7 +108,7 @@ pub struct Store {
     pub min_free_disk: ByteSize,
 }
 
-impl Store {
+impl StoreConfig {
     /// Whether `url` names a PostgreSQL database (else it is a SQLite file).
     pub fn is_postgres(&self) -> bool {
         self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
@@ -117,7 +117,7 @@ impl Store {
 
 const DAY: u64 = 24 * 3600;
 
-impl Default for Store {
+impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://data/flowgate.db".to_owned(),
@@ -144,7 +144,7 @@ pub enum SyncMode {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Delivery {
+pub struct DeliveryConfig {
     pub mode: DeliveryMode,
     pub workers: usize,
     #[serde(with = "duration_list")]
@@ -156,10 +156,10 @@ pub struct Delivery {
     pub max_age: Duration,
     #[serde(with = "duration")]
     pub request_timeout: Duration,
-    pub circuit: Circuit,
+    pub circuit: CircuitConfig,
 }
 
-impl Default for Delivery {
+impl Default for DeliveryConfig {
     fn default() -> Self {
         let schedule = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200];
         Self {
@@ -170,7 +170,7 @@ impl Default for Delivery {
             max_retry_after: Duration::from_secs(3600),
             max_age: Duration::from_secs(2 * DAY),
             request_timeout: Duration::from_secs(20),
-            circuit: Circuit::default(),
+            circuit: CircuitConfig::default(),
         }
     }
 }
@@ -184,13 +184,13 @@ pub enum DeliveryMode {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Circuit {
+pub struct CircuitConfig {
     pub failures: u32,
     #[serde(with = "duration")]
     pub open_for: Duration,
 }
 
-impl Default for Circuit {
+impl Default for CircuitConfig {
     fn default() -> Self {
         Self {
             failures: 5,
@@ -201,7 +201,7 @@ impl Default for Circuit {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Flow {
+pub struct FlowConfig {
     #[serde(with = "duration")]
     pub token_cache_ttl: Duration,
     #[serde(with = "duration")]
@@ -210,7 +210,7 @@ pub struct Flow {
     pub connect_timeout: Duration,
 }
 
-impl Default for Flow {
+impl Default for FlowConfig {
     fn default() -> Self {
         Self {
             token_cache_ttl: Duration::from_secs(600),
@@ -222,13 +222,13 @@ impl Default for Flow {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Limits {
+pub struct LimitsConfig {
     pub max_json_depth: usize,
     /// Unicode scalar values, the ellipsis included.
     pub max_field_chars: usize,
 }
 
-impl Default for Limits {
+impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_json_depth: 32,
@@ -239,12 +239,12 @@ impl Default for Limits {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Log {
+pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
 }
 
-impl Default for Log {
+impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
@@ -262,7 +262,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Simulator {
+pub struct SimulatorConfig {
     pub enabled: bool,
     pub listen: SocketAddr,
     pub client_id: String,
@@ -273,7 +273,7 @@ pub struct Simulator {
     pub token_ttl: Duration,
 }
 
-impl Default for Simulator {
+impl Default for SimulatorConfig {
     fn default() -> Self {
         Self {
             enabled: false,
@@ -290,17 +290,17 @@ impl Default for Simulator {
 /// One customer's Flow: where it lives, how to authenticate, how fast it may be called.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tenant {
+pub struct TenantConfig {
     pub base_url: String,
     pub tenant_id: Option<i64>,
-    pub auth: TenantAuth,
-    #[serde(default = "RateLimit::flow_default")]
-    pub rate_limit: RateLimit,
+    pub auth: TenantAuthConfig,
+    #[serde(default = "RateLimitConfig::flow_default")]
+    pub rate_limit: RateLimitConfig,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TenantAuth {
+pub struct TenantAuthConfig {
     pub kind: TenantAuthKind,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -320,12 +320,12 @@ pub enum TenantAuthKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimit {
+pub struct RateLimitConfig {
     pub per_second: f64,
     pub burst: u32,
 }
 
-impl RateLimit {
+impl RateLimitConfig {
     /// Keeps Flow's own bucket (40 calls/s sustained) above the level where it starts delaying.
     pub fn flow_default() -> Self {
         Self {

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::value::{FieldSource, MetadataMap};
-use super::{DeliveryMode, RateLimit, Verify};
+use super::{DeliveryMode, RateLimitConfig, VerifyConfig};
 
 /// One vendor: how it authenticates, what it posts, where its orders go.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Vendor {
+pub struct VendorConfig {
     pub schema: Option<PathBuf>,
-    pub verify: Verify,
+    pub verify: VerifyConfig,
     pub tenant: Option<String>,
     pub tenants: Option<Vec<String>>,
     #[serde(default)]
@@ -21,11 +21,11 @@ pub struct Vendor {
     pub delivery: Option<DeliveryMode>,
     #[serde(default)]
     pub dedup: Dedup,
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<RateLimitConfig>,
     pub launch_url: Option<String>,
     #[serde(default)]
     pub launch_params: LaunchParams,
-    pub map: Option<VendorMap>,
+    pub map: Option<MapConfig>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -82,7 +82,7 @@ impl Default for LaunchParams {
 /// `[vendors.X.map]`: where each canonical field comes from in the vendor's payload.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VendorMap {
+pub struct MapConfig {
     pub event_id: Option<FieldSource>,
     pub order_id: Option<FieldSource>,
     pub flow_url: Option<FieldSource>,
@@ -95,7 +95,7 @@ pub struct VendorMap {
     pub metadata: Option<MetadataMap>,
 }
 
-impl VendorMap {
+impl MapConfig {
     /// Every single-valued field with its key, in the order they are written above.
     pub fn fields(&self) -> [(&'static str, Option<&FieldSource>); 9] {
         [

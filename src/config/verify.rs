@@ -12,7 +12,7 @@ use super::{ConfigError, SecretRef, Source};
 /// `verify = {...}`: one flat table; `check` below rejects keys the chosen scheme does not use.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Verify {
+pub struct VerifyConfig {
     pub scheme: Scheme,
     pub preset: Option<Preset>,
     pub header: Option<String>,
@@ -70,7 +70,7 @@ pub enum Encoding {
     Base64,
 }
 
-impl Verify {
+impl VerifyConfig {
     /// Every key given in the table, with its name, for the "not used by this scheme" check.
     fn given_keys(&self) -> Vec<&'static str> {
         let keys = [

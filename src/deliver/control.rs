@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::circuit::{CallResult, Circuit, Permit, Probe};
 use super::run::FlowCall;
-use crate::config::Circuit as CircuitSettings;
+use crate::config::CircuitConfig;
 
 pub struct TenantControl {
     paused: Mutex<BTreeSet<String>>,
@@ -20,7 +20,7 @@ pub struct TenantControl {
 impl TenantControl {
     pub fn new<'a>(
         tenants: impl IntoIterator<Item = &'a String>,
-        settings: &CircuitSettings,
+        settings: &CircuitConfig,
     ) -> Self {
         Self {
             paused: Mutex::new(BTreeSet::new()),

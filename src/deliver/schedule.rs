@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::Delivery as DeliverySettings;
+use crate::config::DeliveryConfig;
 
 /// Longer than any sane delay or age; keeps every sum of times representable.
 const LONGEST: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
@@ -90,7 +90,7 @@ impl Backoff {
         })
     }
 
-    pub fn from_config(delivery: &DeliverySettings) -> Result<Backoff, BackoffError> {
+    pub fn from_config(delivery: &DeliveryConfig) -> Result<Backoff, BackoffError> {
         Self::try_new(
             delivery.retry_schedule.clone(),
             delivery.jitter,

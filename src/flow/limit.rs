@@ -14,7 +14,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::FlowError;
-use crate::config::RateLimit;
+use crate::config::RateLimitConfig;
 use crate::order::StoreError;
 
 /// The shortest sleep between two looks at the bucket, so rounding never makes a busy loop.
@@ -29,7 +29,7 @@ const SHARED_RETRY: Duration = Duration::from_millis(200);
 pub trait SharedBuckets: Send + Sync {
     /// Takes one token of bucket `key` (refilled at `rate.per_second`, holding at most
     /// `rate.burst`), or says how long until one may be there.
-    async fn take(&self, key: &str, rate: RateLimit) -> Result<Take, StoreError>;
+    async fn take(&self, key: &str, rate: RateLimitConfig) -> Result<Take, StoreError>;
 }
 
 /// A shared bucket's answer.
@@ -43,7 +43,7 @@ pub enum Take {
 /// One client id's bucket: in memory, until [`Bucket::share`] moves it into shared buckets.
 pub(super) struct Bucket {
     key: String,
-    rate: RateLimit,
+    rate: RateLimitConfig,
     local: LocalBucket,
     shared: OnceLock<Arc<dyn SharedBuckets>>,
 }
@@ -65,7 +65,7 @@ pub(super) enum InvalidRate {
 
 impl Bucket {
     /// The bucket named `key` (the same for every tenant of one client id, in every process).
-    pub(super) fn new(key: &str, rate: RateLimit) -> Result<Bucket, InvalidRate> {
+    pub(super) fn new(key: &str, rate: RateLimitConfig) -> Result<Bucket, InvalidRate> {
         if !(rate.per_second.is_finite() && rate.per_second > 0.0) {
             return Err(InvalidRate::PerSecond);
         }
@@ -136,8 +136,8 @@ mod tests {
     use super::*;
     use crate::order::StoreErrorKind as Kind;
 
-    fn rate(per_second: f64, burst: u32) -> RateLimit {
-        RateLimit { per_second, burst }
+    fn rate(per_second: f64, burst: u32) -> RateLimitConfig {
+        RateLimitConfig { per_second, burst }
     }
 
     #[test]
@@ -196,7 +196,7 @@ mod tests {
 
     #[async_trait]
     impl SharedBuckets for Scripted {
-        async fn take(&self, key: &str, rate: RateLimit) -> Result<Take, StoreError> {
+        async fn take(&self, key: &str, rate: RateLimitConfig) -> Result<Take, StoreError> {
             assert_eq!((key, rate.burst), ("client:test", 3));
             let mut script = self.0.lock().expect("script");
             script.pop().unwrap_or(Ok(Take::Taken))

@@ -13,7 +13,7 @@ use super::auth::{Credentials, IssuedToken, TokenCache};
 use super::limit::{Bucket, SharedBuckets};
 use super::{FlowClient, FlowError, FlowRequest, FlowResponse, Operation};
 use crate::config::check::check_base_url;
-use crate::config::{Config, ConfigError, ConfigErrors, Tenant, TenantAuthKind};
+use crate::config::{Config, ConfigError, ConfigErrors, TenantAuthKind, TenantConfig};
 use crate::metrics::{Metrics, StatusClass, TenantMetrics, ThrottleCause};
 
 /// A verify_token 401 under an access token younger than this is the FlowToken's fault.
@@ -180,7 +180,7 @@ pub fn tenants(
 fn tenant_flow(
     config: &Config,
     name: &str,
-    tenant: &Tenant,
+    tenant: &TenantConfig,
     buckets: &mut HashMap<String, Arc<Bucket>>,
     metrics: TenantMetrics,
 ) -> Result<TenantFlow, Vec<ConfigError>> {
@@ -236,7 +236,11 @@ impl TenantFlow {
 }
 
 /// The credentials with their secret resolved (the first, when a file or variable holds several).
-fn credentials(config: &Config, name: &str, tenant: &Tenant) -> Result<Credentials, ConfigError> {
+fn credentials(
+    config: &Config,
+    name: &str,
+    tenant: &TenantConfig,
+) -> Result<Credentials, ConfigError> {
     let source = &config.source;
     let key = format!("tenants.{name}.auth");
     let secret_ref = tenant.auth.secret(source, &key)?;

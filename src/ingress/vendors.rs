@@ -11,7 +11,7 @@ use jsonschema::Validator;
 
 use crate::config::{
     self, Config, ConfigError, ConfigErrors, Dedup, DeliveryMode, FlowTokenPolicy, LaunchParams,
-    RateLimit,
+    RateLimitConfig,
 };
 use crate::map::Mapper;
 use crate::metrics::{Metrics, VendorMetrics};
@@ -86,7 +86,7 @@ impl Vendors {
 fn build_vendor(
     config: &Config,
     name: &str,
-    vendor: &config::Vendor,
+    vendor: &config::VendorConfig,
     canonical: Option<&Arc<Validator>>,
     metrics: VendorMetrics,
 ) -> Result<Vendor, Vec<ConfigError>> {
@@ -127,7 +127,7 @@ fn build_vendor(
 pub fn vendor_schemas(
     config: &Config,
     name: &str,
-    vendor: &config::Vendor,
+    vendor: &config::VendorConfig,
     canonical: Option<&Arc<Validator>>,
 ) -> Result<VendorSchemas, Vec<ConfigError>> {
     let source = &config.source;
@@ -160,7 +160,7 @@ pub fn vendor_schemas(
 }
 
 /// The mapper of a vendor: its `map`, or the canonical envelope's.
-pub fn vendor_mapper(vendor: &config::Vendor, max_field_chars: usize) -> Mapper {
+pub fn vendor_mapper(vendor: &config::VendorConfig, max_field_chars: usize) -> Mapper {
     match &vendor.map {
         Some(map) => Mapper::from_map(map, max_field_chars),
         None => Mapper::canonical(max_field_chars),
@@ -168,7 +168,7 @@ pub fn vendor_mapper(vendor: &config::Vendor, max_field_chars: usize) -> Mapper 
 }
 
 /// A token bucket of `burst` refilled at `per_second` (checked at load to be positive).
-fn limiter(limit: &RateLimit) -> DefaultDirectRateLimiter {
+fn limiter(limit: &RateLimitConfig) -> DefaultDirectRateLimiter {
     let period = Duration::from_secs_f64(1.0 / limit.per_second).max(Duration::from_nanos(1));
     let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
     let quota =

@@ -17,7 +17,7 @@ use self::field::Field;
 use self::metadata::Metadata;
 use self::pointer::Pointer;
 use self::text::Cutter;
-use crate::config::VendorMap;
+use crate::config::MapConfig;
 use crate::order::OrderUpdate;
 
 /// What one webhook maps to: the update and the fields that route and authorise it.
@@ -101,7 +101,7 @@ impl Mapper {
     }
 
     /// A vendor with `[vendors.X.map]` (already checked at load).
-    pub fn from_map(map: &VendorMap, max_field_chars: usize) -> Mapper {
+    pub fn from_map(map: &MapConfig, max_field_chars: usize) -> Mapper {
         Mapper {
             event_id: Field::mapped("event_id", map.event_id.as_ref()),
             order_id: Field::mapped("order_id", map.order_id.as_ref()),

@@ -23,7 +23,7 @@ metadata = { "Photographer" = "/data/photographer", "Shoot date" = "/data/shootD
 "#;
 
 fn mapper(map: &str, max_field_chars: usize) -> Mapper {
-    let map: VendorMap = toml::from_str(map).expect("a map");
+    let map: MapConfig = toml::from_str(map).expect("a map");
     Mapper::from_map(&map, max_field_chars)
 }
 

@@ -61,7 +61,7 @@ pub struct VendorRouting<'a> {
 
 impl<'a> VendorRouting<'a> {
     /// A vendor's `tenant` and `tenants` as configured.
-    pub fn of(vendor: &'a crate::config::Vendor) -> Self {
+    pub fn of(vendor: &'a crate::config::VendorConfig) -> Self {
         Self {
             fallback: vendor.tenant.as_deref(),
             allowed: vendor.tenants.as_deref(),

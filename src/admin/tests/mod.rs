@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::{AdminState, router};
-use crate::config::{Circuit as CircuitSettings, DeliveryMode, SyncMode};
+use crate::config::{CircuitConfig, DeliveryMode, SyncMode};
 use crate::deliver::control::TenantControl;
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -57,7 +57,7 @@ fn admin_with(token: Option<&str>) -> Admin {
     let path = dir.path().join("queue.db");
     let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("store"));
     let tenants = ["acme".to_owned(), "beta".to_owned()];
-    let control = Arc::new(TenantControl::new(&tenants, &CircuitSettings::default()));
+    let control = Arc::new(TenantControl::new(&tenants, &CircuitConfig::default()));
     let readiness = StoreReadiness::new(store.clone(), Some(&path), 0);
     let router = router(AdminState {
         store: store.clone(),

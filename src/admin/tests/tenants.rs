@@ -4,7 +4,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{admin, assert_problem};
-use crate::config::Circuit as CircuitSettings;
+use crate::config::CircuitConfig;
 use crate::deliver::circuit::CallResult;
 
 #[tokio::test]
@@ -25,7 +25,7 @@ async fn pause_and_resume_switch_the_tenant() {
 async fn closing_an_open_circuit_lets_calls_through_again() {
     let gw = admin();
     let circuit = gw.control.circuit("beta").expect("a circuit");
-    for _ in 0..CircuitSettings::default().failures {
+    for _ in 0..CircuitConfig::default().failures {
         circuit.record(Instant::now(), CallResult::Failure);
     }
     assert!(circuit.is_open(Instant::now()));

@@ -16,8 +16,8 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::config::{
-    Circuit as CircuitSettings, Config, DeliveryMode, RateLimit, SyncMode, Tenant, TenantAuth,
-    TenantAuthKind,
+    CircuitConfig, Config, DeliveryMode, RateLimitConfig, SyncMode, TenantAuthConfig,
+    TenantAuthKind, TenantConfig,
 };
 use crate::deliver::control::TenantControl;
 use crate::deliver::{Backoff, Deliverer, WorkerSettings, Workers};
@@ -85,7 +85,7 @@ impl Harness {
         let metrics = Metrics::from_config(&config);
         let tenants = Arc::new(Tenants::build(&config, &metrics).expect("tenants"));
         let (failures, open_for) = knobs.circuit;
-        let settings = CircuitSettings { failures, open_for };
+        let settings = CircuitConfig { failures, open_for };
         let control = Arc::new(TenantControl::new(config.tenants.keys(), &settings));
         let client = FlowClient::new(Duration::from_secs(2));
         let deliverer = Arc::new(Deliverer::new(client, store.clone()));
@@ -272,11 +272,11 @@ async fn serve_simulator() -> (Router, String, watch::Sender<bool>) {
     (router, format!("http://{address}/flow"), close)
 }
 
-fn tenant(base_url: &str) -> Tenant {
-    Tenant {
+fn tenant(base_url: &str) -> TenantConfig {
+    TenantConfig {
         base_url: base_url.to_owned(),
         tenant_id: None,
-        auth: TenantAuth {
+        auth: TenantAuthConfig {
             kind: TenantAuthKind::ClientCredentials,
             client_id: Some(CLIENT_ID.to_owned()),
             client_secret: Some(CLIENT_SECRET.to_owned()),
@@ -286,7 +286,7 @@ fn tenant(base_url: &str) -> Tenant {
             token_env: None,
             token_file: None,
         },
-        rate_limit: RateLimit {
+        rate_limit: RateLimitConfig {
             per_second: 1000.0,
             burst: 1000,
         },

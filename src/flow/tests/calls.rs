@@ -198,7 +198,7 @@ async fn a_bearer_tenant_sends_its_configured_token_and_never_asks_for_one() {
 #[tokio::test]
 async fn an_empty_bucket_refuses_at_once_with_the_wait_needed() {
     let flow = Upstream::start(upstream::flow(1200, upstream::ok)).await;
-    let slow = RateLimit {
+    let slow = RateLimitConfig {
         per_second: 0.5,
         burst: 2,
     };
@@ -225,7 +225,7 @@ async fn an_empty_bucket_refuses_at_once_with_the_wait_needed() {
 #[tokio::test]
 async fn tenants_with_one_client_id_share_one_bucket() {
     let flow = Upstream::start(upstream::flow(1200, upstream::ok)).await;
-    let slow = RateLimit {
+    let slow = RateLimitConfig {
         per_second: 0.5,
         burst: 2,
     };
@@ -310,7 +310,7 @@ fn tenants_name_every_key_they_cannot_use() {
     let bad_rate = client_tenant(
         "https://flow.example/flow",
         "other",
-        RateLimit {
+        RateLimitConfig {
             per_second: 0.0,
             burst: 1,
         },

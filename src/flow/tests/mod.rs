@@ -13,13 +13,15 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{FlowClient, TenantFlow};
-use crate::config::{Config, ConfigErrors, RateLimit, Tenant, TenantAuth, TenantAuthKind};
+use crate::config::{
+    Config, ConfigErrors, RateLimitConfig, TenantAuthConfig, TenantAuthKind, TenantConfig,
+};
 use crate::metrics::Metrics;
 
 const SECRET: &str = "s&c=t +secret";
 
-fn auth(kind: TenantAuthKind) -> TenantAuth {
-    TenantAuth {
+fn auth(kind: TenantAuthKind) -> TenantAuthConfig {
+    TenantAuthConfig {
         kind,
         client_id: None,
         client_secret: None,
@@ -32,11 +34,11 @@ fn auth(kind: TenantAuthKind) -> TenantAuth {
 }
 
 /// A client-credentials tenant at `base`.
-fn client_tenant(base: &str, client_id: &str, rate_limit: RateLimit) -> Tenant {
+fn client_tenant(base: &str, client_id: &str, rate_limit: RateLimitConfig) -> TenantConfig {
     let mut auth = auth(TenantAuthKind::ClientCredentials);
     auth.client_id = Some(client_id.to_owned());
     auth.client_secret = Some(SECRET.to_owned());
-    Tenant {
+    TenantConfig {
         base_url: base.to_owned(),
         tenant_id: None,
         auth,
@@ -44,26 +46,26 @@ fn client_tenant(base: &str, client_id: &str, rate_limit: RateLimit) -> Tenant {
     }
 }
 
-fn bearer_tenant(base: &str, token: &str) -> Tenant {
+fn bearer_tenant(base: &str, token: &str) -> TenantConfig {
     let mut auth = auth(TenantAuthKind::Bearer);
     auth.token = Some(token.to_owned());
-    Tenant {
+    TenantConfig {
         base_url: base.to_owned(),
         tenant_id: None,
         auth,
-        rate_limit: RateLimit::flow_default(),
+        rate_limit: RateLimitConfig::flow_default(),
     }
 }
 
 /// A bucket that never makes a test wait.
-fn unlimited() -> RateLimit {
-    RateLimit {
+fn unlimited() -> RateLimitConfig {
+    RateLimitConfig {
         per_second: 1e6,
         burst: 10_000,
     }
 }
 
-fn config(tenants: Vec<(&str, Tenant)>) -> Config {
+fn config(tenants: Vec<(&str, TenantConfig)>) -> Config {
     let mut config = Config::default();
     for (name, tenant) in tenants {
         config.tenants.insert(name.to_owned(), tenant);
@@ -77,7 +79,7 @@ fn tenants(config: &Config) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigE
 }
 
 /// The one tenant of a config holding only `tenant`, named `demo`.
-fn flow_of(tenant: Tenant) -> Arc<TenantFlow> {
+fn flow_of(tenant: TenantConfig) -> Arc<TenantFlow> {
     let mut flows = tenants(&config(vec![("demo", tenant)])).expect("tenants");
     flows.remove("demo").expect("demo")
 }

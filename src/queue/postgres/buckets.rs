@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::Object;
 
-use crate::config::RateLimit;
+use crate::config::RateLimitConfig;
 use crate::flow::{SharedBuckets, Take};
 use crate::order::StoreError;
 
@@ -48,7 +48,11 @@ static TAKE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
     .replace("%REFILLED_AT_NOW%", &REFILLED.replace("%NOW%", "now.t"))
 });
 
-pub(super) async fn take(client: &Object, key: &str, rate: RateLimit) -> Result<Take, StoreError> {
+pub(super) async fn take(
+    client: &Object,
+    key: &str,
+    rate: RateLimitConfig,
+) -> Result<Take, StoreError> {
     let statement = client.prepare_cached(&TAKE_STATEMENT).await?;
     let burst = f64::from(rate.burst);
     let row = client
@@ -66,7 +70,7 @@ pub(super) async fn take(client: &Object, key: &str, rate: RateLimit) -> Result<
 
 #[async_trait]
 impl SharedBuckets for PgStore {
-    async fn take(&self, key: &str, rate: RateLimit) -> Result<Take, StoreError> {
+    async fn take(&self, key: &str, rate: RateLimitConfig) -> Result<Take, StoreError> {
         take(&self.client().await?, key, rate).await
     }
 }

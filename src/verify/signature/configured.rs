@@ -5,12 +5,12 @@ use super::{
     Algorithm, DEFAULT_SIGNED_TEMPLATE, DEFAULT_TOLERANCE, Encoding, HmacSpec, Verifier,
     VerifierSpec,
 };
-use crate::config::{ConfigError, Preset, Scheme, Source, Verify};
+use crate::config::{ConfigError, Preset, Scheme, Source, VerifyConfig};
 
 impl Verifier {
     /// Resolves the secret and builds the verifier of `verify`, the table at `key`.
     pub fn from_config(
-        verify: &Verify,
+        verify: &VerifyConfig,
         source: &Source,
         key: &str,
     ) -> Result<Verifier, ConfigError> {
@@ -19,7 +19,7 @@ impl Verifier {
     }
 }
 
-fn spec(verify: &Verify, secrets: Vec<String>) -> VerifierSpec {
+fn spec(verify: &VerifyConfig, secrets: Vec<String>) -> VerifierSpec {
     let tolerance = verify.tolerance.unwrap_or(DEFAULT_TOLERANCE);
     match (verify.scheme, verify.preset) {
         (Scheme::StandardWebhooks, _) => VerifierSpec::StandardWebhooks { secrets, tolerance },

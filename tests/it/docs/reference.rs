@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use flowgate::config::{
-    Admin, Config, Delivery, Flow, Limits, Log, Server, Simulator, Store, Tenant, Vendor, VendorMap,
+    AdminConfig, Config, DeliveryConfig, FlowConfig, LimitsConfig, LogConfig, MapConfig,
+    ServerConfig, SimulatorConfig, StoreConfig, TenantConfig, VendorConfig,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -88,16 +89,16 @@ fn secret_base(key: &str) -> &str {
 fn the_configuration_reference_documents_exactly_the_keys_the_loader_knows() {
     let reference = std::fs::read_to_string(format!("{REPO}/{REFERENCE}")).expect(REFERENCE);
     let tables: [(&str, BTreeSet<String>); 10] = [
-        ("server", keys_of::<Server>()),
-        ("admin", keys_of::<Admin>()),
-        ("store", keys_of::<Store>()),
-        ("delivery", keys_of::<Delivery>()),
-        ("flow", keys_of::<Flow>()),
-        ("limits", keys_of::<Limits>()),
-        ("log", keys_of::<Log>()),
-        ("simulator", keys_of::<Simulator>()),
-        ("tenants.NAME", keys_of::<Tenant>()),
-        ("vendors.NAME", keys_of::<Vendor>()),
+        ("server", keys_of::<ServerConfig>()),
+        ("admin", keys_of::<AdminConfig>()),
+        ("store", keys_of::<StoreConfig>()),
+        ("delivery", keys_of::<DeliveryConfig>()),
+        ("flow", keys_of::<FlowConfig>()),
+        ("limits", keys_of::<LimitsConfig>()),
+        ("log", keys_of::<LogConfig>()),
+        ("simulator", keys_of::<SimulatorConfig>()),
+        ("tenants.NAME", keys_of::<TenantConfig>()),
+        ("vendors.NAME", keys_of::<VendorConfig>()),
     ];
     let mut problems = Vec::new();
     for top in keys_of::<Config>() {
@@ -121,7 +122,7 @@ fn the_configuration_reference_documents_exactly_the_keys_the_loader_knows() {
     }
     // The map's fields are listed in its prose, each in backticks.
     let map = section(&reference, "vendors.NAME.map");
-    for key in keys_of::<VendorMap>() {
+    for key in keys_of::<MapConfig>() {
         if !map.contains(&format!("`{key}`")) && !map.contains(&format!("`{key} =")) {
             problems.push(format!("`vendors.NAME.map.{key}` is not documented"));
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use libtest_mimic::Trial;
 use tokio::time::Instant;
 
-use flowgate::config::RateLimit;
+use flowgate::config::RateLimitConfig;
 use flowgate::flow::{SharedBuckets, Take};
 use flowgate::queue::postgres::PgStore;
 
@@ -24,7 +24,7 @@ pub fn trials() -> Vec<Trial> {
     }
 }
 
-const RATE: RateLimit = RateLimit {
+const RATE: RateLimitConfig = RateLimitConfig {
     per_second: 40.0,
     burst: 5,
 };
@@ -142,7 +142,7 @@ async fn buckets_logged(client: &tokio_postgres::Client) -> bool {
 }
 
 /// One token in ten seconds: nothing refills while a test runs.
-const SLOW: RateLimit = RateLimit {
+const SLOW: RateLimitConfig = RateLimitConfig {
     per_second: 0.1,
     burst: 5,
 };

@@ -36,7 +36,7 @@ async fn forward(
     *request.uri_mut() = uri;
     request.headers_mut().remove(http::header::HOST);
     match client.request(request).await {
-        Ok(response) => Ok(response.map(|body| body.boxed())),
+        Ok(response) => Ok(response.map(BodyExt::boxed)),
         Err(_) => Ok(bad_gateway()),
     }
 }

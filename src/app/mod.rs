@@ -66,7 +66,7 @@ impl App {
                 config
                     .source
                     .error("delivery.retry_schedule", e.to_string()),
-            )
+            );
         });
         let (Ok(vendors), Ok(tenants), Ok(workers)) = (vendors, tenants, workers) else {
             return Err(ConfigErrors(errors));
@@ -112,7 +112,7 @@ impl App {
         public: TcpListener,
         admin: TcpListener,
         shutdown: impl Future<Output = ()>,
-    ) -> std::io::Result<()> {
+    ) -> io::Result<()> {
         let store = self.open_store().await?;
         let readiness = Arc::new(StoreReadiness::new(
             store.clone(),
@@ -276,7 +276,7 @@ impl App {
 
     /// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
     /// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
-    async fn drain(&self, servers: &mut Servers, senders: ShutdownSenders) -> std::io::Result<()> {
+    async fn drain(&self, servers: &mut Servers, senders: ShutdownSenders) -> io::Result<()> {
         let server = &self.config.server;
         let ShutdownSenders {
             close,
@@ -321,10 +321,10 @@ struct ShutdownSenders {
 
 /// How long cut requests get to send their 503 before their connections are dropped.
 const CUT_WAIT: Duration = Duration::from_secs(1);
-type Servers = JoinHandle<std::io::Result<((), ())>>;
+type Servers = JoinHandle<io::Result<((), ())>>;
 
-fn joined(result: Result<std::io::Result<((), ())>, JoinError>) -> std::io::Result<()> {
-    result.map_err(std::io::Error::other)?.map(drop)
+fn joined(result: Result<io::Result<((), ())>, JoinError>) -> io::Result<()> {
+    result.map_err(io::Error::other)?.map(drop)
 }
 
 /// A PostgreSQL `store.url` that does not parse; checked without connecting, so `check-config`

@@ -70,7 +70,7 @@ pub enum Command {
     Simulate {
         /// Address to listen on; default `simulator.listen`.
         #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
+        listen: Option<SocketAddr>,
     },
     /// Run FILE through the gateway's stages as VENDOR, without sending: print the OrderUpdate,
     /// its tenant and the Flow calls (exit 0), or the problem the gateway would answer (exit 1).
@@ -128,7 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Completes on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
 /// future is first polled, so a signal sent as soon as the gateway reports ready is not missed.
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -107,7 +107,7 @@ impl SecretRef {
     }
 
     fn non_empty(&self, source: &Source, values: Vec<String>) -> Result<Vec<String>, ConfigError> {
-        if values.is_empty() || values.iter().any(|v| v.is_empty()) {
+        if values.is_empty() || values.iter().any(String::is_empty) {
             let what = match &self.location {
                 SecretLocation::Env(var) => format!("environment variable {var}"),
                 SecretLocation::File(path) => path.display().to_string(),

@@ -122,7 +122,7 @@ impl<'de> Deserialize<'de> for FieldSource {
         struct SourceVisitor;
         impl<'de> Visitor<'de> for SourceVisitor {
             type Value = FieldSource;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON pointer string, { value = \"...\" } or { from = \"/pointer\", values = {...} }")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldSource, E> {
@@ -174,7 +174,7 @@ impl<'de> Deserialize<'de> for MetadataMap {
         struct PairsVisitor;
         impl<'de> Visitor<'de> for PairsVisitor {
             type Value = MetadataMap;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a table of strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetadataMap, A::Error> {

@@ -168,7 +168,7 @@ impl Shared {
         match self.store.release_expired(Utc::now()).await {
             Ok(0) => {}
             Ok(released) => {
-                tracing::warn!(released, "deliveries whose lease ran out are due again")
+                tracing::warn!(released, "deliveries whose lease ran out are due again");
             }
             Err(error) => tracing::error!(%error, "releasing expired leases failed"),
         }
@@ -292,15 +292,15 @@ fn log_end(delivery: &DeliveryContent, spent_before: u32, finish: &Finish, last:
     let duration_ms = last.map(|a| a.duration_ms);
     match finish {
         Finish::Delivered => {
-            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "delivered", "delivery attempt")
+            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "delivered", "delivery attempt");
         }
         Finish::Retry {
             at, spent, error, ..
         } => {
-            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery attempt")
+            tracing::info!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "retrying", next_attempt_at = %at, spent, spent_before, error, "delivery attempt");
         }
         Finish::Dead { error, .. } => {
-            tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt")
+            tracing::warn!(delivery_id = %id, vendor, tenant, order_id = %order_id, operation, status, duration_ms, outcome = "dead", spent_before, error, "delivery attempt");
         }
     }
 }

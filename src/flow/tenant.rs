@@ -113,7 +113,7 @@ impl TenantFlow {
                 tracing::debug!(tenant, operation, status, elapsed_ms, "Flow answered");
             }
             Err(error) => {
-                tracing::debug!(tenant, operation, %error, elapsed_ms, "Flow call failed")
+                tracing::debug!(tenant, operation, %error, elapsed_ms, "Flow call failed");
             }
         }
         result

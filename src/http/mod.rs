@@ -42,7 +42,7 @@ pub fn span(request: &Request<Body>) -> tracing::Span {
 pub fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
     let message = cause
         .downcast_ref::<&str>()
-        .map(|s| s.to_string())
+        .map(ToString::to_string)
         .or_else(|| cause.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     tracing::error!(panic = %message, "request handler panicked");

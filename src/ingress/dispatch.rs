@@ -55,7 +55,7 @@ impl Dispatch {
         let Addressed { update, tenant, .. } = authorized.addressed;
         let vendor = update.webhook.vendor();
         let content = DeliveryContent {
-            id: uuid::Uuid::now_v7(),
+            id: Uuid::now_v7(),
             vendor: vendor.name.clone(),
             tenant: tenant.name().to_owned(),
             order_id: update.order.order_id,

@@ -319,7 +319,7 @@ fn gateways_in_one_process_count_apart() {
 
 #[test]
 fn label_sets_are_the_contracts() {
-    let strings = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let strings = |all: &[&str]| all.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(
         Outcome::ALL.map(Outcome::as_str).to_vec(),
         strings(&[

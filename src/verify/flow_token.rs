@@ -152,13 +152,10 @@ pub fn hash(token: &str) -> [u8; 32] {
 /// Section 7: 2xx valid; 401 (our access token already refreshed when it was old), other 4xx but
 /// 403/429, and 3xx invalid; 403, 429, 5xx, timeouts and connect errors are our problem.
 fn classify(answer: Result<FlowResponse, FlowError>) -> Result<TokenIdentity, TokenError> {
-    let response = match answer {
-        Ok(response) => response,
-        Err(_) => {
-            return Err(TokenError::Unavailable {
-                retry_after: RETRY_AFTER_UNAVAILABLE,
-            });
-        }
+    let Ok(response) = answer else {
+        return Err(TokenError::Unavailable {
+            retry_after: RETRY_AFTER_UNAVAILABLE,
+        });
     };
     let status = response.status;
     if status.is_success() {

@@ -71,7 +71,7 @@ where
     Fut: Future<Output = ()>,
 {
     needing(name, server::found, move || {
-        runtime(threads).block_on(body())
+        runtime(threads).block_on(body());
     })
 }
 

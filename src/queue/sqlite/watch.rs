@@ -194,7 +194,7 @@ mod tests {
         let writer = Arc::new(writer);
         let (running, after) = (writer.running(), Duration::from_millis(50));
         assert!(running.stalled(after).is_none());
-        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
         let hanging = {
             let writer = Arc::clone(&writer);

@@ -120,7 +120,7 @@ pub(super) fn check_secrets(secrets: &[String], what: &'static str) -> Result<()
     if secrets.is_empty() {
         return Err(SpecError::NoSecrets { what });
     }
-    match secrets.iter().position(|s| s.is_empty()) {
+    match secrets.iter().position(String::is_empty) {
         Some(index) => Err(SpecError::EmptySecret {
             what,
             position: index + 1,

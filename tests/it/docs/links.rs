@@ -147,7 +147,7 @@ fn anchors_are_spelt_as_github_spells_them() {
         anchors(text),
         expected
             .iter()
-            .map(|a| a.to_string())
+            .map(ToString::to_string)
             .collect::<HashSet<_>>()
     );
 }

@@ -45,7 +45,7 @@ impl Bindings {
     /// is a mistake in the document: the reader could not know it either.
     pub fn apply(&self, command: &str) -> Result<String, String> {
         let mut missing = None;
-        let replaced = ids().replace_all(command, |found: &regex::Captures| {
+        let replaced = ids().replace_all(command, |found: &regex::Captures<'_>| {
             let id = &found[0];
             self.real.get(id).cloned().unwrap_or_else(|| {
                 missing.get_or_insert_with(|| id.to_owned());

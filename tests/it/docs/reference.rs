@@ -22,7 +22,7 @@ fn keys_of<'de, T: Deserialize<'de>>() -> BTreeSet<String> {
     // The deserializer always fails once it has seen the names: no value is ever built.
     let _ = T::deserialize(FieldNames(&mut fields));
     assert!(!fields.is_empty(), "no field names read");
-    fields.iter().map(|f| f.to_string()).collect()
+    fields.iter().map(ToString::to_string).collect()
 }
 
 /// A deserializer that only records the field list a struct hands to `deserialize_struct`.

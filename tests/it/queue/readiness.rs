@@ -83,7 +83,7 @@ async fn below_min_free_disk_readiness_is_503_and_queued_webhooks_503_overloaded
         "{cause}"
     );
     assert_eq!(
-        body["checks"].as_object().map(|c| c.len()),
+        body["checks"].as_object().map(serde_json::Map::len),
         Some(1),
         "{body}"
     );

@@ -49,7 +49,7 @@ impl Scratch {
     /// A fresh schema name (the store creates the schema).
     pub(crate) fn new() -> Scratch {
         let url = server::url().to_owned();
-        let schema = format!("flowgate_test_{}", uuid::Uuid::new_v4().simple());
+        let schema = format!("flowgate_test_{}", Uuid::new_v4().simple());
         Scratch { url, schema }
     }
 

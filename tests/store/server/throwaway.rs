@@ -217,13 +217,10 @@ impl User {
             });
         }
         let refused = "running as root, which PostgreSQL refuses";
-        let (uid, gid) = match (id(&["-u", "postgres"]), id(&["-g", "postgres"])) {
-            (Ok(uid), Ok(gid)) => (uid, gid),
-            _ => {
-                return Err(format!(
-                    "{refused}, and there is no `postgres` user to run it as"
-                ));
-            }
+        let (Ok(uid), Ok(gid)) = (id(&["-u", "postgres"]), id(&["-g", "postgres"])) else {
+            return Err(format!(
+                "{refused}, and there is no `postgres` user to run it as"
+            ));
         };
         let setpriv = Command::new("setpriv").arg("--version").output();
         if !setpriv.is_ok_and(|ran| ran.status.success()) {

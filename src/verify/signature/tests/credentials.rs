@@ -4,14 +4,14 @@ use super::*;
 
 fn bearer(tokens: &[&str]) -> Verifier {
     verifier(VerifierSpec::Bearer {
-        tokens: tokens.iter().map(|t| t.to_string()).collect(),
+        tokens: tokens.iter().map(ToString::to_string).collect(),
     })
 }
 
 fn basic(username: &str, passwords: &[&str]) -> Verifier {
     verifier(VerifierSpec::Basic {
         username: username.to_owned(),
-        passwords: passwords.iter().map(|p| p.to_string()).collect(),
+        passwords: passwords.iter().map(ToString::to_string).collect(),
     })
 }
 

@@ -6,7 +6,7 @@ const BODY: &[u8] = br#"{"orderId":"A-1","state":"InProcess"}"#;
 
 fn github(secrets: &[&str]) -> Verifier {
     verifier(VerifierSpec::Hmac(HmacSpec::github(
-        secrets.iter().map(|s| s.to_string()).collect(),
+        secrets.iter().map(ToString::to_string).collect(),
     )))
 }
 
@@ -15,7 +15,7 @@ fn flow(secret: &str) -> Verifier {
 }
 
 fn stripe(secrets: &[&str]) -> Verifier {
-    let secrets = secrets.iter().map(|s| s.to_string()).collect();
+    let secrets = secrets.iter().map(ToString::to_string).collect();
     verifier(VerifierSpec::Stripe {
         secrets,
         tolerance: DEFAULT_TOLERANCE,

@@ -3,7 +3,7 @@
 use super::*;
 
 fn strings(values: &[&str]) -> Vec<String> {
-    values.iter().map(|v| v.to_string()).collect()
+    values.iter().map(ToString::to_string).collect()
 }
 
 fn error(spec: VerifierSpec) -> SpecError {

@@ -13,7 +13,10 @@
 //! A sync vendor's update goes from `route` straight to `deliver` inside the request. `order`
 //! holds the shared vocabulary and what is remembered per order (bindings, last-sent values);
 //! `admin` is the operators' API (and `/metrics`, whose names and labels `metrics` lists once);
-//! `simulator` is a Flow for local runs and tests.
+//! `simulator` is a Flow for local runs and tests. The stage libraries (`verify`, `validate`,
+//! `map`, `route`, `queue`) are plain types and functions that know nothing of tower; `ingress`
+//! owns the adapters that put them in the stack, and the typestate chain they pass along
+//! (`ingress/webhook.rs`).
 //!
 //! Rooms, top floor first. A room imports only rooms on the floors below it, never one beside or
 //! above it (`tests/it/layout.rs` checks every `crate::` path), so no two rooms import each other:

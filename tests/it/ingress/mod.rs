@@ -5,6 +5,7 @@ mod accepted;
 mod body_limits;
 mod errors;
 mod health;
+mod http2;
 mod precedence;
 mod request_id;
 

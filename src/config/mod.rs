@@ -22,7 +22,7 @@ pub use base_url::normalise_base_url;
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use model::*;
 pub use secret::SecretRef;
-pub use value::{ByteSize, FieldSource, MetadataMap};
+pub use value::{AddressRange, ByteSize, FieldSource, MetadataMap};
 pub use vendor::{Dedup, FlowTokenPolicy, LaunchParams, MapConfig, VendorConfig};
 pub use verify::{Algorithm, Encoding, Preset, Scheme, VerifyConfig};
 

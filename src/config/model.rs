@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::VendorConfig;
-use super::value::{ByteSize, duration, duration_list};
+use super::value::{AddressRange, ByteSize, duration, duration_list};
 
 /// The whole file. `parse.rs` reads it section by section; this derive names the sections.
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Inline secrets are for demos on this machine: refused while a listener is not loopback.
     pub allow_inline_secrets: bool,
+    /// Peers whose `X-Forwarded-For` is believed (contract section 15).
+    pub trusted_proxies: Vec<AddressRange>,
 }
 
 pub const DEFAULT_ALLOW_INLINE_SECRETS: bool = false;
@@ -72,6 +74,7 @@ impl Default for ServerConfig {
             drain_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
             allow_inline_secrets: DEFAULT_ALLOW_INLINE_SECRETS,
+            trusted_proxies: Vec::new(),
         }
     }
 }

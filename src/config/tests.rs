@@ -111,6 +111,38 @@ fn bad_values_are_named() {
     error_for("[store]\nurl = \"mysql://x\"\n", "store.url");
     error_for("[limits]\nmax_json_depth = 0\n", "limits.max_json_depth");
     error_for("[log]\nlevel = \"loud[\"\n", "log.level");
+    let error = error_for(
+        "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+        "server.trusted_proxies[0]",
+    );
+    assert!(error.message.contains("`10.0.0.0/33`"), "{error}");
+}
+
+#[test]
+fn address_ranges_take_cidrs_or_single_addresses() {
+    let ranges = ["10.0.0.0/8", "203.0.113.7", "2001:db8::/32", " 10.1.2.3/8 "];
+    let ranges: Vec<AddressRange> = ranges
+        .iter()
+        .map(|r| AddressRange::parse(r).expect("a range"))
+        .collect();
+    let inside = |address: &str| {
+        let address = address.parse().expect("an address");
+        ranges.iter().any(|range| range.contains(address))
+    };
+    for yes in [
+        "10.255.0.1",
+        "203.0.113.7",
+        "::ffff:203.0.113.7",
+        "2001:db8::9",
+    ] {
+        assert!(inside(yes), "{yes}");
+    }
+    for no in ["11.0.0.1", "203.0.113.8", "2001:db9::1", "::1"] {
+        assert!(!inside(no), "{no}");
+    }
+    for bad in ["", "10.0.0.0/33", "example.com", "10.0.0"] {
+        assert!(AddressRange::parse(bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]

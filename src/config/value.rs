@@ -1,5 +1,5 @@
 //! Value types of the config file that serde has no shape for: humantime durations, byte sizes,
-//! mapping sources (pointer, literal or value table) and ordered metadata maps.
+//! address ranges, mapping sources (pointer, literal or value table) and ordered metadata maps.
 
 use std::fmt;
 use std::time::Duration;
@@ -40,6 +40,42 @@ pub mod duration_list {
             .map(|t| duration::parse(t))
             .collect::<Result<_, _>>()
             .map_err(de::Error::custom)
+    }
+}
+
+/// A range of client addresses: a CIDR such as `"203.0.113.0/24"` or `"2001:db8::/32"`, or one
+/// address (the range of just it). Host bits below the prefix are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressRange(pub ipnet::IpNet);
+
+impl AddressRange {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let range = match text.parse::<ipnet::IpNet>() {
+            Ok(range) => range.trunc(),
+            Err(_) => text
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| {
+                    format!(
+                        "`{text}` is not an address range such as \"203.0.113.0/24\" or an address"
+                    )
+                })?,
+        };
+        Ok(AddressRange(range))
+    }
+
+    /// Whether `address` is in the range; an IPv4 address written as IPv6 (`::ffff:a.b.c.d`)
+    /// counts as the IPv4 address it is.
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        self.0.contains(&address.to_canonical())
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        AddressRange::parse(&text).map_err(de::Error::custom)
     }
 }
 

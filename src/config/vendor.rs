@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::value::{FieldSource, MetadataMap};
+use super::value::{AddressRange, FieldSource, MetadataMap};
 use super::{DeliveryMode, RateLimitConfig, VerifyConfig};
 
 /// One vendor: how it authenticates, what it posts, where its orders go.
@@ -22,6 +22,8 @@ pub struct VendorConfig {
     #[serde(default)]
     pub dedup: Dedup,
     pub rate_limit: Option<RateLimitConfig>,
+    /// The client addresses it sends from; none: any (contract section 15).
+    pub allow_ips: Option<Vec<AddressRange>>,
     pub launch_url: Option<String>,
     #[serde(default)]
     pub launch_params: LaunchParams,

@@ -1,8 +1,9 @@
-//! What both listeners share at the HTTP edge: the accept loop (`server.rs`), the request id
-//! every answer carries (`request_id.rs`), the W3C trace context (`trace_context.rs`), the span
+//! What both listeners share at the HTTP edge: the accept loop (`server.rs`), the client's
+//! address (`client_addr.rs`), the request id every answer carries (`request_id.rs`), the W3C trace context (`trace_context.rs`), the span
 //! each request logs in, and the answers no route gives: a caught panic, an unknown path, a
 //! method a route does not take.
 
+pub mod client_addr;
 pub mod request_id;
 pub mod server;
 pub mod trace_context;

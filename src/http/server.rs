@@ -6,12 +6,16 @@
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tower::ServiceExt;
+
+use super::client_addr::Peer;
 
 /// How long to pause accepting after an accept error (out of file descriptors, say), so the
 /// loop does not spin while the condition lasts.
@@ -41,7 +45,7 @@ pub async fn serve(
     let closed = wait_for(closed);
     tokio::pin!(closed);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -54,7 +58,13 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer, for the client address (`client_addr.rs`).
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: http::Request<Incoming>| {
+                request.extensions_mut().insert(Peer(peer));
+                request
+            },
+        ));
         let (http1, http2) = (http1.clone(), http2.clone());
         let watcher = connections.watcher();
         tokio::spawn(async move {

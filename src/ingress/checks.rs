@@ -11,11 +11,12 @@ use http::header;
 
 use super::webhook::{Inbound, Parsed, Received, Routed, Unique, Valid, Verified};
 use super::{Stage, Vendors};
+use crate::http::client_addr::ClientAddr;
 use crate::validate::{
     MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
 };
 use crate::verify::signature::SignatureError;
-use crate::verify::{RateLimited, UnknownVendor, is_vendor_name};
+use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor, is_vendor_name};
 
 /// Stage: find the vendor → 404 `unknown-vendor`.
 #[derive(Clone)]
@@ -46,6 +47,30 @@ impl Stage<Inbound> for LookupVendor {
             vendor,
             parts,
             body,
+        })
+    }
+}
+
+/// Stage: the client address must be one the vendor sends from (`allow_ips`) → 403
+/// `ip-not-allowed`. An unknown address (a request that came over no connection) is refused
+/// too: an allow-list fails closed.
+#[derive(Clone, Copy, Default)]
+pub struct CheckClientAddr;
+
+impl Stage<Routed> for CheckClientAddr {
+    type Out = Routed;
+    type Error = IpNotAllowed;
+
+    fn run(&self, routed: Routed) -> Result<Routed, IpNotAllowed> {
+        let Some(allowed) = routed.vendor.allow_ips.as_deref() else {
+            return Ok(routed);
+        };
+        let address = routed.parts.extensions.get::<ClientAddr>();
+        if address.is_some_and(|ClientAddr(address)| allowed.iter().any(|r| r.contains(*address))) {
+            return Ok(routed);
+        }
+        Err(IpNotAllowed {
+            vendor: routed.vendor.name.clone(),
         })
     }
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::flow::TenantFlow;
 use crate::http::RequestId;
+use crate::http::client_addr::ClientAddr;
 use crate::metrics::{Metrics, Outcome, VendorMetrics};
 use crate::problem::{Logged, Problem};
 
@@ -114,6 +115,7 @@ where
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
         };
         let request_id = request.extensions().get::<RequestId>().cloned();
+        let client = request.extensions().get::<ClientAddr>().copied();
         let started = Instant::now();
         let response = self.inner.call(request);
         Box::pin(async move {
@@ -123,6 +125,7 @@ where
             counted.received(outcome, took);
             let answer = Answer {
                 request_id: request_id.as_ref().map_or("", RequestId::as_str),
+                client,
                 vendor: &counted,
                 outcome,
                 took,
@@ -168,6 +171,7 @@ fn outcome_of(response: &Response) -> Outcome {
 /// One webhook's answer, as its outcome line tells it.
 struct Answer<'a> {
     request_id: &'a str,
+    client: Option<ClientAddr>,
     vendor: &'a VendorMetrics,
     outcome: Outcome,
     took: Duration,
@@ -180,6 +184,9 @@ impl Answer<'_> {
         let found = response.extensions().get::<OutcomeFields>();
         let problem = response.extensions().get::<Problem>();
         let (request_id, vendor) = (self.request_id, self.vendor.name());
+        let client_ip = self
+            .client
+            .map(|ClientAddr(address)| tracing::field::display(address));
         let tenant = found.and_then(|f| f.tenant.as_ref()).map(|t| t.name());
         let order_id = found.and_then(|f| f.order_id).map(tracing::field::display);
         let delivery_id = found
@@ -195,6 +202,7 @@ impl Answer<'_> {
             ($level:ident) => {
                 tracing::$level!(
                     request_id,
+                    client_ip,
                     vendor,
                     tenant,
                     order_id,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use http::Request;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower::util::{BoxCloneSyncService, MapRequestLayer};
@@ -15,7 +16,8 @@ use tracing::Level;
 
 use super::body::ReadBodyLayer;
 use super::checks::{
-    Authenticate, LookupVendor, ParseJson, RequireJson, ValidateSchema, VendorRateLimit,
+    Authenticate, CheckClientAddr, LookupVendor, ParseJson, RequireJson, ValidateSchema,
+    VendorRateLimit,
 };
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
@@ -24,6 +26,7 @@ use super::update::{CheckFlowToken, MapUpdate, RequireChange, ResolveTenant};
 use super::webhook::{Authorized, Known};
 use super::{AsyncStageLayer, FlowPath, Pipeline, StageLayer, Vendors};
 use crate::config::Config;
+use crate::http::client_addr::ClientAddrs;
 use crate::http::trace_context::set_trace_context;
 use crate::http::{RequestIdLayer, panicked, span};
 use crate::metrics::Metrics;
@@ -37,11 +40,16 @@ pub fn around_routes(
     cut: watch::Receiver<bool>,
 ) -> Router {
     let server = &config.server;
+    let client_addrs = ClientAddrs::new(&server.trusted_proxies);
     let layers = ServiceBuilder::new()
         // First, so every answer (even a panic's or a timeout's) carries the id and is rendered.
         .layer(RequestIdLayer)
         // Before the span, so the span and the delivery share the caller's trace.
         .layer(MapRequestLayer::new(set_trace_context::<Body>))
+        // Outside the outcome line, which logs it, and the stages, which check it.
+        .layer(MapRequestLayer::new(move |request: Request<Body>| {
+            client_addrs.mark(request)
+        }))
         // Inside the id, so the span names it. Every answer is logged by the outcome line or
         // its route, a panic where it is caught: a 5xx (503 `overloaded` under load, `/ping`
         // while draining) is not logged again at error level.
@@ -72,6 +80,8 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
     let stages = ServiceBuilder::new()
         // 404: the vendor decides everything that follows (secrets, schema, limits).
         .layer(StageLayer::new(LookupVendor::new(vendors)))
+        // 403: a vendor's published sending ranges, before a byte of its body is read.
+        .layer(StageLayer::new(CheckClientAddr))
         // 415: refuse before reading a body we could not parse anyway.
         .layer(StageLayer::new(RequireJson))
         // 413 / 503: read the body with a hard cap; nothing later sees a partial body.

@@ -10,8 +10,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jsonschema::Validator;
 
 use crate::config::{
-    self, Config, ConfigError, ConfigErrors, Dedup, DeliveryMode, FlowTokenPolicy, LaunchParams,
-    RateLimitConfig,
+    self, AddressRange, Config, ConfigError, ConfigErrors, Dedup, DeliveryMode, FlowTokenPolicy,
+    LaunchParams, RateLimitConfig,
 };
 use crate::map::Mapper;
 use crate::metrics::{Metrics, VendorMetrics};
@@ -25,6 +25,8 @@ pub struct Vendor {
     pub verifier: Verifier,
     pub schemas: VendorSchemas,
     pub rate_limit: Option<DefaultDirectRateLimiter>,
+    /// The client addresses it sends from; none: any.
+    pub allow_ips: Option<Vec<AddressRange>>,
     pub mapper: Mapper,
     pub flow_token: FlowTokenPolicy,
     pub mode: DeliveryMode,
@@ -101,6 +103,7 @@ fn build_vendor(
             verifier,
             schemas,
             rate_limit: vendor.rate_limit.as_ref().map(limiter),
+            allow_ips: vendor.allow_ips.clone(),
             mapper: vendor_mapper(vendor, config.limits.max_field_chars),
             flow_token: vendor.flow_token,
             mode: vendor.delivery.unwrap_or(config.delivery.mode),

@@ -30,6 +30,7 @@ label_set! {
         Delivered => "delivered",
         Duplicate => "duplicate",
         UnknownVendor => "unknown_vendor",
+        IpNotAllowed => "ip_not_allowed",
         UnsupportedMediaType => "unsupported_media_type",
         TooLarge => "too_large",
         Timeout => "timeout",

@@ -327,6 +327,7 @@ fn label_sets_are_the_contracts() {
             "delivered",
             "duplicate",
             "unknown_vendor",
+            "ip_not_allowed",
             "unsupported_media_type",
             "too_large",
             "timeout",

@@ -13,7 +13,13 @@ use crate::validate::{BodyError, MediaTypeError, ParseError, SchemaViolations};
 use crate::verify::flow_token::TokenError;
 use crate::verify::policy::PolicyError;
 use crate::verify::signature::SignatureError;
-use crate::verify::{RateLimited, UnknownVendor};
+use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor};
+
+impl From<IpNotAllowed> for Problem {
+    fn from(error: IpNotAllowed) -> Self {
+        Problem::new(Code::IpNotAllowed, error.to_string())
+    }
+}
 
 impl From<UnknownVendor> for Problem {
     fn from(error: UnknownVendor) -> Self {

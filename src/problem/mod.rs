@@ -26,6 +26,7 @@ pub enum Code {
     TenantNotAllowed,
     OrderNotAllowed,
     UnknownVendor,
+    IpNotAllowed,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
@@ -101,6 +102,11 @@ impl Code {
                 "The order belongs to another vendor",
             ),
             UnknownVendor => ("unknown-vendor", StatusCode::NOT_FOUND, "No such vendor"),
+            IpNotAllowed => (
+                "ip-not-allowed",
+                StatusCode::FORBIDDEN,
+                "Client address not allowed",
+            ),
             NotFound => ("not-found", StatusCode::NOT_FOUND, "Not found"),
             MethodNotAllowed => (
                 "method-not-allowed",
@@ -203,6 +209,7 @@ impl From<Code> for Outcome {
     fn from(code: Code) -> Outcome {
         match code {
             Code::UnknownVendor => Outcome::UnknownVendor,
+            Code::IpNotAllowed => Outcome::IpNotAllowed,
             Code::UnsupportedMediaType => Outcome::UnsupportedMediaType,
             Code::PayloadTooLarge => Outcome::TooLarge,
             Code::RequestTimeout => Outcome::Timeout,
@@ -407,6 +414,7 @@ mod tests {
     fn problem_codes_map_to_the_contracts_outcomes() {
         let cases = [
             (Code::UnknownVendor, Outcome::UnknownVendor),
+            (Code::IpNotAllowed, Outcome::IpNotAllowed),
             (Code::PayloadTooLarge, Outcome::TooLarge),
             (Code::RequestTimeout, Outcome::Timeout),
             (Code::SignatureInvalid, Outcome::Unauthenticated),

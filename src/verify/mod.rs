@@ -7,4 +7,4 @@ pub mod policy;
 pub mod signature;
 mod vendor;
 
-pub use vendor::{RateLimited, UnknownVendor, is_vendor_name};
+pub use vendor::{IpNotAllowed, RateLimited, UnknownVendor, is_vendor_name};

@@ -1,6 +1,7 @@
 //! The vendor a request claims to come from, before its signature is checked: the rule a
-//! vendor's name follows, the error for a name no vendor has, and the refusal of a vendor over
-//! its own rate limit (spent only once the signature proved who sent it).
+//! vendor's name follows, the error for a name no vendor has or an address it does not send
+//! from, and the refusal of a vendor over its own rate limit (spent only once the signature
+//! proved who sent it).
 
 use std::time::Duration;
 
@@ -20,6 +21,14 @@ pub fn is_vendor_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// 403 `ip-not-allowed`: the client address is outside the vendor's `allow_ips` (the outcome
+/// line logs it as `client_ip`).
+#[derive(Debug, thiserror::Error)]
+#[error("Vendor `{vendor}` does not send from this client address.")]
+pub struct IpNotAllowed {
+    pub vendor: String,
 }
 
 /// 429 `rate-limited`: the vendor spent its budget.

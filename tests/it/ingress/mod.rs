@@ -3,6 +3,7 @@
 
 mod accepted;
 mod body_limits;
+mod client_addr;
 mod errors;
 mod health;
 mod http2;

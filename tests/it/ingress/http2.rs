@@ -54,7 +54,11 @@ async fn a_signed_webhook_over_h2c_is_accepted_and_delivered() {
         .expect("a request");
     let (status, version, answer) = h2c(request).await;
     assert_eq!(version, Version::HTTP_2);
-    assert_eq!(status, StatusCode::OK, "a sync vendor is answered with Flow's result: {answer}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a sync vendor is answered with Flow's result: {answer}"
+    );
     let calls = gw.sim().calls_of("updatestate").await;
     assert_eq!(calls.len(), 1, "delivered once: {calls:?}");
 }

@@ -22,7 +22,7 @@ use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{WorkerSettings, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
-use crate::http::server;
+use crate::http::server::{self, Accept};
 use crate::ingress::{self, Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
 use crate::queue::Store;
@@ -151,8 +151,13 @@ impl App {
         let upkeep = tokio::spawn(upkeep(queue, upkeep::retention(&self.config)));
         self.start_simulator();
         let header_timeout = self.config.server.request_timeout;
-        let public = server::serve(public, ingress, header_timeout, closed.clone());
-        let admin = server::serve(admin, admin::router(admin_state), header_timeout, closed);
+        let accept = Accept {
+            header_timeout,
+            proxy_protocol: self.config.server.proxy_protocol,
+        };
+        let public = server::serve(public, ingress, accept, closed.clone());
+        let admin_router = admin::router(admin_state);
+        let admin = server::serve(admin, admin_router, Accept::plain(header_timeout), closed);
         let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
         self.health.set_ready(true);
         tracing::info!("flowgate is ready");
@@ -236,7 +241,7 @@ impl App {
         };
         let (close, closed) = watch::channel(false);
         let timeout = self.config.server.request_timeout;
-        let serving = server::serve(listener, simulator.router(), timeout, closed);
+        let serving = server::serve(listener, simulator.router(), Accept::plain(timeout), closed);
         tokio::spawn(async move {
             let _close = close;
             if let Err(error) = serving.await {

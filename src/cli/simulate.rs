@@ -30,7 +30,7 @@ pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Re
     let serving = tokio::spawn(crate::http::server::serve(
         listener,
         router,
-        HEADER_TIMEOUT,
+        crate::http::server::Accept::plain(HEADER_TIMEOUT),
         closed,
     ));
     stop.await;

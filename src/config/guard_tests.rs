@@ -148,9 +148,9 @@ fn a_variable_naming_no_key_is_refused_with_what_it_could_mean() {
 #[test]
 fn keys_not_built_yet_are_refused_by_name() {
     let text = format!(
-        "[server]\ntrusted_proxies = []\nproxy_protocol = false\n[server.tls]\ncert_file = \"c\"\n\
+        "[server.tls]\ncert_file = \"c\"\n\
          [store]\nrejection_retention = \"7d\"\nmax_rejections = 1\nbody_retention = \"0s\"\n\
-         {VENDOR}allow_ips = [\"203.0.113.0/24\"]\nshadow_schema = \"s.json\"\n"
+         {VENDOR}shadow_schema = \"s.json\"\n"
     );
     let all = errors(&text, &[]);
     for (section, key) in keys::NOT_BUILT {
@@ -167,11 +167,11 @@ fn keys_not_built_yet_are_refused_by_name() {
         assert!(error.message.contains("not supported yet"), "{error}");
     }
     assert_eq!(all.len(), keys::NOT_BUILT.len(), "{all:#?}");
-    let all = errors("", &[("FLOWGATE_SERVER__PROXY_PROTOCOL", "true")]);
-    assert_eq!(keys_of(&all), ["server.proxy_protocol"]);
+    let all = errors("", &[("FLOWGATE_STORE__MAX_REJECTIONS", "1")]);
+    assert_eq!(keys_of(&all), ["store.max_rejections"]);
     assert_eq!(
         all[0].origin,
-        Origin::Env("FLOWGATE_SERVER__PROXY_PROTOCOL".into())
+        Origin::Env("FLOWGATE_STORE__MAX_REJECTIONS".into())
     );
 }
 

@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub allow_inline_secrets: bool,
     /// Peers whose `X-Forwarded-For` is believed (contract section 15).
     pub trusted_proxies: Vec<AddressRange>,
+    /// Every public connection opens with a PROXY protocol header naming the client.
+    pub proxy_protocol: bool,
 }
 
 pub const DEFAULT_ALLOW_INLINE_SECRETS: bool = false;
@@ -75,6 +77,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             allow_inline_secrets: DEFAULT_ALLOW_INLINE_SECRETS,
             trusted_proxies: Vec::new(),
+            proxy_protocol: false,
         }
     }
 }

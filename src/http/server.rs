@@ -1,8 +1,10 @@
 //! The accept loop of both listeners: HTTP/1.1, and HTTP/2 with prior knowledge (h2c) for a
-//! client whose first bytes are HTTP/2's preface. The first bytes and every HTTP/1.1 request
-//! head must arrive within a deadline (a slow or silent client cannot hold a connection
-//! forever); connections close gracefully when shutdown closes the listeners.
+//! client whose first bytes are HTTP/2's preface; optionally behind a PROXY protocol header (v1
+//! or v2) that names the client. The first bytes and every HTTP/1.1 request head must arrive
+//! within a deadline (a slow or silent client cannot hold a connection forever); connections
+//! close gracefully when shutdown closes the listeners.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,6 +13,8 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ppp::{HeaderResult, PartialResult, v1, v2};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -27,14 +31,40 @@ const PREFACE_PAUSE: Duration = Duration::from_millis(5);
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113, section 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The largest PROXY header read: v1's is at most 107 bytes, v2's 16 plus its addresses and
+/// whatever TLVs the balancer adds.
+const MAX_PROXY_HEADER: usize = 4096;
+
+/// How a listener takes its connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Accept {
+    /// How long a connection may take to send its first bytes, and each HTTP/1.1 request its
+    /// head (and its PROXY header, when one is expected).
+    pub header_timeout: Duration,
+    /// Every connection opens with a PROXY protocol header, whose source is the peer; one
+    /// without a valid header is closed.
+    pub proxy_protocol: bool,
+}
+
+impl Accept {
+    /// Plain connections, with `header_timeout`.
+    pub fn plain(header_timeout: Duration) -> Accept {
+        Accept {
+            header_timeout,
+            proxy_protocol: false,
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `closed` turns true, then stops accepting, asks every
 /// connection to finish its request in flight and close, and waits for them.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    header_timeout: Duration,
+    accept: Accept,
     closed: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let header_timeout = accept.header_timeout;
     let mut http1 = http1::Builder::new();
     http1
         .timer(TokioTimer::new())
@@ -45,7 +75,7 @@ pub async fn serve(
     let closed = wait_for(closed);
     tokio::pin!(closed);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (mut stream, mut peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -58,16 +88,29 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        // The peer, for the client address (`client_addr.rs`).
-        let service = TowerToHyperService::new(router.clone().map_request(
-            move |mut request: http::Request<Incoming>| {
-                request.extensions_mut().insert(Peer(peer));
-                request
-            },
-        ));
-        let (http1, http2) = (http1.clone(), http2.clone());
+        let (http1, http2, router) = (http1.clone(), http2.clone(), router.clone());
         let watcher = connections.watcher();
         tokio::spawn(async move {
+            if accept.proxy_protocol {
+                match tokio::time::timeout(header_timeout, proxied(&mut stream)).await {
+                    Ok(Ok(source)) => peer = source.unwrap_or(peer),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, %peer, "closed a connection without a valid PROXY header");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "closed a connection that sent no PROXY header in time");
+                        return;
+                    }
+                }
+            }
+            // The peer, for the client address (`client_addr.rs`).
+            let service = TowerToHyperService::new(router.map_request(
+                move |mut request: http::Request<Incoming>| {
+                    request.extensions_mut().insert(Peer(peer));
+                    request
+                },
+            ));
             let ended = match tokio::time::timeout(header_timeout, protocol(&stream)).await {
                 Ok(Ok(Protocol::Http2)) => {
                     let connection = http2.serve_connection(TokioIo::new(stream), service);
@@ -115,5 +158,47 @@ async fn protocol(stream: &TcpStream) -> std::io::Result<Protocol> {
         // A prefix of the preface so far: look again shortly (the data already there keeps the
         // stream readable, so waiting for readiness would spin).
         tokio::time::sleep(PREFACE_PAUSE).await;
+    }
+}
+
+/// Reads a connection's PROXY header (v1 or v2) and nothing after it: the client it names, or
+/// none when the balancer speaks for itself (v2 `LOCAL`, v1 `UNKNOWN`, a Unix socket).
+async fn proxied(stream: &mut TcpStream) -> std::io::Result<Option<SocketAddr>> {
+    let mut first = vec![0u8; MAX_PROXY_HEADER];
+    loop {
+        let read = stream.peek(&mut first).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let (length, source) = match HeaderResult::parse(&first[..read]) {
+            HeaderResult::V1(Ok(header)) => (header.header.len(), v1_source(&header.addresses)),
+            HeaderResult::V2(Ok(header)) => (header.len(), v2_source(&header)),
+            incomplete if incomplete.is_incomplete() && read < first.len() => {
+                tokio::time::sleep(PREFACE_PAUSE).await;
+                continue;
+            }
+            _ => return Err(std::io::Error::other("not a PROXY protocol header")),
+        };
+        stream.read_exact(&mut first[..length]).await?;
+        return Ok(source);
+    }
+}
+
+fn v1_source(addresses: &v1::Addresses) -> Option<SocketAddr> {
+    match addresses {
+        v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        v1::Addresses::Tcp6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        v1::Addresses::Unknown => None,
+    }
+}
+
+fn v2_source(header: &v2::Header<'_>) -> Option<SocketAddr> {
+    if header.command == v2::Command::Local {
+        return None;
+    }
+    match &header.addresses {
+        v2::Addresses::IPv4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        v2::Addresses::IPv6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        v2::Addresses::Unspecified | v2::Addresses::Unix(_) => None,
     }
 }

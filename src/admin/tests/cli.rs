@@ -19,7 +19,10 @@ async fn serve(gw: &Admin) -> (String, watch::Sender<bool>) {
     let router = gw.router.clone();
     let timeout = std::time::Duration::from_secs(5);
     tokio::spawn(crate::http::server::serve(
-        listener, router, timeout, closed,
+        listener,
+        router,
+        crate::http::server::Accept::plain(timeout),
+        closed,
     ));
     (url, close)
 }

@@ -266,8 +266,12 @@ async fn serve_simulator() -> (Router, String, watch::Sender<bool>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("an address");
     let (close, closed) = watch::channel(false);
-    let serving =
-        crate::http::server::serve(listener, router.clone(), Duration::from_secs(10), closed);
+    let serving = crate::http::server::serve(
+        listener,
+        router.clone(),
+        crate::http::server::Accept::plain(Duration::from_secs(10)),
+        closed,
+    );
     tokio::spawn(serving);
     (router, format!("http://{address}/flow"), close)
 }

@@ -40,7 +40,7 @@ impl FlowSim {
         tokio::spawn(flowgate::http::server::serve(
             listener,
             router,
-            Duration::from_secs(10),
+            flowgate::http::server::Accept::plain(Duration::from_secs(10)),
             closed,
         ));
         FlowSim {

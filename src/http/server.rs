@@ -11,7 +11,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use ppp::{HeaderResult, PartialResult, v1, v2};
 use tokio::io::AsyncReadExt;
@@ -75,7 +75,7 @@ pub async fn serve(
     let closed = wait_for(closed);
     tokio::pin!(closed);
     loop {
-        let (mut stream, mut peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -88,49 +88,67 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let (http1, http2, router) = (http1.clone(), http2.clone(), router.clone());
-        let watcher = connections.watcher();
-        tokio::spawn(async move {
-            if accept.proxy_protocol {
-                match tokio::time::timeout(header_timeout, proxied(&mut stream)).await {
-                    Ok(Ok(source)) => peer = source.unwrap_or(peer),
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, %peer, "closed a connection without a valid PROXY header");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "closed a connection that sent no PROXY header in time");
-                        return;
-                    }
-                }
-            }
-            // The peer, for the client address (`client_addr.rs`).
-            let service = TowerToHyperService::new(router.map_request(
-                move |mut request: http::Request<Incoming>| {
-                    request.extensions_mut().insert(Peer(peer));
-                    request
-                },
-            ));
-            let ended = match tokio::time::timeout(header_timeout, protocol(&stream)).await {
-                Ok(Ok(Protocol::Http2)) => {
-                    let connection = http2.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(connection).await.map_err(|e| e.to_string())
-                }
-                Ok(Ok(Protocol::Http1)) => {
-                    let connection = http1.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(connection).await.map_err(|e| e.to_string())
-                }
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(_) => Err("no request began within the deadline".to_owned()),
-            };
-            if let Err(error) = ended {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
+        let served = Served {
+            router: router.clone(),
+            http1: http1.clone(),
+            http2: http2.clone(),
+            watcher: connections.watcher(),
+        };
+        tokio::spawn(connection(stream, peer, accept, served));
     }
     drop(listener);
     connections.shutdown().await;
     Ok(())
+}
+
+/// What serves one connection: the routes, both protocols, and the shutdown it obeys.
+struct Served {
+    router: Router,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    watcher: Watcher,
+}
+
+/// One connection: its PROXY header when one is expected, then HTTP/1.1 or HTTP/2 as its first
+/// bytes say, served until it closes or shutdown asks it to finish.
+async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept, served: Served) {
+    let header_timeout = accept.header_timeout;
+    if accept.proxy_protocol {
+        match tokio::time::timeout(header_timeout, proxied(&mut stream)).await {
+            Ok(Ok(source)) => peer = source.unwrap_or(peer),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, %peer, "closed a connection without a valid PROXY header");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closed a connection that sent no PROXY header in time");
+                return;
+            }
+        }
+    }
+    // The peer, for the client address (`client_addr.rs`).
+    let service = TowerToHyperService::new(served.router.map_request(
+        move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(Peer(peer));
+            request
+        },
+    ));
+    let watcher = served.watcher;
+    let ended = match tokio::time::timeout(header_timeout, protocol(&stream)).await {
+        Ok(Ok(Protocol::Http2)) => {
+            let connection = served.http2.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(connection).await.map_err(|e| e.to_string())
+        }
+        Ok(Ok(Protocol::Http1)) => {
+            let connection = served.http1.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(connection).await.map_err(|e| e.to_string())
+        }
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("no request began within the deadline".to_owned()),
+    };
+    if let Err(error) = ended {
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }
 
 async fn wait_for(mut closed: watch::Receiver<bool>) {

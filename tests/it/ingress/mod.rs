@@ -10,9 +10,12 @@ mod http2;
 mod precedence;
 mod request_id;
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use crate::support::fixtures::{self, CANONICAL_SECRET};
+use crate::support::raw::RawConnection;
 use crate::support::{Gateway, Reply};
 
 async fn gateway() -> Gateway {
@@ -24,6 +27,22 @@ fn limited_vendor(name: &str, rate_limit: &str) -> String {
     format!(
         "[vendors.{name}]\nverify = {{ scheme = \"standard-webhooks\", secrets = [\"{CANONICAL_SECRET}\"] }}\ntenant = \"sim\"\ndelivery = \"sync\"\nrate_limit = {rate_limit}\n"
     )
+}
+
+/// A connection that sends `first` and then nothing is closed once `server.request_timeout`
+/// (1 s here) has passed, and not before.
+async fn assert_cut_after_request_timeout(first: impl FnOnce(&Gateway) -> Vec<u8>) {
+    let gw = fixtures::gateway(r#"request_timeout = "1s""#, "").await;
+    let started = Instant::now();
+    let mut slow = RawConnection::open(gw.public).await;
+    if let bytes @ [_, ..] = first(&gw).as_slice() {
+        slow.write(bytes).await.expect("send the first bytes");
+    }
+    slow.assert_closed_within(Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
 }
 
 /// Accepted and, the vendors being served in sync until the queue exists, delivered.

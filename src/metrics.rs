@@ -168,6 +168,18 @@ pub const STORE_READY: Family = family(
     "1 while the store accepts new deliveries, 0 while it does not (low disk, database file gone or replaced, write errors, database unreachable).",
     &[],
 );
+pub const CONFIG_RELOADS: Family = family(
+    "flowgate_config_reloads_total",
+    Kind::Counter,
+    "Configuration reloads, by result (ok: the new configuration runs; error: it did not load and the old one still runs).",
+    &["result"],
+);
+pub const CONFIG_INFO: Family = family(
+    "flowgate_config_info",
+    Kind::Gauge,
+    "Always 1; the hash label names the running configuration (its settings, not the files they name).",
+    &["hash"],
+);
 pub const BUILD_INFO: Family = family(
     "flowgate_build_info",
     Kind::Gauge,
@@ -228,7 +240,7 @@ pub const PROCESS_THREADS: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 25] = [
+pub const FAMILIES: [Family; 27] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -246,6 +258,8 @@ pub const FAMILIES: [Family; 25] = [
     READY,
     STORE_READY,
     BUILD_INFO,
+    CONFIG_RELOADS,
+    CONFIG_INFO,
     PROCESS_CPU,
     PROCESS_OPEN_FDS,
     PROCESS_MAX_FDS,
@@ -268,7 +282,7 @@ mod tests;
 
 pub use handles::{TenantMetrics, VendorMetrics};
 pub use labels::{
-    DeliveryResult, Operation, Outcome, QueueState, SignatureReason, StatusClass, ThrottleCause,
-    TokenResult, TruncatedField,
+    DeliveryResult, Operation, Outcome, QueueState, ReloadResult, SignatureReason, StatusClass,
+    ThrottleCause, TokenResult, TruncatedField,
 };
 pub use registry::{Metrics, QueueDepth};

@@ -7,6 +7,7 @@ mod auth;
 mod deliveries;
 mod metrics;
 mod orders;
+pub mod reload;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,8 @@ pub struct AdminState {
     pub metrics: Metrics,
     /// Whether the store accepts, as the ingress sees it too.
     pub readiness: Arc<StoreReadiness>,
+    /// Loads the configuration again (`POST /admin/reload`).
+    pub reload: reload::Reloader,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -68,6 +71,7 @@ pub fn router(state: AdminState) -> Router {
             "/tenants/{tenant}/circuit/close",
             post(tenants::close_circuit),
         )
+        .route("/reload", post(reload::reload))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Around the fallbacks too, so an unauthenticated caller cannot map the API by its 404s.

@@ -1,8 +1,11 @@
 //! Wires the configuration into running listeners, workers and the gateway's own metrics, and
 //! drains them on shutdown: readiness turns 503 at once, listeners close after
-//! `server.drain_delay`, in-flight requests get `server.shutdown_grace`. `upkeep.rs` counts and
-//! purges the store while it runs.
+//! `server.drain_delay`, in-flight requests get `server.shutdown_grace`. `built.rs` builds what
+//! one configuration needs, `reload.rs` swaps a new one in while the gateway runs, and
+//! `upkeep.rs` counts and purges the store.
 
+mod built;
+mod reload;
 mod upkeep;
 
 use std::future::Future;
@@ -10,40 +13,34 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::admin;
-use crate::admin::AdminState;
 use crate::config::{Config, ConfigError, ConfigErrors, SecretRef};
 use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
-use crate::deliver::worker::{WorkerSettings, Workers};
+use crate::deliver::worker::{WorkerConfig, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
-use crate::http::server::{self, Accept};
-use crate::ingress::{self, Dispatch, FlowPath, Vendors};
+use crate::http::server::{self, Accept, Routes};
 use crate::metrics::Metrics;
 use crate::queue::Store;
 use crate::queue::backlog::Backlog;
 use crate::queue::postgres::{PgOptions, PgStore};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
-use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
-use crate::verify::flow_token::FlowTokens;
+use built::Built;
+use reload::{Generation, Running, Shared};
 use upkeep::{Queue, upkeep};
 
 /// Everything `serve` needs, built and checked; `check-config` builds the same and stops.
 pub struct App {
     pub config: Arc<Config>,
-    vendors: Arc<Vendors>,
-    tenants: Arc<Tenants>,
-    tokens: Arc<FlowTokens>,
+    built: Built,
     client: FlowClient,
-    workers: Option<WorkerSettings>,
-    admin_token: Option<String>,
     health: Health,
     metrics: Metrics,
     simulator: Option<(TcpListener, Simulator)>,
@@ -53,45 +50,27 @@ impl App {
     /// Resolves every secret and compiles every schema; the errors are the ones `check-config`
     /// reports, so `serve` refuses to start on exactly those.
     pub fn build(config: Config) -> Result<App, ConfigErrors> {
-        let mut errors: Vec<ConfigError> = simulator_secret(&config)
+        // What only start-up reads; a reload checks the rest (`Built::new`).
+        let mut start_only: Vec<ConfigError> = simulator_secret(&config)
             .into_iter()
             .filter_map(|secret| secret.and_then(|s| s.resolve(&config.source)).err())
             .collect();
-        errors.extend(store_url_error(&config));
+        start_only.extend(store_url_error(&config));
         let metrics = Metrics::from_config(&config);
-        let vendors = Vendors::build(&config, &metrics).map_err(|e| errors.extend(e.0));
-        let tenants = Tenants::build(&config, &metrics).map_err(|e| errors.extend(e.0));
-        let workers = WorkerSettings::from_config(&config).map_err(|e| {
-            errors.push(
-                config
-                    .source
-                    .error("delivery.retry_schedule", e.to_string()),
-            );
-        });
-        let (Ok(vendors), Ok(tenants), Ok(workers)) = (vendors, tenants, workers) else {
-            return Err(ConfigErrors(errors));
-        };
-        ConfigErrors(errors).into_result()?;
         let client = FlowClient::new(config.flow.connect_timeout);
-        let tokens = FlowTokens::new(
-            client.clone(),
-            config.flow.token_cache_ttl,
-            config.flow.negative_cache_ttl,
-        );
-        // Unset, /admin/* answers 403: the one optional secret.
-        let admin_token = config
-            .admin_token()
-            .and_then(|token| token.resolve(&config.source))
-            .ok()
-            .and_then(|tokens| tokens.into_iter().next());
+        let built = Built::new(config, &metrics, &client, None);
+        let built = match (built, start_only.is_empty()) {
+            (Ok(built), true) => built,
+            (Ok(_), false) => return Err(ConfigErrors(start_only)),
+            (Err(mut errors), _) => {
+                errors.0.splice(0..0, start_only);
+                return Err(errors);
+            }
+        };
         Ok(App {
-            config: Arc::new(config),
-            vendors: Arc::new(vendors),
-            tenants: Arc::new(tenants),
-            tokens: Arc::new(tokens),
+            config: built.config.clone(),
+            built,
             client,
-            workers: Some(workers),
-            admin_token,
             health: Health::default(),
             metrics,
             simulator: None,
@@ -106,36 +85,63 @@ impl App {
     }
 
     /// Serves both listeners, the workers and the upkeep until `shutdown` completes, then
-    /// drains. Tests pass listeners bound to port 0 and a shutdown future of their own.
+    /// drains; `SIGHUP` reloads the configuration meanwhile. Tests pass listeners bound to port
+    /// 0 and a shutdown future of their own.
     pub async fn run(
-        mut self,
+        self,
         public: TcpListener,
         admin: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let store = self.open_store().await?;
+        let (store, buckets) = self.open_store().await?;
+        let App {
+            config,
+            built,
+            client,
+            health,
+            metrics,
+            simulator,
+        } = self;
         let readiness = Arc::new(StoreReadiness::new(
             store.clone(),
-            SqliteStore::path_from_config(&self.config).as_deref(),
-            self.config.store.min_free_disk.0,
+            SqliteStore::path_from_config(&config).as_deref(),
+            config.store.min_free_disk.0,
         ));
-        let Delivering {
-            flow,
-            workers,
-            admin_state,
-            backlog,
-        } = self.delivering(&store, &readiness)?;
+        let backlog = Arc::new(Backlog::new(config.store.max_pending));
+        let deliverer = Arc::new(Deliverer::new(client.clone(), store.clone()));
+        let control = Arc::new(TenantControl::new(
+            config.tenants.keys(),
+            &config.delivery.circuit,
+        ));
+        let workers_config = Arc::new(ArcSwap::from_pointee(WorkerConfig {
+            tenants: built.tenants.clone(),
+            control: control.clone(),
+            settings: built.workers.clone(),
+        }));
+        let workers = Workers::new(
+            store.clone(),
+            deliverer.clone(),
+            workers_config.clone(),
+            metrics.clone(),
+        );
         let (close, closed) = watch::channel(false);
         let (cut, cut_requests) = watch::channel(false);
-        let ingress = ingress::router(
-            &self.config,
-            self.vendors.clone(),
-            flow,
-            self.health.clone(),
-            self.metrics.clone(),
-            cut_requests,
-        );
-        let grace = self.config.server.shutdown_grace;
+        let live_config = Arc::new(ArcSwap::new(config.clone()));
+        let shared = Shared {
+            store: store.clone(),
+            deliverer,
+            backlog: backlog.clone(),
+            readiness: readiness.clone(),
+            waker: workers.waker(),
+            buckets,
+            client: client.clone(),
+            health: health.clone(),
+            metrics: metrics.clone(),
+            cut: cut_requests,
+        };
+        let generation = Generation { built, control };
+        let running = Running::start(shared, generation, workers_config, live_config.clone());
+        let grace = config.server.shutdown_grace;
         let (stop_workers, workers_stopped) = watch::channel(false);
         let delivering = tokio::spawn(workers.run(workers_stopped, grace));
         // The queue gauges, the back-pressure and the store's readiness describe the store
@@ -144,115 +150,51 @@ impl App {
             store,
             backlog,
             readiness,
-            metrics: self.metrics.clone(),
+            metrics: metrics.clone(),
         };
         queue.count().await;
         queue.check_store();
-        let upkeep = tokio::spawn(upkeep(queue, upkeep::retention(&self.config)));
-        self.start_simulator();
-        let header_timeout = self.config.server.request_timeout;
+        let upkeep = tokio::spawn(upkeep(queue, live_config.clone()));
+        let reloads = reload::on_hangup(Arc::downgrade(&running));
+        if let Some(simulator) = simulator {
+            start_simulator(simulator, config.server.request_timeout);
+        }
+        let header_timeout = config.server.request_timeout;
         let accept = Accept {
             header_timeout,
-            proxy_protocol: self.config.server.proxy_protocol,
+            proxy_protocol: config.server.proxy_protocol,
         };
-        let public = server::serve(public, ingress, accept, closed.clone());
-        let admin_router = admin::router(admin_state);
-        let admin = server::serve(admin, admin_router, Accept::plain(header_timeout), closed);
+        let public = server::serve(public, running.public.clone(), accept, closed.clone());
+        let admin_routes = running.admin.clone();
+        let admin = server::serve(admin, admin_routes, Accept::plain(header_timeout), closed);
         let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
-        self.health.set_ready(true);
+        health.set_ready(true);
         tracing::info!("flowgate is ready");
         tokio::select! {
             () = shutdown => {}
             result = &mut servers => return joined(result),
         }
+        reloads.abort();
         let senders = ShutdownSenders {
             close,
             cut,
             stop_workers,
         };
-        self.drain(&mut servers, senders).await?;
-        let _ = tokio::time::timeout(grace + CUT_WAIT, delivering).await;
+        let config = live_config.load_full();
+        drain(&health, &config, &mut servers, senders).await?;
+        let _ = tokio::time::timeout(config.server.shutdown_grace + CUT_WAIT, delivering).await;
         upkeep.abort();
         // Awaited so the store it holds is closed, and its file unlocked, when `run` returns.
         let _ = upkeep.await;
+        drop(running);
         tracing::info!("flowgate stopped");
         Ok(())
     }
 
-    /// Everything that delivers: the deliverer, the workers, the tenants' controls, and the
-    /// ingress and admin views of them, all on `store`.
-    fn delivering(
-        &mut self,
-        store: &Arc<dyn Store>,
-        readiness: &Arc<StoreReadiness>,
-    ) -> io::Result<Delivering> {
-        let control = Arc::new(TenantControl::new(
-            self.config.tenants.keys(),
-            &self.config.delivery.circuit,
-        ));
-        let deliverer = Arc::new(Deliverer::new(self.client.clone(), store.clone()));
-        let backlog = Arc::new(Backlog::new(self.config.store.max_pending));
-        let settings = self
-            .workers
-            .take()
-            .ok_or_else(|| io::Error::other("run twice"))?;
-        let workers = Workers::new(
-            store.clone(),
-            deliverer.clone(),
-            self.tenants.clone(),
-            control.clone(),
-            settings,
-            self.metrics.clone(),
-        );
-        let flow = FlowPath {
-            tenants: self.tenants.clone(),
-            tokens: self.tokens.clone(),
-            dispatch: Dispatch {
-                store: store.clone(),
-                deliverer,
-                control: control.clone(),
-                waker: workers.waker(),
-                dedup_window: self.config.store.dedup_window,
-                backlog: backlog.clone(),
-                readiness: readiness.clone(),
-            },
-        };
-        let admin_state = AdminState {
-            store: store.clone(),
-            control,
-            token: self.admin_token.clone(),
-            health: self.health.clone(),
-            metrics: self.metrics.clone(),
-            readiness: readiness.clone(),
-        };
-        Ok(Delivering {
-            flow,
-            workers,
-            admin_state,
-            backlog,
-        })
-    }
-
-    /// The in-process simulator, when attached. It outlives the drain (requests still in flight
-    /// may need it) and stops with the process.
-    fn start_simulator(&mut self) {
-        let Some((listener, simulator)) = self.simulator.take() else {
-            return;
-        };
-        let (close, closed) = watch::channel(false);
-        let timeout = self.config.server.request_timeout;
-        let serving = server::serve(listener, simulator.router(), Accept::plain(timeout), closed);
-        tokio::spawn(async move {
-            let _close = close;
-            if let Err(error) = serving.await {
-                tracing::error!(%error, "the Flow simulator stopped");
-            }
-        });
-    }
-
     /// Opens (creating and migrating) the store of `store.url`: PostgreSQL, shared with the
-    /// other replicas, in `store.schema`; else the embedded SQLite file.
-    async fn open_store(&self) -> io::Result<Arc<dyn Store>> {
+    /// other replicas, in `store.schema`, with the fleet's shared buckets; else the embedded
+    /// SQLite file.
+    async fn open_store(&self) -> io::Result<(Arc<dyn Store>, Option<Arc<dyn SharedBuckets>>)> {
         let config = &self.config;
         if let Some(options) = PgOptions::from_config(config) {
             let store = PgStore::open(&options)
@@ -261,8 +203,8 @@ impl App {
             tracing::info!(schema = %options.schema, "the PostgreSQL store is open");
             // Replicas pace each tenant together, so the fleet stays within its rate_limit.
             let buckets: Arc<dyn SharedBuckets> = Arc::new(store.clone());
-            self.tenants.share_buckets(&buckets);
-            return Ok(Arc::new(store));
+            self.built.tenants.share_buckets(&buckets);
+            return Ok((Arc::new(store), Some(buckets)));
         }
         let path = SqliteStore::path_from_config(config).ok_or_else(|| {
             io::Error::other(format!(
@@ -276,42 +218,53 @@ impl App {
             .map_err(io::Error::other)?;
         // The store's own words: they name the database.
         let store = opened.map_err(|e| io::Error::other(format!("store.url: {}", e.detail())))?;
-        Ok(Arc::new(store))
-    }
-
-    /// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
-    /// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
-    async fn drain(&self, servers: &mut Servers, senders: ShutdownSenders) -> io::Result<()> {
-        let server = &self.config.server;
-        let ShutdownSenders {
-            close,
-            cut,
-            stop_workers,
-        } = senders;
-        self.health.set_ready(false);
-        tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
-        tokio::time::sleep(server.drain_delay).await;
-        let _ = close.send(true);
-        let _ = stop_workers.send(true);
-        if let Ok(result) = tokio::time::timeout(server.shutdown_grace, &mut *servers).await {
-            return joined(result);
-        }
-        tracing::warn!(grace = ?server.shutdown_grace, "requests still in flight after the grace period are cut");
-        let _ = cut.send(true);
-        // A cut request answers at once; its connection closes with it.
-        if tokio::time::timeout(CUT_WAIT, &mut *servers).await.is_err() {
-            servers.abort();
-        }
-        Ok(())
+        Ok((Arc::new(store), None))
     }
 }
 
-/// The delivery side of a running gateway, as `run` wires it.
-struct Delivering {
-    flow: FlowPath,
-    workers: Workers,
-    admin_state: AdminState,
-    backlog: Arc<Backlog>,
+/// The in-process simulator, when attached. It outlives the drain (requests still in flight
+/// may need it) and stops with the process.
+fn start_simulator((listener, simulator): (TcpListener, Simulator), timeout: Duration) {
+    let (close, closed) = watch::channel(false);
+    let routes = Routes::new(simulator.router());
+    let serving = server::serve(listener, routes, Accept::plain(timeout), closed);
+    tokio::spawn(async move {
+        let _close = close;
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "the Flow simulator stopped");
+        }
+    });
+}
+
+/// Not ready at once; listeners closed and workers stopped claiming after the drain delay;
+/// in-flight requests (and attempts) given the grace period, then answered 503 and dropped.
+async fn drain(
+    health: &Health,
+    config: &Config,
+    servers: &mut Servers,
+    senders: ShutdownSenders,
+) -> io::Result<()> {
+    let server = &config.server;
+    let ShutdownSenders {
+        close,
+        cut,
+        stop_workers,
+    } = senders;
+    health.set_ready(false);
+    tracing::info!(drain_delay = ?server.drain_delay, "shutting down: no longer ready");
+    tokio::time::sleep(server.drain_delay).await;
+    let _ = close.send(true);
+    let _ = stop_workers.send(true);
+    if let Ok(result) = tokio::time::timeout(server.shutdown_grace, &mut *servers).await {
+        return joined(result);
+    }
+    tracing::warn!(grace = ?server.shutdown_grace, "requests still in flight after the grace period are cut");
+    let _ = cut.send(true);
+    // A cut request answers at once; its connection closes with it.
+    if tokio::time::timeout(CUT_WAIT, &mut *servers).await.is_err() {
+        servers.abort();
+    }
+    Ok(())
 }
 
 /// The senders the drain stops the gateway with, in the order it sends them.

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::queue::backlog::Backlog;
@@ -45,8 +47,9 @@ impl Queue {
 }
 
 /// Counts the queue and checks the store every second (and folds histogram samples into their
-/// buckets); purges what retention no longer keeps every minute.
-pub(super) async fn upkeep(queue: Queue, retention: Retention) {
+/// buckets); purges what retention (as the running configuration sets it) no longer keeps
+/// every minute.
+pub(super) async fn upkeep(queue: Queue, config: Arc<ArcSwap<Config>>) {
     let mut every = tokio::time::interval(COUNT_EVERY);
     let store = &queue.store;
     for tick in 0u32.. {
@@ -57,6 +60,7 @@ pub(super) async fn upkeep(queue: Queue, retention: Retention) {
         if tick % PURGE_EVERY_COUNTS != 0 {
             continue;
         }
+        let retention = retention(&config.load());
         match store.purge(chrono::Utc::now(), retention).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "records past their retention purged"),
@@ -66,7 +70,7 @@ pub(super) async fn upkeep(queue: Queue, retention: Retention) {
 }
 
 /// What the store keeps, and for how long, as `[store]` sets it.
-pub(super) fn retention(config: &Config) -> Retention {
+fn retention(config: &Config) -> Retention {
     let store = &config.store;
     Retention {
         delivered: store.retention,

@@ -116,7 +116,7 @@ pub async fn deliveries(config: &Config, args: &DeliveriesArgs) -> anyhow::Resul
 }
 
 /// The admin token, from wherever `[admin]` says (default `FLOWGATE_ADMIN_TOKEN`).
-fn admin_token(config: &Config) -> anyhow::Result<String> {
+pub(super) fn admin_token(config: &Config) -> anyhow::Result<String> {
     let values = config
         .admin_token()
         .and_then(|secret| secret.resolve(&config.source))
@@ -191,7 +191,7 @@ fn query(pairs: &[(&str, Option<&str>)]) -> String {
 }
 
 /// `409 not-dead: Delivery … is not dead…` from a problem+json answer, or the bare status.
-fn problem_line(status: http::StatusCode, body: &[u8]) -> String {
+pub(super) fn problem_line(status: http::StatusCode, body: &[u8]) -> String {
     let problem: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let code = problem["code"].as_str();
     let detail = problem["detail"].as_str();

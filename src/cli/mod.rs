@@ -4,10 +4,12 @@
 
 mod deliveries;
 mod map;
+mod reload;
 mod simulate;
 
 pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
+pub use reload::{ReloadArgs, reload};
 pub use simulate::simulate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -82,6 +84,9 @@ pub enum Command {
     },
     /// Inspect and steer deliveries through the admin API (needs the admin token).
     Deliveries(DeliveriesArgs),
+    /// Ask the running gateway to load its configuration again (needs the admin token); exit
+    /// 0 only when the new configuration runs.
+    Reload(ReloadArgs),
 }
 
 impl Command {

@@ -29,7 +29,7 @@ pub async fn simulate(config: &Config, listen: Option<SocketAddr>) -> anyhow::Re
     let router = Simulator::new(settings).router();
     let serving = tokio::spawn(crate::http::server::serve(
         listener,
-        router,
+        crate::http::server::Routes::new(router),
         crate::http::server::Accept::plain(HEADER_TIMEOUT),
         closed,
     ));

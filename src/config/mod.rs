@@ -10,6 +10,7 @@ mod listeners;
 mod model;
 mod parse;
 mod secret;
+mod settings;
 pub mod summary;
 mod value;
 mod vendor;
@@ -22,6 +23,7 @@ pub use base_url::normalise_base_url;
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use model::*;
 pub use secret::SecretRef;
+pub use settings::{Settings, start_only};
 pub use value::{AddressRange, ByteSize, FieldSource, MetadataMap};
 pub use vendor::{Dedup, FlowTokenPolicy, LaunchParams, MapConfig, VendorConfig};
 pub use verify::{Algorithm, Encoding, Preset, Scheme, VerifyConfig};
@@ -99,12 +101,14 @@ impl Config {
             env_keys: HashMap::new(),
         };
         let mut errors = env::overlay(&mut table, env, &mut source.env_keys);
+        let settings = Settings(table.clone());
         let parse::Parsed {
-            config,
+            mut config,
             unread,
             errors: parse_errors,
         } = Config::from_table(table, &source);
         errors.splice(0..0, parse_errors);
+        config.settings = settings;
         if let Err(found) = config.check(&unread) {
             errors.extend(found.0);
         }

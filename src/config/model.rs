@@ -38,6 +38,9 @@ pub struct Config {
     /// Where the file came from: relative paths in it resolve against its directory.
     #[serde(skip)]
     pub source: super::Source,
+    /// The merged settings it was read from: what a reload compares.
+    #[serde(skip)]
+    pub settings: super::Settings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,7 +191,7 @@ pub enum DeliveryMode {
     Sync,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CircuitConfig {
     pub failures: u32,

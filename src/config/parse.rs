@@ -39,6 +39,7 @@ impl Config {
             tenants: reader.entries("tenants"),
             vendors: reader.entries("vendors"),
             source: source.clone(),
+            settings: super::Settings::default(),
         };
         let sections = fields_of::<Config>();
         for (name, _) in table {

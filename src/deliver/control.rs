@@ -3,7 +3,7 @@
 //! for either.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,8 +13,10 @@ use super::run::FlowCall;
 use crate::config::CircuitConfig;
 
 pub struct TenantControl {
-    paused: Mutex<BTreeSet<String>>,
-    circuits: BTreeMap<String, Circuit>,
+    /// Shared with the controls a reload builds from this one: a pause outlives a reload.
+    paused: Arc<Mutex<BTreeSet<String>>>,
+    circuits: BTreeMap<String, Arc<Circuit>>,
+    settings: CircuitConfig,
 }
 
 impl TenantControl {
@@ -23,16 +25,42 @@ impl TenantControl {
         settings: &CircuitConfig,
     ) -> Self {
         Self {
-            paused: Mutex::new(BTreeSet::new()),
+            paused: Arc::default(),
             circuits: tenants
                 .into_iter()
-                .map(|name| {
-                    (
-                        name.clone(),
-                        Circuit::new(settings.failures, settings.open_for),
-                    )
-                })
+                .map(|name| (name.clone(), Arc::new(circuit(settings))))
                 .collect(),
+            settings: settings.clone(),
+        }
+    }
+
+    /// The control of a reloaded configuration: its tenants, the pauses of those still
+    /// configured, and the circuit of each tenant not in `rebuilt` (unless the circuit settings
+    /// changed, which closes every circuit).
+    pub fn carry<'a>(
+        &self,
+        tenants: impl IntoIterator<Item = &'a String>,
+        settings: &CircuitConfig,
+        rebuilt: &[String],
+    ) -> Self {
+        let circuits: BTreeMap<String, Arc<Circuit>> = tenants
+            .into_iter()
+            .map(|name| {
+                let kept = self
+                    .circuits
+                    .get(name)
+                    .filter(|_| *settings == self.settings && !rebuilt.contains(name));
+                let circuit = kept.cloned().unwrap_or_else(|| Arc::new(circuit(settings)));
+                (name.clone(), circuit)
+            })
+            .collect();
+        let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        paused.retain(|name| circuits.contains_key(name));
+        drop(paused);
+        Self {
+            paused: self.paused.clone(),
+            circuits,
+            settings: settings.clone(),
         }
     }
 
@@ -66,14 +94,14 @@ impl TenantControl {
     }
 
     pub fn circuit(&self, tenant: &str) -> Option<&Circuit> {
-        self.circuits.get(tenant)
+        self.circuits.get(tenant).map(Arc::as_ref)
     }
 
     /// Every tenant's circuit, by tenant name.
     pub fn circuits(&self) -> impl Iterator<Item = (&str, &Circuit)> {
         self.circuits
             .iter()
-            .map(|(name, circuit)| (name.as_str(), circuit))
+            .map(|(name, circuit)| (name.as_str(), circuit.as_ref()))
     }
 
     /// Whether a call to `tenant` may go now: refused while paused or while its circuit is open
@@ -90,6 +118,10 @@ impl TenantControl {
         };
         Ok(Admission { circuit, probe })
     }
+}
+
+fn circuit(settings: &CircuitConfig) -> Circuit {
+    Circuit::new(settings.failures, settings.open_for)
 }
 
 /// Why no call may go to a tenant now.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -26,6 +27,7 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(200);
 /// The shortest renewal or release period, whatever the lease: a zero period would spin.
 const MIN_PERIOD: Duration = Duration::from_millis(10);
 
+#[derive(Clone)]
 pub struct WorkerSettings {
     /// Attempts running at once.
     pub workers: usize,
@@ -50,6 +52,18 @@ impl WorkerSettings {
     }
 }
 
+/// What the workers run with from the configuration: a reload replaces it whole, and an
+/// attempt finishes with the one it started with.
+pub struct WorkerConfig {
+    pub tenants: Arc<Tenants>,
+    pub control: Arc<TenantControl>,
+    /// `workers` is read once, when the workers start.
+    pub settings: WorkerSettings,
+}
+
+/// The workers' configuration, replaced by a reload.
+pub type LiveWorkerConfig = Arc<ArcSwap<WorkerConfig>>;
+
 /// The background delivery service, run beside the listeners.
 pub struct Workers {
     shared: Arc<Shared>,
@@ -59,9 +73,7 @@ pub struct Workers {
 struct Shared {
     store: Arc<dyn DeliveryQueue>,
     deliverer: Arc<Deliverer>,
-    tenants: Arc<Tenants>,
-    control: Arc<TenantControl>,
-    settings: WorkerSettings,
+    config: LiveWorkerConfig,
     waker: Arc<Notify>,
     metrics: Metrics,
 }
@@ -70,17 +82,13 @@ impl Workers {
     pub fn new(
         store: Arc<dyn DeliveryQueue>,
         deliverer: Arc<Deliverer>,
-        tenants: Arc<Tenants>,
-        control: Arc<TenantControl>,
-        settings: WorkerSettings,
+        config: LiveWorkerConfig,
         metrics: Metrics,
     ) -> Self {
         let shared = Shared {
             store,
             deliverer,
-            tenants,
-            control,
-            settings,
+            config,
             waker: Arc::new(Notify::new()),
             metrics,
         };
@@ -98,7 +106,8 @@ impl Workers {
     /// running attempts `grace`, and returns, aborting what is left. An interrupted attempt
     /// stays `in_flight` in the store and is due again after a restart or when its lease ends.
     pub async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
-        let slots = Arc::new(Semaphore::new(self.shared.settings.workers.max(1)));
+        let workers = self.shared.config.load().settings.workers;
+        let slots = Arc::new(Semaphore::new(workers.max(1)));
         let mut running = JoinSet::new();
         self.dispatch(&slots, &mut running, &mut stop).await;
         drain(running, grace).await;
@@ -111,16 +120,16 @@ impl Workers {
         stop: &mut watch::Receiver<bool>,
     ) {
         let shared = &self.shared;
-        let release_every = (shared.settings.lease / 2).max(MIN_PERIOD);
         let mut release_at = Instant::now();
         loop {
+            let config = shared.config.load_full();
             reap(running);
             if *stop.borrow_and_update() {
                 return;
             }
             if Instant::now() >= release_at {
                 shared.release_expired().await;
-                release_at = Instant::now() + release_every;
+                release_at = Instant::now() + (config.settings.lease / 2).max(MIN_PERIOD);
             }
             let free = slots.available_permits();
             if free == 0 {
@@ -131,7 +140,7 @@ impl Workers {
                 }
                 continue;
             }
-            let claimed = shared.claim(free).await;
+            let claimed = shared.claim(&config, free).await;
             let idle = claimed.is_empty();
             for delivery in claimed {
                 let slot = Arc::clone(slots).try_acquire_owned().ok();
@@ -140,7 +149,7 @@ impl Workers {
             if idle {
                 tokio::select! {
                     () = shared.waker.notified() => {}
-                    () = tokio::time::sleep(shared.settings.poll) => {}
+                    () = tokio::time::sleep(config.settings.poll) => {}
                     () = stopped(stop) => return,
                 }
             }
@@ -151,10 +160,10 @@ impl Workers {
 impl Shared {
     /// Due deliveries for `limit` free slots; none when the store fails (logged, tried again at
     /// the next poll).
-    async fn claim(&self, limit: usize) -> Vec<Claimed> {
+    async fn claim(&self, config: &WorkerConfig, limit: usize) -> Vec<Claimed> {
         let now = Utc::now();
-        let lease_until = after(now, self.settings.lease);
-        let paused = self.control.paused();
+        let lease_until = after(now, config.settings.lease);
+        let paused = config.control.paused();
         match self.store.claim(now, limit, lease_until, &paused).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -190,9 +199,10 @@ impl Shared {
         claimed: Claimed,
         _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
-        let _lease = self.keep_lease(claimed.content.id);
+        let config = self.config.load_full();
+        let _lease = self.keep_lease(claimed.content.id, config.settings.lease);
         let spent_before = claimed.attempts;
-        let (delivery, finish, mut run) = self.run_attempt(claimed).await;
+        let (delivery, finish, mut run) = self.run_attempt(&config, claimed).await;
         let attempts = run.as_ref().map(Run::attempts).unwrap_or_default();
         log_end(&delivery, spent_before, &finish, attempts.last());
         let settled = Settled {
@@ -212,12 +222,16 @@ impl Shared {
 
     /// Runs the attempt: the delivery, how the attempt ends its turn, and the run when calls
     /// were made.
-    async fn run_attempt(&self, claimed: Claimed) -> (DeliveryContent, Finish, Option<Run>) {
+    async fn run_attempt(
+        &self,
+        config: &WorkerConfig,
+        claimed: Claimed,
+    ) -> (DeliveryContent, Finish, Option<Run>) {
         let progress = Progress {
             attempts: claimed.attempts,
             created_at: claimed.content.created_at,
         };
-        let Some(flow) = self.tenants.flow(&claimed.content.tenant).cloned() else {
+        let Some(flow) = config.tenants.flow(&claimed.content.tenant).cloned() else {
             let error = "unknown tenant".to_owned();
             let dead = Finish::Dead {
                 patched: claimed.patched,
@@ -227,8 +241,8 @@ impl Shared {
             };
             return (claimed.content, dead, None);
         };
-        let (backoff, now) = (&self.settings.backoff, Instant::now());
-        let mut admission = match self.control.admit(&claimed.content.tenant, now) {
+        let (backoff, now) = (&config.settings.backoff, Instant::now());
+        let mut admission = match config.control.admit(&claimed.content.tenant, now) {
             Ok(admission) => admission,
             Err(closed) => {
                 let finish =
@@ -241,7 +255,7 @@ impl Shared {
             content: claimed.content,
             flow,
         };
-        let deadline = now + self.settings.attempt_timeout;
+        let deadline = now + config.settings.attempt_timeout;
         let run = self.deliverer.run(&delivery, patched, deadline).await;
         admission.record_calls(&run.calls);
         let mut rng = fastrand::Rng::new();
@@ -257,9 +271,8 @@ impl Shared {
     }
 
     /// Renews the claim every third of the lease until the returned guard is dropped.
-    fn keep_lease(&self, id: uuid::Uuid) -> LeaseKeeper {
+    fn keep_lease(&self, id: uuid::Uuid, lease: Duration) -> LeaseKeeper {
         let store = Arc::clone(&self.store);
-        let lease = self.settings.lease;
         let every = (lease / 3).max(MIN_PERIOD);
         LeaseKeeper(tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(Instant::now() + every, every);

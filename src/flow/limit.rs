@@ -64,6 +64,15 @@ pub(super) enum InvalidRate {
 }
 
 impl Bucket {
+    /// Its name: `client:<client_id>` or `tenant:<name>`.
+    pub(super) fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub(super) fn rate(&self) -> RateLimitConfig {
+        self.rate
+    }
+
     /// The bucket named `key` (the same for every tenant of one client id, in every process).
     pub(super) fn new(key: &str, rate: RateLimitConfig) -> Result<Bucket, InvalidRate> {
         if !(rate.per_second.is_finite() && rate.per_second > 0.0) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::auth::{Credentials, IssuedToken, TokenCache};
@@ -28,6 +29,9 @@ pub struct TenantFlow {
     bucket: Arc<Bucket>,
     verify_refresh_age: Duration,
     metrics: TenantMetrics,
+    /// A digest of everything it was built from (base URL, credentials as resolved, rate):
+    /// a reload keeps a tenant whose digest is unchanged, with its token and bucket.
+    fingerprint: [u8; 32],
 }
 
 impl TenantFlow {
@@ -157,16 +161,30 @@ impl std::fmt::Debug for TenantFlow {
 }
 
 /// Every configured tenant's Flow, by tenant name; tenants with the same client_id share one
-/// bucket (Flow counts per client id), the first tenant's `rate_limit` setting it.
+/// bucket (Flow counts per client id), the first tenant's `rate_limit` setting it. A tenant of
+/// `running` (on reload) built from the same settings and secret is kept as it is, with its
+/// access token and bucket.
 pub fn tenants(
     config: &Config,
     metrics: &Metrics,
+    running: &BTreeMap<String, Arc<TenantFlow>>,
 ) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
     let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();
     let mut flows = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, tenant) in &config.tenants {
-        match tenant_flow(config, name, tenant, &mut buckets, metrics.tenant(name)) {
+        if let Some(kept) = running.get(name).filter(|old| {
+            old.fingerprint == fingerprint(config, name, tenant)
+                && buckets
+                    .get(old.bucket.key())
+                    .is_none_or(|bucket| Arc::ptr_eq(bucket, &old.bucket))
+        }) {
+            buckets.insert(kept.bucket.key().to_owned(), kept.bucket.clone());
+            flows.insert(name.clone(), kept.clone());
+            continue;
+        }
+        let counted = metrics.register_tenant(name);
+        match tenant_flow(config, name, tenant, (&mut buckets, running), counted) {
             Ok(flow) => {
                 flows.insert(name.clone(), Arc::new(flow));
             }
@@ -177,11 +195,17 @@ pub fn tenants(
     Ok(flows)
 }
 
+/// The buckets made so far, and the running tenants, whose buckets a reload keeps.
+type BucketSources<'a> = (
+    &'a mut HashMap<String, Arc<Bucket>>,
+    &'a BTreeMap<String, Arc<TenantFlow>>,
+);
+
 fn tenant_flow(
     config: &Config,
     name: &str,
     tenant: &TenantConfig,
-    buckets: &mut HashMap<String, Arc<Bucket>>,
+    (buckets, running): BucketSources<'_>,
     metrics: TenantMetrics,
 ) -> Result<TenantFlow, Vec<ConfigError>> {
     let source = &config.source;
@@ -192,7 +216,11 @@ fn tenant_flow(
         (TenantAuthKind::ClientCredentials, Some(client_id)) => format!("client:{client_id}"),
         _ => format!("tenant:{name}"),
     };
-    let bucket = match buckets.get(&bucket_key) {
+    let kept = running
+        .values()
+        .map(|flow| &flow.bucket)
+        .find(|bucket| bucket.key() == bucket_key && bucket.rate() == tenant.rate_limit);
+    let bucket = match buckets.get(&bucket_key).or(kept) {
         Some(bucket) => Ok(bucket.clone()),
         None => Bucket::new(&bucket_key, tenant.rate_limit)
             .map(Arc::new)
@@ -201,13 +229,15 @@ fn tenant_flow(
     match (base_url, credentials, bucket) {
         (Ok(()), Ok(credentials), Ok(bucket)) => {
             buckets.insert(bucket_key, bucket.clone());
-            Ok(TenantFlow::new(
-                name,
-                &tenant.base_url,
-                credentials,
+            Ok(TenantFlow {
+                name: name.to_owned(),
+                base_url: tenant.base_url.clone(),
+                tokens: TokenCache::new(credentials),
                 bucket,
+                verify_refresh_age: VERIFY_REFRESH_AGE,
                 metrics,
-            ))
+                fingerprint: fingerprint(config, name, tenant),
+            })
         }
         (base_url, credentials, bucket) => Err([base_url.err(), credentials.err(), bucket.err()]
             .into_iter()
@@ -216,23 +246,36 @@ fn tenant_flow(
     }
 }
 
-impl TenantFlow {
-    fn new(
-        name: &str,
-        base_url: &str,
-        credentials: Credentials,
-        bucket: Arc<Bucket>,
-        metrics: TenantMetrics,
-    ) -> Self {
-        TenantFlow {
-            name: name.to_owned(),
-            base_url: base_url.to_owned(),
-            tokens: TokenCache::new(credentials),
-            bucket,
-            verify_refresh_age: VERIFY_REFRESH_AGE,
-            metrics,
-        }
+/// A digest of what `tenant` is built from: its base URL, credentials with the secret as
+/// resolved now, and rate.
+fn fingerprint(config: &Config, name: &str, tenant: &TenantConfig) -> [u8; 32] {
+    let source = &config.source;
+    let key = format!("tenants.{name}.auth");
+    let secret = tenant
+        .auth
+        .secret(source, &key)
+        .and_then(|s| s.resolve(source));
+    let mut digest = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        digest.update(bytes.len().to_le_bytes());
+        digest.update(bytes);
+    };
+    part(tenant.base_url.as_bytes());
+    part(format!("{:?}", tenant.auth.kind).as_bytes());
+    part(
+        tenant
+            .auth
+            .client_id
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    for secret in secret.unwrap_or_default() {
+        part(secret.as_bytes());
     }
+    part(&tenant.rate_limit.per_second.to_le_bytes());
+    part(&tenant.rate_limit.burst.to_le_bytes());
+    digest.finalize().into()
 }
 
 /// The credentials with their secret resolved (the first, when a file or variable holds several).

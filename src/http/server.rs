@@ -5,8 +5,10 @@
 //! close gracefully when shutdown closes the listeners.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -56,11 +58,32 @@ impl Accept {
     }
 }
 
-/// Serves `router` on `listener` until `closed` turns true, then stops accepting, asks every
+/// A listener's routes. A reload replaces them; each request runs to its end on the routes it
+/// started with, so a connection kept alive across a reload serves its next request on the new
+/// ones. Reading them costs an atomic load, not a lock.
+#[derive(Clone)]
+pub struct Routes(Arc<ArcSwap<Router>>);
+
+impl Routes {
+    pub fn new(router: Router) -> Routes {
+        Routes(Arc::new(ArcSwap::from_pointee(router)))
+    }
+
+    /// The routes for requests that start from now on.
+    pub fn replace(&self, router: Router) {
+        self.0.store(Arc::new(router));
+    }
+
+    fn current(&self) -> Router {
+        Router::clone(&self.0.load())
+    }
+}
+
+/// Serves `routes` on `listener` until `closed` turns true, then stops accepting, asks every
 /// connection to finish its request in flight and close, and waits for them.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    routes: Routes,
     accept: Accept,
     closed: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -89,7 +112,7 @@ pub async fn serve(
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
         let served = Served {
-            router: router.clone(),
+            routes: routes.clone(),
             http1: http1.clone(),
             http2: http2.clone(),
             watcher: connections.watcher(),
@@ -103,7 +126,7 @@ pub async fn serve(
 
 /// What serves one connection: the routes, both protocols, and the shutdown it obeys.
 struct Served {
-    router: Router,
+    routes: Routes,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     watcher: Watcher,
@@ -127,10 +150,11 @@ async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept,
         }
     }
     // The peer, for the client address (`client_addr.rs`).
-    let service = TowerToHyperService::new(served.router.map_request(
+    let routes = served.routes;
+    let service = TowerToHyperService::new(tower::service_fn(
         move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(Peer(peer));
-            request
+            routes.current().oneshot(request)
         },
     ));
     let watcher = served.watcher;

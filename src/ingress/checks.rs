@@ -125,10 +125,10 @@ impl Stage<Verified> for VendorRateLimit {
     type Error = RateLimited;
 
     fn run(&self, webhook: Verified) -> Result<Verified, RateLimited> {
-        let Some(limiter) = &webhook.vendor().rate_limit else {
+        let Some(limit) = &webhook.vendor().rate_limit else {
             return Ok(webhook);
         };
-        match limiter.check() {
+        match limit.limiter.check() {
             Ok(()) => Ok(webhook),
             Err(not_until) => Err(RateLimited {
                 vendor: webhook.vendor().name.clone(),

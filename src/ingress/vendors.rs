@@ -1,5 +1,5 @@
 //! The configured vendors as the pipeline uses them: verifier, compiled schemas and rate limiter,
-//! built once at start-up from the configuration.
+//! built at start-up and again on each reload, where a vendor keeps its rate limiter.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jsonschema::Validator;
+use sha2::{Digest, Sha256};
 
 use crate::config::{
     self, AddressRange, Config, ConfigError, ConfigErrors, Dedup, DeliveryMode, FlowTokenPolicy,
@@ -24,7 +25,7 @@ pub struct Vendor {
     pub name: String,
     pub verifier: Verifier,
     pub schemas: VendorSchemas,
-    pub rate_limit: Option<DefaultDirectRateLimiter>,
+    pub rate_limit: Option<VendorLimit>,
     /// The client addresses it sends from; none: any.
     pub allow_ips: Option<Vec<AddressRange>>,
     pub mapper: Mapper,
@@ -37,6 +38,16 @@ pub struct Vendor {
     pub launch: Option<Launch>,
     /// This vendor's series: signature failures, cut fields, deliveries.
     pub metrics: VendorMetrics,
+    /// A digest of its resolved secrets and its schema's bytes (never shown): how a reload
+    /// tells a rotated secret or an edited schema from no change.
+    pub fingerprint: [u8; 32],
+}
+
+/// A vendor's token bucket and the setting it was made with; a reload that leaves the setting
+/// alone keeps the bucket, and with it what the vendor has spent.
+pub struct VendorLimit {
+    pub setting: RateLimitConfig,
+    pub limiter: Arc<DefaultDirectRateLimiter>,
 }
 
 /// Where `/launch/{vendor}` sends the broker, and the query names Core's button uses.
@@ -59,8 +70,13 @@ pub struct Vendors {
 }
 
 impl Vendors {
-    /// Resolves every vendor's secrets and compiles every schema; reports all failures.
-    pub fn build(config: &Config, metrics: &Metrics) -> Result<Self, ConfigErrors> {
+    /// Resolves every vendor's secrets and compiles every schema; reports all failures. A
+    /// vendor of `previous` (the running vendors, on reload) keeps its rate limiter.
+    pub fn build(
+        config: &Config,
+        metrics: &Metrics,
+        previous: Option<&Vendors>,
+    ) -> Result<Self, ConfigErrors> {
         let mut errors = Vec::new();
         let canonical = validate::compile_canonical()
             .map(Arc::new)
@@ -68,9 +84,16 @@ impl Vendors {
             .ok();
         let mut by_name = HashMap::new();
         for (name, vendor) in &config.vendors {
-            let counted = metrics.vendor(name);
+            let counted = metrics.register_vendor(name);
             match build_vendor(config, name, vendor, canonical.as_ref(), counted) {
-                Ok(built) => {
+                Ok(mut built) => {
+                    let running = previous.and_then(|p| p.get(name));
+                    if let (Some(new), Some(old)) = (&mut built.rate_limit, running)
+                        && let Some(kept) = &old.rate_limit
+                        && kept.setting == new.setting
+                    {
+                        new.limiter = kept.limiter.clone();
+                    }
                     by_name.insert(name.clone(), Arc::new(built));
                 }
                 Err(mut found) => errors.append(&mut found),
@@ -82,6 +105,21 @@ impl Vendors {
 
     pub fn get(&self, name: &str) -> Option<Arc<Vendor>> {
         self.by_name.get(name).cloned()
+    }
+
+    /// The vendors that differ from those of `previous`: added, removed, or built from other
+    /// secrets or schema bytes (what their settings say is compared by the caller).
+    pub fn rebuilt_since(&self, previous: &Vendors) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> =
+            self.by_name.keys().chain(previous.by_name.keys()).collect();
+        names
+            .into_iter()
+            .filter(|name| {
+                let (new, old) = (self.by_name.get(*name), previous.by_name.get(*name));
+                new.map(|v| v.fingerprint) != old.map(|v| v.fingerprint)
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -102,7 +140,10 @@ fn build_vendor(
             name: name.to_owned(),
             verifier,
             schemas,
-            rate_limit: vendor.rate_limit.as_ref().map(limiter),
+            rate_limit: vendor.rate_limit.map(|setting| VendorLimit {
+                setting,
+                limiter: Arc::new(limiter(&setting)),
+            }),
             allow_ips: vendor.allow_ips.clone(),
             mapper: vendor_mapper(vendor, config.limits.max_field_chars),
             flow_token: vendor.flow_token,
@@ -115,6 +156,7 @@ fn build_vendor(
                 params: vendor.launch_params.clone(),
             }),
             metrics,
+            fingerprint: fingerprint(config, name, vendor),
         }),
         (verifier, schemas) => Err([verifier.err(), schemas.err()]
             .into_iter()
@@ -122,6 +164,27 @@ fn build_vendor(
             .flatten()
             .collect()),
     }
+}
+
+/// A digest of what `vendor` was built from beyond its settings: its secrets as resolved now
+/// and the bytes of its schema file.
+fn fingerprint(config: &Config, name: &str, vendor: &config::VendorConfig) -> [u8; 32] {
+    let source = &config.source;
+    let mut digest = Sha256::new();
+    let key = format!("vendors.{name}.verify");
+    let secrets = vendor
+        .verify
+        .secret(source, &key)
+        .and_then(|s| s.resolve(source));
+    for secret in secrets.unwrap_or_default() {
+        digest.update(secret.len().to_le_bytes());
+        digest.update(secret.as_bytes());
+    }
+    if let Some(path) = &vendor.schema {
+        let path = source.resolve(&format!("vendors.{name}.schema"), path);
+        digest.update(std::fs::read(path).unwrap_or_default());
+    }
+    digest.finalize().into()
 }
 
 /// The schemas a vendor's payloads are checked against: its own `schema` (every map pointer

@@ -145,3 +145,11 @@ impl StatusClass {
         }
     }
 }
+
+label_set! {
+    /// How a configuration reload ended (`result` of `flowgate_config_reloads_total`).
+    ReloadResult {
+        Ok => "ok",
+        Error => "error",
+    }
+}

@@ -3,8 +3,10 @@
 //! tenants registered at start-up.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use ::metrics::{Gauge, KeyName, Recorder, SharedString};
 use chrono::{DateTime, Utc};
@@ -13,8 +15,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder
 use super::handles::Series;
 use super::process::ProcessSeries;
 use super::{
-    BUILD_INFO, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE, QueueState, READY, STORE_READY,
-    TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
+    BUILD_INFO, CONFIG_INFO, CONFIG_RELOADS, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE,
+    QueueState, READY, ReloadResult, STORE_READY, TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
 };
 use crate::config::Config;
 
@@ -41,9 +43,17 @@ pub struct Metrics {
 
 struct Registry {
     recorder: PrometheusRecorder,
-    vendors: HashMap<String, VendorMetrics>,
+    /// Replaced whole when a reload adds a vendor or tenant: read on every count, written
+    /// once per reload.
+    vendors: ArcSwap<HashMap<String, VendorMetrics>>,
     unknown_vendor: VendorMetrics,
-    tenants: HashMap<String, TenantMetrics>,
+    tenants: ArcSwap<HashMap<String, TenantMetrics>>,
+    /// Serialises registrations, so two reloads cannot lose each other's series.
+    registering: Mutex<()>,
+    reloads: [::metrics::Counter; ReloadResult::COUNT],
+    /// The running configuration's hash: one series, rendered by hand so the old hash's
+    /// series goes when the hash changes.
+    config_hash: ArcSwap<String>,
     queue_depth: [Gauge; QueueState::COUNT],
     oldest_age: [Gauge; AGED_STATES.len()],
     ready: Gauge,
@@ -52,12 +62,14 @@ struct Registry {
 }
 
 impl Metrics {
-    /// Every series for the configured vendors and tenants.
+    /// Every series for the configured vendors and tenants, and the configuration's hash.
     pub fn from_config(config: &Config) -> Metrics {
-        Metrics::new(
+        let metrics = Metrics::new(
             config.vendors.keys().map(String::as_str),
             config.tenants.keys().map(String::as_str),
-        )
+        );
+        metrics.set_config_hash(&config.settings.hash());
+        metrics
     }
 
     /// Every series for `vendors` (and `unknown`) and `tenants`, counters at 0, gauges at 0
@@ -77,6 +89,8 @@ impl Metrics {
             .map(|name| (name.to_owned(), TenantMetrics::register(&series, name)))
             .collect();
         let unknown_vendor = VendorMetrics::register(&series, UNKNOWN_VENDOR);
+        let reloads =
+            ReloadResult::ALL.map(|r| series.counter(&CONFIG_RELOADS, &[("result", r.as_str())]));
         let state = |state: QueueState| [("state", state.as_str())];
         let queue_depth = QueueState::ALL.map(|s| series.gauge(&QUEUE_DEPTH, &state(s)));
         let oldest_age = AGED_STATES.map(|s| series.gauge(&QUEUE_OLDEST_AGE, &state(s)));
@@ -88,9 +102,12 @@ impl Metrics {
         Metrics {
             registry: Arc::new(Registry {
                 recorder,
-                vendors,
+                vendors: ArcSwap::from_pointee(vendors),
                 unknown_vendor,
-                tenants,
+                tenants: ArcSwap::from_pointee(tenants),
+                registering: Mutex::new(()),
+                reloads,
+                config_hash: ArcSwap::from_pointee(String::new()),
                 queue_depth,
                 oldest_age,
                 ready,
@@ -105,6 +122,7 @@ impl Metrics {
         let registry = &self.registry;
         registry
             .vendors
+            .load()
             .get(name)
             .unwrap_or(&registry.unknown_vendor)
             .clone()
@@ -115,9 +133,36 @@ impl Metrics {
     pub fn tenant(&self, name: &str) -> TenantMetrics {
         self.registry
             .tenants
+            .load()
             .get(name)
             .cloned()
             .unwrap_or_else(TenantMetrics::detached)
+    }
+
+    /// The handles of vendor `name`, registered now when a reload added it.
+    pub fn register_vendor(&self, name: &str) -> VendorMetrics {
+        let registry = &self.registry;
+        register(&registry.vendors, &registry.registering, name, || {
+            VendorMetrics::register(&Series(&registry.recorder), name)
+        })
+    }
+
+    /// The handles of tenant `name`, registered now when a reload added it.
+    pub fn register_tenant(&self, name: &str) -> TenantMetrics {
+        let registry = &self.registry;
+        register(&registry.tenants, &registry.registering, name, || {
+            TenantMetrics::register(&Series(&registry.recorder), name)
+        })
+    }
+
+    /// Counts a reload by how it ended.
+    pub fn reloaded(&self, result: ReloadResult) {
+        self.registry.reloads[result as usize].increment(1);
+    }
+
+    /// `flowgate_config_info`: the running configuration's hash.
+    pub fn set_config_hash(&self, hash: &str) {
+        self.registry.config_hash.store(Arc::new(hash.to_owned()));
     }
 
     /// The queue gauges, from the store's count at `now`.
@@ -154,7 +199,15 @@ impl Metrics {
 
     /// The Prometheus text exposition of every series.
     pub fn render(&self) -> String {
-        self.registry.recorder.handle().render()
+        let mut text = self.registry.recorder.handle().render();
+        let hash = self.registry.config_hash.load();
+        if !hash.is_empty() {
+            let (name, help) = (CONFIG_INFO.name, CONFIG_INFO.help);
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{hash=\"{hash}\"}} 1\n\n"
+            ));
+        }
+        text
     }
 
     /// Folds recorded histogram samples into their buckets, so they do not pile up between
@@ -174,7 +227,8 @@ fn recorder() -> PrometheusRecorder {
             .unwrap_or_else(|_| unreachable!("the bucket list of {} is empty", family.name));
     }
     let recorder = builder.build_recorder();
-    for family in FAMILIES {
+    // `flowgate_config_info` is rendered by hand (`Metrics::render`).
+    for family in FAMILIES.iter().filter(|f| f.name != CONFIG_INFO.name) {
         let (name, help) = (
             KeyName::from_const_str(family.name),
             SharedString::const_str(family.help),
@@ -186,4 +240,22 @@ fn recorder() -> PrometheusRecorder {
         }
     }
     recorder
+}
+
+/// The handles of `name` in `map`, registered with `make` when absent.
+fn register<T: Clone>(
+    map: &ArcSwap<HashMap<String, T>>,
+    registering: &Mutex<()>,
+    name: &str,
+    make: impl FnOnce() -> T,
+) -> T {
+    let _one_at_a_time = registering.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handles) = map.load().get(name) {
+        return handles.clone();
+    }
+    let handles = make();
+    let mut grown = HashMap::clone(&map.load());
+    grown.insert(name.to_owned(), handles.clone());
+    map.store(Arc::new(grown));
+    handles
 }

@@ -23,7 +23,10 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 
 #[test]
 fn every_metric_has_help_and_type_lines() {
-    let text = metrics().render();
+    let metrics = metrics();
+    // Set from the configuration the gateway runs.
+    metrics.set_config_hash("00112233aabbccdd");
+    let text = metrics.render();
     for family in FAMILIES {
         let kind = match family.kind {
             Kind::Counter => "counter",
@@ -35,6 +38,23 @@ fn every_metric_has_help_and_type_lines() {
         assert!(text.contains(&help), "{help}in\n{text}");
         assert!(text.contains(&type_line), "{type_line}in\n{text}");
     }
+}
+
+#[test]
+fn the_config_info_series_names_only_the_running_hash() {
+    let metrics = metrics();
+    assert_eq!(value(&metrics.render(), "flowgate_config_info"), None);
+    metrics.set_config_hash("00112233aabbccdd");
+    metrics.set_config_hash("ffeeddccbbaa9988");
+    let text = metrics.render();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("flowgate_config_info"))
+        .collect();
+    assert_eq!(
+        series,
+        [r#"flowgate_config_info{hash="ffeeddccbbaa9988"} 1"#]
+    );
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub enum Code {
     NotDead,
     Superseded,
     NotFinished,
+    ConfigInvalid,
 }
 
 impl Code {
@@ -195,6 +196,11 @@ impl Code {
                 StatusCode::CONFLICT,
                 "The order has a newer delivered update",
             ),
+            ConfigInvalid => (
+                "config-invalid",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The configuration does not load",
+            ),
             NotFinished => (
                 "not-finished",
                 StatusCode::CONFLICT,
@@ -237,7 +243,8 @@ impl From<Code> for Outcome {
             | Code::InvalidQuery
             | Code::NotDead
             | Code::Superseded
-            | Code::NotFinished => Outcome::Internal,
+            | Code::NotFinished
+            | Code::ConfigInvalid => Outcome::Internal,
         }
     }
 }
@@ -247,7 +254,8 @@ impl From<Code> for Outcome {
 pub struct Problem {
     pub code: Code,
     pub detail: String,
-    pub errors: Vec<Violation>,
+    /// `schema-violation`: every rule broken; `config-invalid`: every key that does not load.
+    pub errors: Errors,
     pub retry_after: Option<Duration>,
     /// `flow-rejected`: Flow's status and the first 4 KiB of its body.
     pub flow: Option<(u16, String)>,
@@ -258,7 +266,7 @@ impl Problem {
         Self {
             code,
             detail: detail.into(),
-            errors: Vec::new(),
+            errors: Errors::Violations(Vec::new()),
             retry_after: None,
             flow: None,
         }
@@ -273,7 +281,12 @@ impl Problem {
     }
 
     pub fn with_errors(mut self, errors: Vec<Violation>) -> Self {
-        self.errors = errors;
+        self.errors = Errors::Violations(errors);
+        self
+    }
+
+    pub fn with_key_errors(mut self, errors: Vec<KeyError>) -> Self {
+        self.errors = Errors::Keys(errors);
         self
     }
 
@@ -350,12 +363,36 @@ pub struct ProblemDocument<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
-    errors: &'a [Violation],
+    #[serde(skip_serializing_if = "Errors::is_empty")]
+    errors: &'a Errors,
     #[serde(skip_serializing_if = "Option::is_none")]
     flow_status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flow_body: Option<&'a str>,
+}
+
+/// A problem's `errors`: the payload's violations, or the configuration's keys.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Errors {
+    Violations(Vec<Violation>),
+    Keys(Vec<KeyError>),
+}
+
+impl Errors {
+    fn is_empty(&self) -> bool {
+        match self {
+            Errors::Violations(errors) => errors.is_empty(),
+            Errors::Keys(errors) => errors.is_empty(),
+        }
+    }
+}
+
+/// One key of a configuration that does not load.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyError {
+    pub key: String,
+    pub message: String,
 }
 
 /// Marks an answer whose log line was already written with more context (a webhook's outcome

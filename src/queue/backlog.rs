@@ -11,7 +11,8 @@ use super::readiness::{NotAccepting, StoreReadiness};
 /// that lasts hours, so a second's lag does not matter and ingest pays for no count query.
 pub struct Backlog {
     open: AtomicU64,
-    limit: u64,
+    /// `store.max_pending`, which a reload may change.
+    limit: AtomicU64,
 }
 
 /// Why a queued delivery may not be committed now.
@@ -27,8 +28,12 @@ impl Backlog {
     pub fn new(limit: u64) -> Self {
         Self {
             open: AtomicU64::new(0),
-            limit,
+            limit: AtomicU64::new(limit),
         }
+    }
+
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     pub fn set(&self, open: u64) {
@@ -36,7 +41,7 @@ impl Backlog {
     }
 
     fn is_full(&self) -> bool {
-        self.open.load(Ordering::Relaxed) >= self.limit
+        self.open.load(Ordering::Relaxed) >= self.limit.load(Ordering::Relaxed)
     }
 
     /// Whether a queued delivery may be committed now. Cheap: no query, no system call.

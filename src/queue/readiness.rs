@@ -45,7 +45,8 @@ pub struct StoreReadiness {
 /// PostgreSQL there is none (the database's disk is its server's to watch).
 struct Disk {
     dir: PathBuf,
-    min_free: u64,
+    /// `store.min_free_disk`, which a reload may change.
+    min_free: AtomicU64,
     /// The free bytes last read while below `min_free`; [`NOT_LOW`] otherwise.
     low: AtomicU64,
 }
@@ -59,7 +60,7 @@ impl StoreReadiness {
     ) -> StoreReadiness {
         let disk = database.and_then(Path::parent).map(|dir| Disk {
             dir: dir.to_owned(),
-            min_free,
+            min_free: AtomicU64::new(min_free),
             low: AtomicU64::new(NOT_LOW),
         });
         StoreReadiness { store, disk }
@@ -75,6 +76,13 @@ impl StoreReadiness {
         }
     }
 
+    /// `store.min_free_disk` from now on (a reload); read again at the next look at the disk.
+    pub fn set_min_free(&self, min_free: u64) {
+        if let Some(disk) = &self.disk {
+            disk.min_free.store(min_free, Ordering::Relaxed);
+        }
+    }
+
     /// Reads the disk's free space (call it once a second); a change is logged once.
     pub fn watch_disk(&self) {
         let Some(disk) = &self.disk else {
@@ -87,12 +95,13 @@ impl StoreReadiness {
                 return;
             }
         };
-        let now = if free < disk.min_free { free } else { NOT_LOW };
+        let min_free = disk.min_free.load(Ordering::Relaxed);
+        let now = if free < min_free { free } else { NOT_LOW };
         let was = disk.low.swap(now, Ordering::Relaxed);
         if now != NOT_LOW && was == NOT_LOW {
             tracing::warn!(
                 free,
-                min_free_disk = disk.min_free,
+                min_free_disk = min_free,
                 "the store's disk is nearly full: new webhooks are refused"
             );
         } else if now == NOT_LOW && was != NOT_LOW {

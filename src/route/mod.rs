@@ -39,6 +39,7 @@ pub struct RoutingTable {
 }
 
 /// The tenant registry: every configured tenant, and its Flow.
+#[derive(Default)]
 pub struct Tenants {
     routes: RoutingTable,
     flows: BTreeMap<String, Arc<TenantFlow>>,
@@ -108,11 +109,37 @@ pub async fn bind(
 impl Tenants {
     /// Every tenant with its Flow; fails on the secrets `flow::tenants` cannot resolve.
     pub fn build(config: &Config, metrics: &Metrics) -> Result<Self, ConfigErrors> {
-        let flows = crate::flow::tenants(config, metrics)?;
+        Self::rebuild(config, metrics, &Tenants::default())
+    }
+
+    /// Every tenant of `config`; one of `running` built from the same settings and secret is
+    /// kept, with its access token and bucket.
+    pub fn rebuild(
+        config: &Config,
+        metrics: &Metrics,
+        running: &Tenants,
+    ) -> Result<Self, ConfigErrors> {
+        let flows = crate::flow::tenants(config, metrics, &running.flows)?;
         Ok(Self {
             routes: RoutingTable::from_config(config),
             flows,
         })
+    }
+
+    /// The tenants that are not the very ones of `previous`: added, removed or rebuilt.
+    pub fn rebuilt_since(&self, previous: &Tenants) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> =
+            self.flows.keys().chain(previous.flows.keys()).collect();
+        names
+            .into_iter()
+            .filter(
+                |name| match (self.flows.get(*name), previous.flows.get(*name)) {
+                    (Some(new), Some(old)) => !Arc::ptr_eq(new, old),
+                    _ => true,
+                },
+            )
+            .cloned()
+            .collect()
     }
 
     /// Paces every tenant with `buckets`, shared by the fleet (the PostgreSQL store), instead of

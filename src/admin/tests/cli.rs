@@ -20,7 +20,7 @@ async fn serve(gw: &Admin) -> (String, watch::Sender<bool>) {
     let timeout = std::time::Duration::from_secs(5);
     tokio::spawn(crate::http::server::serve(
         listener,
-        router,
+        crate::http::server::Routes::new(router),
         crate::http::server::Accept::plain(timeout),
         closed,
     ));

@@ -13,8 +13,10 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+use super::reload::{Reload, Reloaded};
 use super::{AdminState, router};
 use crate::config::{CircuitConfig, DeliveryMode, SyncMode};
+use crate::config::{ConfigError, ConfigErrors, Origin};
 use crate::deliver::control::TenantControl;
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -27,6 +29,7 @@ use crate::telemetry::Captured;
 mod cli;
 mod deliveries;
 mod orders;
+mod reload;
 mod tenants;
 
 const TOKEN: &str = "admin-test-token";
@@ -66,12 +69,31 @@ fn admin_with(token: Option<&str>) -> Admin {
         health: Health::default(),
         metrics: Metrics::new([], tenants.iter().map(String::as_str)),
         readiness: Arc::new(readiness),
+        reload: Arc::new(InvalidFile),
     });
     Admin {
         dir,
         store,
         control,
         router,
+    }
+}
+
+/// A gateway whose configuration file has two mistakes.
+struct InvalidFile;
+
+#[async_trait::async_trait]
+impl Reload for InvalidFile {
+    async fn reload(&self) -> Result<Reloaded, ConfigErrors> {
+        let error = |key: &str, message: &str| ConfigError {
+            key: key.to_owned(),
+            origin: Origin::File("config.toml".into()),
+            message: message.to_owned(),
+        };
+        Err(ConfigErrors(vec![
+            error("vendors.acme.schema", "cannot read schemas/acme.json"),
+            error("server.max_in_flight", "must be at least 1"),
+        ]))
     }
 }
 

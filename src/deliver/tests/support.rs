@@ -20,6 +20,7 @@ use crate::config::{
     TenantAuthKind, TenantConfig,
 };
 use crate::deliver::control::TenantControl;
+use crate::deliver::worker::WorkerConfig;
 use crate::deliver::{Backoff, Deliverer, WorkerSettings, Workers};
 use crate::flow::FlowClient;
 use crate::metrics::Metrics;
@@ -119,12 +120,15 @@ impl Harness {
             backoff,
             poll: Duration::from_millis(50),
         };
+        let config = WorkerConfig {
+            tenants: self.tenants.clone(),
+            control: self.control.clone(),
+            settings,
+        };
         let workers = Workers::new(
             self.store.clone(),
             self.deliverer.clone(),
-            self.tenants.clone(),
-            self.control.clone(),
-            settings,
+            Arc::new(arc_swap::ArcSwap::from_pointee(config)),
             self.metrics.clone(),
         );
         let stop = self.stop.subscribe();
@@ -268,7 +272,7 @@ async fn serve_simulator() -> (Router, String, watch::Sender<bool>) {
     let (close, closed) = watch::channel(false);
     let serving = crate::http::server::serve(
         listener,
-        router.clone(),
+        crate::http::server::Routes::new(router.clone()),
         crate::http::server::Accept::plain(Duration::from_secs(10)),
         closed,
     );

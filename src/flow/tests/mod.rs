@@ -75,7 +75,7 @@ fn config(tenants: Vec<(&str, TenantConfig)>) -> Config {
 
 /// Every tenant of `config`, counted in metrics of their own.
 fn tenants(config: &Config) -> Result<BTreeMap<String, Arc<TenantFlow>>, ConfigErrors> {
-    super::tenants(config, &Metrics::from_config(config))
+    super::tenants(config, &Metrics::from_config(config), &BTreeMap::new())
 }
 
 /// The one tenant of a config holding only `tenant`, named `demo`.

@@ -39,7 +39,7 @@ impl FlowSim {
         let router = Simulator::new(settings).router();
         tokio::spawn(flowgate::http::server::serve(
             listener,
-            router,
+            flowgate::http::server::Routes::new(router),
             flowgate::http::server::Accept::plain(Duration::from_secs(10)),
             closed,
         ));

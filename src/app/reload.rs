@@ -1,0 +1,244 @@
+//! Reload (contract section 16): the configuration is loaded and built beside the running one,
+//! then swapped in at once. Requests and attempts already running finish on what they started
+//! with; the listeners' routes and the workers' configuration are replaced for the next ones.
+//! What lives across configurations (the store, the queue's back-pressure, pauses, and the
+//! tokens, buckets and circuits of unchanged tenants) is carried over, never rebuilt.
+
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use tokio::sync::{Mutex, Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::built::Built;
+use crate::admin::reload::{Reload, Reloaded};
+use crate::admin::{self, AdminState};
+use crate::config::{Config, ConfigErrors, start_only};
+use crate::deliver::Deliverer;
+use crate::deliver::control::TenantControl;
+use crate::deliver::worker::{LiveWorkerConfig, WorkerConfig};
+use crate::flow::{FlowClient, SharedBuckets};
+use crate::health::Health;
+use crate::http::server::Routes;
+use crate::ingress::{self, Dispatch, FlowPath};
+use crate::metrics::{Metrics, ReloadResult};
+use crate::queue::Store;
+use crate::queue::backlog::Backlog;
+use crate::queue::readiness::StoreReadiness;
+
+/// What every configuration runs on, made once at start-up.
+pub(super) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub deliverer: Arc<Deliverer>,
+    pub backlog: Arc<Backlog>,
+    pub readiness: Arc<StoreReadiness>,
+    /// Wakes the workers after a commit.
+    pub waker: Arc<Notify>,
+    /// The fleet's buckets (PostgreSQL), which every new tenant paces with.
+    pub buckets: Option<Arc<dyn SharedBuckets>>,
+    pub client: FlowClient,
+    pub health: Health,
+    pub metrics: Metrics,
+    /// Requests still running at the end of the drain are cut.
+    pub cut: watch::Receiver<bool>,
+}
+
+/// The configuration that runs, with the tenants' controls made for it.
+pub(super) struct Generation {
+    pub built: Built,
+    pub control: Arc<TenantControl>,
+}
+
+/// A running gateway's configuration and what reads it.
+pub(super) struct Running {
+    shared: Shared,
+    /// The running generation; holding the lock is what serialises reloads.
+    generation: Mutex<Generation>,
+    pub public: Routes,
+    pub admin: Routes,
+    workers: LiveWorkerConfig,
+    /// Read by the upkeep and the drain.
+    config: Arc<ArcSwap<Config>>,
+    /// Handed to the admin API, which must not keep the gateway alive.
+    reloader: Weak<Running>,
+}
+
+impl Running {
+    /// Wires `generation` into both listeners' routes and the workers' configuration.
+    pub fn start(
+        shared: Shared,
+        generation: Generation,
+        workers: LiveWorkerConfig,
+        config: Arc<ArcSwap<Config>>,
+    ) -> Arc<Running> {
+        let running = Arc::new_cyclic(|reloader| Running {
+            shared,
+            public: Routes::new(Router::new()),
+            admin: Routes::new(Router::new()),
+            workers,
+            config,
+            reloader: reloader.clone(),
+            generation: Mutex::new(generation),
+        });
+        if let Ok(generation) = running.generation.try_lock() {
+            running.install(&generation);
+        }
+        running
+    }
+
+    /// Loads the configuration file (and the environment, secret files, schemas) again,
+    /// builds it beside the running one and, when every part builds, swaps it in.
+    async fn reload(&self) -> Result<Reloaded, ConfigErrors> {
+        let mut running = self.generation.lock().await;
+        let metrics = &self.shared.metrics;
+        let file = running.built.config.source.file.clone();
+        let built = Config::load(&file).and_then(|config| {
+            Built::new(config, metrics, &self.shared.client, Some(&running.built))
+        });
+        let built = match built {
+            Ok(built) => built,
+            Err(errors) => {
+                for error in &errors.0 {
+                    tracing::error!(%error, "the configuration did not reload");
+                }
+                tracing::warn!(
+                    errors = errors.0.len(),
+                    "reload refused: the running configuration is unchanged"
+                );
+                metrics.reloaded(ReloadResult::Error);
+                return Err(errors);
+            }
+        };
+        let was = &running.built;
+        let (restart_required, mut changed): (Vec<String>, Vec<String>) = was
+            .config
+            .settings
+            .changed(&built.config.settings)
+            .into_iter()
+            .partition(|key| start_only(key));
+        let rebuilt_tenants = built.tenants.rebuilt_since(&was.tenants);
+        let named = |section: &str, names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("{section}.{n}"))
+                .collect::<Vec<_>>()
+        };
+        changed.extend(named("tenants", &rebuilt_tenants));
+        changed.extend(named("vendors", &built.vendors.rebuilt_since(&was.vendors)));
+        changed.sort();
+        changed.dedup();
+        if let Some(buckets) = &self.shared.buckets {
+            built.tenants.share_buckets(buckets);
+        }
+        let tenants = built.config.tenants.keys();
+        let circuit = &built.config.delivery.circuit;
+        let control = running.control.carry(tenants, circuit, &rebuilt_tenants);
+        let generation = Generation {
+            built,
+            control: Arc::new(control),
+        };
+        self.install(&generation);
+        *running = generation;
+        let hash = running.built.config.settings.hash();
+        metrics.set_config_hash(&hash);
+        metrics.reloaded(ReloadResult::Ok);
+        tracing::info!(config_hash = %hash, changed = ?changed, "configuration reloaded");
+        if !restart_required.is_empty() {
+            tracing::warn!(keys = ?restart_required, "these keys only take effect at a restart; they keep their running values");
+        }
+        Ok(Reloaded {
+            reloaded: true,
+            config_hash: hash,
+            changed,
+            restart_required,
+        })
+    }
+
+    /// Makes `generation` the one new requests, attempts and upkeep read.
+    fn install(&self, generation: &Generation) {
+        let Generation { built, control } = generation;
+        let shared = &self.shared;
+        let config = &built.config;
+        shared.backlog.set_limit(config.store.max_pending);
+        shared.readiness.set_min_free(config.store.min_free_disk.0);
+        let flow = FlowPath {
+            tenants: built.tenants.clone(),
+            tokens: built.tokens.clone(),
+            dispatch: Dispatch {
+                store: shared.store.clone(),
+                deliverer: shared.deliverer.clone(),
+                control: control.clone(),
+                waker: shared.waker.clone(),
+                dedup_window: config.store.dedup_window,
+                backlog: shared.backlog.clone(),
+                readiness: shared.readiness.clone(),
+            },
+        };
+        self.public.replace(ingress::router(
+            config,
+            built.vendors.clone(),
+            flow,
+            shared.health.clone(),
+            shared.metrics.clone(),
+            shared.cut.clone(),
+        ));
+        self.admin.replace(admin::router(AdminState {
+            store: shared.store.clone(),
+            control: control.clone(),
+            token: built.admin_token.clone(),
+            health: shared.health.clone(),
+            metrics: shared.metrics.clone(),
+            readiness: shared.readiness.clone(),
+            reload: Arc::new(Reloads(self.reloader.clone())),
+        }));
+        self.workers.store(Arc::new(WorkerConfig {
+            tenants: built.tenants.clone(),
+            control: control.clone(),
+            settings: built.workers.clone(),
+        }));
+        self.config.store(config.clone());
+    }
+}
+
+/// The admin API's way to ask for a reload.
+struct Reloads(Weak<Running>);
+
+#[async_trait::async_trait]
+impl Reload for Reloads {
+    async fn reload(&self) -> Result<Reloaded, ConfigErrors> {
+        match self.0.upgrade() {
+            Some(running) => running.reload().await,
+            // Only while the gateway stops: nothing is left to reload.
+            None => Err(ConfigErrors(Vec::new())),
+        }
+    }
+}
+
+/// Reloads on every `SIGHUP` until the gateway stops. The handler is in place when this
+/// returns: a `SIGHUP` sent once the gateway is ready never falls to the default action, which
+/// would end the process.
+#[cfg(unix)]
+pub(super) fn on_hangup(running: Weak<Running>) -> JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangups = signal(SignalKind::hangup());
+    tokio::spawn(async move {
+        let Ok(mut hangups) = hangups else {
+            tracing::warn!("cannot listen for SIGHUP: reload through the admin API");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            let Some(running) = running.upgrade() else {
+                return;
+            };
+            // Success and failure are logged and counted by the reload itself.
+            let _ = running.reload().await;
+        }
+    })
+}
+
+#[cfg(not(unix))]
+pub(super) fn on_hangup(_running: Weak<Running>) -> JoinHandle<()> {
+    tokio::spawn(async {})
+}

@@ -23,7 +23,7 @@
 //!
 //! ```text
 //! cli                                  the command line
-//! app                                  wiring, start-up and drain
+//! app                                  wiring, start-up, reload and drain
 //! ingress, admin, simulator            the listeners
 //! http, health                         what both listeners share
 //! problem                              errors become HTTP answers here, and only here

@@ -168,6 +168,13 @@ pub const STORE_READY: Family = family(
     "1 while the store accepts new deliveries, 0 while it does not (low disk, database file gone or replaced, write errors, database unreachable).",
     &[],
 );
+pub const TLS_CERT_EXPIRY: Family = seconds(
+    "flowgate_tls_cert_expiry_timestamp_seconds",
+    Kind::Gauge,
+    "When the public listener's TLS certificate expires (its notAfter), in seconds since the Unix epoch; absent without TLS.",
+    &[],
+    &[],
+);
 pub const BUILD_INFO: Family = family(
     "flowgate_build_info",
     Kind::Gauge,
@@ -228,7 +235,7 @@ pub const PROCESS_THREADS: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 25] = [
+pub const FAMILIES: [Family; 26] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -245,6 +252,7 @@ pub const FAMILIES: [Family; 25] = [
     FLOW_THROTTLED,
     READY,
     STORE_READY,
+    TLS_CERT_EXPIRY,
     BUILD_INFO,
     PROCESS_CPU,
     PROCESS_OPEN_FDS,

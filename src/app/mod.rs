@@ -32,6 +32,7 @@ use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::route::Tenants;
 use crate::simulator::{Simulator, SimulatorSettings};
+use crate::tls::{LiveTls, LoadedTls};
 use crate::verify::flow_token::FlowTokens;
 use upkeep::{Queue, upkeep};
 
@@ -47,6 +48,7 @@ pub struct App {
     health: Health,
     metrics: Metrics,
     simulator: Option<(TcpListener, Simulator)>,
+    tls: Option<LoadedTls>,
 }
 
 impl App {
@@ -68,7 +70,9 @@ impl App {
                     .error("delivery.retry_schedule", e.to_string()),
             );
         });
-        let (Ok(vendors), Ok(tenants), Ok(workers)) = (vendors, tenants, workers) else {
+        let tls = crate::tls::load(&config).map_err(|e| errors.extend(e));
+        let (Ok(vendors), Ok(tenants), Ok(workers), Ok(tls)) = (vendors, tenants, workers, tls)
+        else {
             return Err(ConfigErrors(errors));
         };
         ConfigErrors(errors).into_result()?;
@@ -95,7 +99,13 @@ impl App {
             health: Health::default(),
             metrics,
             simulator: None,
+            tls,
         })
+    }
+
+    /// The public listener's TLS, as loaded; `None` without `[server.tls]`.
+    pub fn tls(&self) -> Option<&LoadedTls> {
+        self.tls.as_ref()
     }
 
     /// The in-process Flow simulator of `[simulator]`, served on `listener` beside the gateway.
@@ -154,6 +164,7 @@ impl App {
         let accept = Accept {
             header_timeout,
             proxy_protocol: self.config.server.proxy_protocol,
+            tls: self.tls.take().map(|tls| LiveTls::new(tls, &self.metrics)),
         };
         let public = server::serve(public, ingress, accept, closed.clone());
         let admin_router = admin::router(admin_state);

@@ -22,7 +22,7 @@ pub fn render(config: &Config, certificate: Option<&str>) -> String {
         server.max_in_flight
     );
     if let Some(tls) = &server.tls {
-        let _ = writeln!(out, "{}", tls_line(config, tls, certificate));
+        let _ = writeln!(out, "{}", tls_line(tls, certificate));
     }
     let store_detail = if store.is_postgres() {
         format!("schema {}", store.schema)
@@ -138,26 +138,20 @@ pub fn inline_secrets(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The public listener's TLS: versions, files, client certificates, and the certificate served.
-fn tls_line(config: &Config, tls: &TlsConfig, certificate: Option<&str>) -> String {
-    let resolve = |key: &str, path: &std::path::Path| {
-        config
-            .source
-            .resolve(&format!("server.tls.{key}"), path)
-            .display()
-            .to_string()
-    };
+/// The public listener's TLS: versions, files (as written, like schemas), client certificates,
+/// and the certificate served.
+fn tls_line(tls: &TlsConfig, certificate: Option<&str>) -> String {
     let mut line = format!(
         "tls: TLS {}+ with ALPN h2 and http/1.1, cert_file {}, key_file {}",
         tls.min_version.as_str(),
-        resolve("cert_file", &tls.cert_file),
-        resolve("key_file", &tls.key_file)
+        tls.cert_file.display(),
+        tls.key_file.display()
     );
     if let Some(ca) = &tls.client_ca_file {
         let _ = write!(
             line,
             ", client certificates signed by {} required",
-            resolve("client_ca_file", ca)
+            ca.display()
         );
     }
     if let Some(certificate) = certificate {

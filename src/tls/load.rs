@@ -228,8 +228,8 @@ impl Files<'_> {
         let (bytes, path) = self.read(KEY_FILE, path)?;
         let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
             let problem = match e {
-                pem::Error::NoItemsFound => "holds no private key (a PEM `BEGIN PRIVATE KEY`, \
-                     `BEGIN RSA PRIVATE KEY` or `BEGIN EC PRIVATE KEY` block)"
+                pem::Error::NoItemsFound => "holds no private key (an unencrypted PEM `BEGIN \
+                     PRIVATE KEY`, `BEGIN RSA PRIVATE KEY` or `BEGIN EC PRIVATE KEY` block)"
                     .to_owned(),
                 other => pem_error(&other),
             };

@@ -26,6 +26,7 @@
 //! app                                  wiring, start-up, reload and drain
 //! ingress, admin, simulator            the listeners
 //! http, health                         what both listeners share
+//! tls                                  the public listener's certificate and handshake
 //! problem                              errors become HTTP answers here, and only here
 //! deliver                              workers and the sync path
 //! queue, verify, validate, map         the stage libraries
@@ -55,5 +56,6 @@ pub mod queue;
 pub mod route;
 pub mod simulator;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;
 pub mod verify;

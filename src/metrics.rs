@@ -180,6 +180,13 @@ pub const CONFIG_INFO: Family = family(
     "Always 1; the hash label names the running configuration (its settings, not the files they name).",
     &["hash"],
 );
+pub const TLS_CERT_EXPIRY: Family = seconds(
+    "flowgate_tls_cert_expiry_timestamp_seconds",
+    Kind::Gauge,
+    "When the public listener's TLS certificate expires (its notAfter), in seconds since the Unix epoch; absent without TLS.",
+    &[],
+    &[],
+);
 pub const BUILD_INFO: Family = family(
     "flowgate_build_info",
     Kind::Gauge,
@@ -240,7 +247,7 @@ pub const PROCESS_THREADS: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 27] = [
+pub const FAMILIES: [Family; 28] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -257,6 +264,7 @@ pub const FAMILIES: [Family; 27] = [
     FLOW_THROTTLED,
     READY,
     STORE_READY,
+    TLS_CERT_EXPIRY,
     BUILD_INFO,
     CONFIG_RELOADS,
     CONFIG_INFO,

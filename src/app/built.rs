@@ -1,5 +1,6 @@
 //! What one configuration builds before anything runs on it: the vendors with their secrets and
-//! schemas, the tenants with their credentials, the FlowToken cache and the workers' settings.
+//! schemas, the tenants with their credentials, the FlowToken cache, the workers' settings and
+//! the public listener's certificate.
 //! Start-up and every reload build it the same way, so a reload checks what `check-config` does.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::flow::FlowClient;
 use crate::ingress::Vendors;
 use crate::metrics::Metrics;
 use crate::route::Tenants;
+use crate::tls::{self, LoadedTls};
 use crate::verify::flow_token::FlowTokens;
 
 pub(super) struct Built {
@@ -20,6 +22,8 @@ pub(super) struct Built {
     pub workers: WorkerSettings,
     /// The resolved admin token; unset, /admin/* answers 403: the one optional secret.
     pub admin_token: Option<String>,
+    /// The public listener's certificate and settings; `None` without `[server.tls]`.
+    pub tls: Option<LoadedTls>,
 }
 
 impl Built {
@@ -33,7 +37,6 @@ impl Built {
         client: &FlowClient,
         running: Option<&Built>,
     ) -> Result<Built, ConfigErrors> {
-        let mut errors = Vec::new();
         let vendors = Vendors::build(&config, metrics, running.map(|r| &*r.vendors));
         let tenants = match running {
             Some(running) => Tenants::rebuild(&config, metrics, &running.tenants),
@@ -43,12 +46,12 @@ impl Built {
             let key = "delivery.retry_schedule";
             ConfigErrors(vec![config.source.error(key, e.to_string())])
         });
-        let (vendors, tenants, workers) = match (vendors, tenants, workers) {
-            (Ok(vendors), Ok(tenants), Ok(workers)) => (vendors, tenants, workers),
-            (vendors, tenants, workers) => {
-                for failed in [vendors.err(), tenants.err(), workers.err()] {
-                    errors.extend(failed.into_iter().flat_map(|e| e.0));
-                }
+        let tls = tls::load(&config).map_err(ConfigErrors);
+        let (vendors, tenants, workers, tls) = match (vendors, tenants, workers, tls) {
+            (Ok(vendors), Ok(tenants), Ok(workers), Ok(tls)) => (vendors, tenants, workers, tls),
+            (vendors, tenants, workers, tls) => {
+                let failed = [vendors.err(), tenants.err(), workers.err(), tls.err()];
+                let errors = failed.into_iter().flatten().flat_map(|e| e.0).collect();
                 return Err(ConfigErrors(errors));
             }
         };
@@ -78,6 +81,7 @@ impl Built {
             tokens,
             workers,
             admin_token,
+            tls,
         })
     }
 }

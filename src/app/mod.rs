@@ -32,6 +32,7 @@ use crate::queue::postgres::{PgOptions, PgStore};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::simulator::{Simulator, SimulatorSettings};
+use crate::tls::{LiveTls, LoadedTls};
 use built::Built;
 use reload::{Generation, Running, Shared};
 use upkeep::{Queue, upkeep};
@@ -75,6 +76,11 @@ impl App {
             metrics,
             simulator: None,
         })
+    }
+
+    /// The public listener's TLS, as loaded; `None` without `[server.tls]`.
+    pub fn tls(&self) -> Option<&LoadedTls> {
+        self.built.tls.as_ref()
     }
 
     /// The in-process Flow simulator of `[simulator]`, served on `listener` beside the gateway.
@@ -139,8 +145,16 @@ impl App {
             metrics: metrics.clone(),
             cut: cut_requests,
         };
+        // Served for the configuration's life; a reload replaces the certificate.
+        let tls = built.tls.clone().map(|tls| LiveTls::new(tls, &metrics));
         let generation = Generation { built, control };
-        let running = Running::start(shared, generation, workers_config, live_config.clone());
+        let running = Running::start(
+            shared,
+            generation,
+            workers_config,
+            live_config.clone(),
+            tls.clone(),
+        );
         let grace = config.server.shutdown_grace;
         let (stop_workers, workers_stopped) = watch::channel(false);
         let delivering = tokio::spawn(workers.run(workers_stopped, grace));
@@ -163,6 +177,7 @@ impl App {
         let accept = Accept {
             header_timeout,
             proxy_protocol: config.server.proxy_protocol,
+            tls,
         };
         let public = server::serve(public, running.public.clone(), accept, closed.clone());
         let admin_routes = running.admin.clone();

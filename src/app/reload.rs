@@ -26,6 +26,7 @@ use crate::metrics::{Metrics, ReloadResult};
 use crate::queue::Store;
 use crate::queue::backlog::Backlog;
 use crate::queue::readiness::StoreReadiness;
+use crate::tls::LiveTls;
 
 /// What every configuration runs on, made once at start-up.
 pub(super) struct Shared {
@@ -60,6 +61,8 @@ pub(super) struct Running {
     workers: LiveWorkerConfig,
     /// Read by the upkeep and the drain.
     config: Arc<ArcSwap<Config>>,
+    /// The public listener's certificate, when it serves TLS.
+    tls: Option<LiveTls>,
     /// Handed to the admin API, which must not keep the gateway alive.
     reloader: Weak<Running>,
 }
@@ -71,6 +74,7 @@ impl Running {
         generation: Generation,
         workers: LiveWorkerConfig,
         config: Arc<ArcSwap<Config>>,
+        tls: Option<LiveTls>,
     ) -> Arc<Running> {
         let running = Arc::new_cyclic(|reloader| Running {
             shared,
@@ -78,6 +82,7 @@ impl Running {
             admin: Routes::new(Router::new()),
             workers,
             config,
+            tls,
             reloader: reloader.clone(),
             generation: Mutex::new(generation),
         });
@@ -111,12 +116,23 @@ impl Running {
             }
         };
         let was = &running.built;
-        let (restart_required, mut changed): (Vec<String>, Vec<String>) = was
+        let tls_switched = was.tls.is_some() != built.tls.is_some();
+        let (mut restart_required, mut changed): (Vec<String>, Vec<String>) = was
             .config
             .settings
             .changed(&built.config.settings)
             .into_iter()
-            .partition(|key| start_only(key));
+            .partition(|key| start_only(key) || (tls_switched && key.starts_with("server.tls")));
+        if tls_switched {
+            // A listener serves TLS or plain HTTP from its start to its end.
+            restart_required.retain(|key| !key.starts_with("server.tls"));
+            restart_required.push("server.tls".to_owned());
+        } else if let (Some(old), Some(new)) = (&was.tls, &built.tls)
+            && (old.subject(), old.not_after()) != (new.subject(), new.not_after())
+        {
+            // The same files, renewed.
+            changed.push("server.tls".to_owned());
+        }
         let rebuilt_tenants = built.tenants.rebuilt_since(&was.tenants);
         let named = |section: &str, names: &[String]| {
             names
@@ -192,6 +208,9 @@ impl Running {
             readiness: shared.readiness.clone(),
             reload: Arc::new(Reloads(self.reloader.clone())),
         }));
+        if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {
+            live.replace(loaded.clone());
+        }
         self.workers.store(Arc::new(WorkerConfig {
             tenants: built.tenants.clone(),
             control: control.clone(),

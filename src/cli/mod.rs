@@ -166,7 +166,9 @@ pub fn check_config(path: &Path) -> ExitCode {
     let built = Config::load(path).and_then(App::build);
     match built {
         Ok(app) => {
-            print!("{}", crate::config::summary::render(&app.config));
+            let certificate = app.tls().map(crate::tls::LoadedTls::describe);
+            let summary = crate::config::summary::render(&app.config, certificate.as_deref());
+            print!("{summary}");
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -148,8 +148,7 @@ fn a_variable_naming_no_key_is_refused_with_what_it_could_mean() {
 #[test]
 fn keys_not_built_yet_are_refused_by_name() {
     let text = format!(
-        "[server.tls]\ncert_file = \"c\"\n\
-         [store]\nrejection_retention = \"7d\"\nmax_rejections = 1\nbody_retention = \"0s\"\n\
+        "[store]\nrejection_retention = \"7d\"\nmax_rejections = 1\nbody_retention = \"0s\"\n\
          {VENDOR}shadow_schema = \"s.json\"\n"
     );
     let all = errors(&text, &[]);

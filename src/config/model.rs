@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::VendorConfig;
-use super::value::{AddressRange, ByteSize, duration, duration_list};
+use super::value::{AddressRange, ByteSize, duration, duration_list, optional_path};
 
 /// The whole file. `parse.rs` reads it section by section; this derive names the sections.
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<AddressRange>,
     /// Every public connection opens with a PROXY protocol header naming the client.
     pub proxy_protocol: bool,
+    /// `[server.tls]`: the public listener serves TLS; absent, plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
 
 pub const DEFAULT_ALLOW_INLINE_SECRETS: bool = false;
@@ -81,6 +83,43 @@ impl Default for ServerConfig {
             allow_inline_secrets: DEFAULT_ALLOW_INLINE_SECRETS,
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
+            tls: None,
+        }
+    }
+}
+
+/// `[server.tls]` (contract section 15): the public listener's certificate and key, read at
+/// start and on reload, and optionally the CA its clients' certificates must be signed by.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM: the server's certificate first, then the intermediates that chain it to a root.
+    pub cert_file: PathBuf,
+    /// PEM: the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// PEM: clients must present a certificate signed by one of these; absent or `""`, none is
+    /// asked for.
+    #[serde(default, deserialize_with = "optional_path::deserialize")]
+    pub client_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub min_version: TlsVersion,
+}
+
+/// The oldest TLS version the public listener speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum TlsVersion {
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+impl TlsVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
         }
     }
 }

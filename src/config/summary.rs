@@ -3,9 +3,12 @@
 
 use std::fmt::Write;
 
-use super::{Config, DeliveryMode, FlowTokenPolicy, SecretRef, SyncMode, TenantAuthKind};
+use super::{
+    Config, DeliveryMode, FlowTokenPolicy, SecretRef, SyncMode, TenantAuthKind, TlsConfig,
+};
 
-pub fn render(config: &Config) -> String {
+/// `certificate` describes the certificate `[server.tls]` serves, which only the TLS room reads.
+pub fn render(config: &Config, certificate: Option<&str>) -> String {
     let mut out = String::new();
     let (server, store, delivery) = (&config.server, &config.store, &config.delivery);
     let _ = writeln!(out, "config: {}", config.source.file.display());
@@ -18,6 +21,9 @@ pub fn render(config: &Config) -> String {
         humantime::format_duration(server.request_timeout),
         server.max_in_flight
     );
+    if let Some(tls) = &server.tls {
+        let _ = writeln!(out, "{}", tls_line(tls, certificate));
+    }
     let store_detail = if store.is_postgres() {
         format!("schema {}", store.schema)
     } else {
@@ -130,6 +136,28 @@ pub fn inline_secrets(config: &Config) -> Vec<String> {
         .filter(SecretRef::is_inline)
         .map(|s| s.key)
         .collect()
+}
+
+/// The public listener's TLS: versions, files (as written, like schemas), client certificates,
+/// and the certificate served.
+fn tls_line(tls: &TlsConfig, certificate: Option<&str>) -> String {
+    let mut line = format!(
+        "tls: TLS {}+ with ALPN h2 and http/1.1, cert_file {}, key_file {}",
+        tls.min_version.as_str(),
+        tls.cert_file.display(),
+        tls.key_file.display()
+    );
+    if let Some(ca) = &tls.client_ca_file {
+        let _ = write!(
+            line,
+            ", client certificates signed by {} required",
+            ca.display()
+        );
+    }
+    if let Some(certificate) = certificate {
+        let _ = write!(line, "; {certificate}");
+    }
+    line
 }
 
 fn mode(mode: DeliveryMode) -> &'static str {

@@ -72,6 +72,42 @@ fn the_contract_example_loads() {
         matches!(&map.action_text, Some(FieldSource::Literal(text)) if text == "Open in Example Photo")
     );
     assert_eq!(config.tenants["demo"].rate_limit.burst, 80);
+    let tls = config.server.tls.as_ref().expect("[server.tls]");
+    assert_eq!(tls.cert_file, Path::new("certs/flowgate.crt"));
+    assert_eq!(
+        tls.client_ca_file, None,
+        "\"\" asks for no client certificate"
+    );
+    assert_eq!(tls.min_version, TlsVersion::Tls12);
+}
+
+#[test]
+fn the_tls_table_is_read_and_its_mistakes_named() {
+    let (_dir, config) = load("", &[]);
+    assert!(
+        config.expect("defaults").server.tls.is_none(),
+        "plain HTTP by default"
+    );
+    let table = "[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n";
+    let (_dir, config) = load(
+        &format!("{table}client_ca_file = \"ca.pem\"\nmin_version = \"1.3\"\n"),
+        &[],
+    );
+    let config = config.expect("loads");
+    let tls = config.server.tls.as_ref().expect("[server.tls]");
+    assert_eq!(tls.key_file, Path::new("k.pem"));
+    assert_eq!(tls.client_ca_file.as_deref(), Some(Path::new("ca.pem")));
+    assert_eq!(tls.min_version, TlsVersion::Tls13);
+
+    let error = error_for(&format!("{table}colour = 1\n"), "server.tls.colour");
+    assert!(error.message.contains("unknown field"), "{error}");
+    let error = error_for(
+        &format!("{table}min_version = \"1.1\"\n"),
+        "server.tls.min_version",
+    );
+    assert!(error.message.contains("`1.1`"), "{error}");
+    let error = error_for("[server.tls]\ncert_file = \"c.pem\"\n", "server.tls");
+    assert!(error.message.contains("key_file"), "{error}");
 }
 
 #[test]

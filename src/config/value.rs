@@ -1,5 +1,5 @@
 //! Value types of the config file that serde has no shape for: humantime durations, byte sizes,
-//! address ranges, mapping sources (pointer, literal or value table) and ordered metadata maps.
+//! optional paths, address ranges, mapping sources (pointer, literal or value table) and ordered metadata maps.
 
 use std::fmt;
 use std::time::Duration;
@@ -40,6 +40,18 @@ pub mod duration_list {
             .map(|t| duration::parse(t))
             .collect::<Result<_, _>>()
             .map_err(de::Error::custom)
+    }
+}
+
+/// An optional file: absent or `""` means none.
+pub mod optional_path {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        let path = PathBuf::deserialize(d)?;
+        Ok(Some(path).filter(|p| !p.as_os_str().is_empty()))
     }
 }
 

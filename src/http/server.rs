@@ -1,8 +1,10 @@
 //! The accept loop of both listeners: HTTP/1.1, and HTTP/2 with prior knowledge (h2c) for a
 //! client whose first bytes are HTTP/2's preface; optionally behind a PROXY protocol header (v1
-//! or v2) that names the client. The first bytes and every HTTP/1.1 request head must arrive
-//! within a deadline (a slow or silent client cannot hold a connection forever); connections
-//! close gracefully when shutdown closes the listeners.
+//! or v2) that names the client. With TLS (the public listener's `[server.tls]`), the handshake
+//! follows the PROXY header and ALPN chooses HTTP/2 or HTTP/1.1. The PROXY header, the handshake
+//! (or first bytes) and every HTTP/1.1 request head must each arrive within a deadline (a slow or
+//! silent client cannot hold a connection forever); connections close gracefully when shutdown
+//! closes the listeners.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,12 +18,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use ppp::{HeaderResult, PartialResult, v1, v2};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 use tower::ServiceExt;
 
 use super::client_addr::Peer;
+use crate::tls::LiveTls;
 
 /// How long to pause accepting after an accept error (out of file descriptors, say), so the
 /// loop does not spin while the condition lasts.
@@ -38,14 +42,16 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const MAX_PROXY_HEADER: usize = 4096;
 
 /// How a listener takes its connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Accept {
-    /// How long a connection may take to send its first bytes, and each HTTP/1.1 request its
-    /// head (and its PROXY header, when one is expected).
+    /// How long a connection may take to send its first bytes (or complete its TLS handshake),
+    /// and each HTTP/1.1 request its head (and its PROXY header, when one is expected).
     pub header_timeout: Duration,
     /// Every connection opens with a PROXY protocol header, whose source is the peer; one
     /// without a valid header is closed.
     pub proxy_protocol: bool,
+    /// Every connection is TLS, accepted with the configuration current when it arrives.
+    pub tls: Option<LiveTls>,
 }
 
 impl Accept {
@@ -54,6 +60,7 @@ impl Accept {
         Accept {
             header_timeout,
             proxy_protocol: false,
+            tls: None,
         }
     }
 }
@@ -117,7 +124,7 @@ pub async fn serve(
             http2: http2.clone(),
             watcher: connections.watcher(),
         };
-        tokio::spawn(connection(stream, peer, accept, served));
+        tokio::spawn(connection(stream, peer, accept.clone(), served));
     }
     drop(listener);
     connections.shutdown().await;
@@ -132,8 +139,9 @@ struct Served {
     watcher: Watcher,
 }
 
-/// One connection: its PROXY header when one is expected, then HTTP/1.1 or HTTP/2 as its first
-/// bytes say, served until it closes or shutdown asks it to finish.
+/// One connection: its PROXY header when one is expected, its TLS handshake when the listener
+/// serves TLS, then HTTP/1.1 or HTTP/2 as ALPN or its first bytes say, served until it closes or
+/// shutdown asks it to finish. Each step has its own deadline.
 async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept, served: Served) {
     let header_timeout = accept.header_timeout;
     if accept.proxy_protocol {
@@ -149,6 +157,58 @@ async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept,
             }
         }
     }
+    let ended = match &accept.tls {
+        Some(tls) => match handshake(stream, peer, tls, header_timeout).await {
+            Some((stream, protocol)) => serve_as(stream, protocol, peer, served).await,
+            None => return,
+        },
+        None => match tokio::time::timeout(header_timeout, protocol(&stream)).await {
+            Ok(Ok(protocol)) => serve_as(stream, protocol, peer, served).await,
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("no request began within the deadline".to_owned()),
+        },
+    };
+    if let Err(error) = ended {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// The TLS handshake, within `timeout`, and the protocol ALPN chose (HTTP/1.1 when the client
+/// offered none); `None` when the connection is closed instead.
+async fn handshake(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: &LiveTls,
+    timeout: Duration,
+) -> Option<(TlsStream<TcpStream>, Protocol)> {
+    match tokio::time::timeout(timeout, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
+            Some((stream, protocol))
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, %peer, "closed a connection whose TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "closed a connection that did not complete its TLS handshake in time");
+            None
+        }
+    }
+}
+
+/// Serves `protocol` on `io` (plain TCP or TLS) with the routes, the peer in every request, under
+/// the shutdown watch.
+async fn serve_as<I>(
+    io: I,
+    protocol: Protocol,
+    peer: SocketAddr,
+    served: Served,
+) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // The peer, for the client address (`client_addr.rs`).
     let routes = served.routes;
     let service = TowerToHyperService::new(tower::service_fn(
@@ -157,21 +217,16 @@ async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept,
             routes.current().oneshot(request)
         },
     ));
-    let watcher = served.watcher;
-    let ended = match tokio::time::timeout(header_timeout, protocol(&stream)).await {
-        Ok(Ok(Protocol::Http2)) => {
-            let connection = served.http2.serve_connection(TokioIo::new(stream), service);
+    let (io, watcher) = (TokioIo::new(io), served.watcher);
+    match protocol {
+        Protocol::Http2 => {
+            let connection = served.http2.serve_connection(io, service);
             watcher.watch(connection).await.map_err(|e| e.to_string())
         }
-        Ok(Ok(Protocol::Http1)) => {
-            let connection = served.http1.serve_connection(TokioIo::new(stream), service);
+        Protocol::Http1 => {
+            let connection = served.http1.serve_connection(io, service);
             watcher.watch(connection).await.map_err(|e| e.to_string())
         }
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("no request began within the deadline".to_owned()),
-    };
-    if let Err(error) = ended {
-        tracing::debug!(%error, "connection ended with an error");
     }
 }
 

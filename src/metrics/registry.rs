@@ -16,7 +16,8 @@ use super::handles::Series;
 use super::process::ProcessSeries;
 use super::{
     BUILD_INFO, CONFIG_INFO, CONFIG_RELOADS, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE,
-    QueueState, READY, ReloadResult, STORE_READY, TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
+    QueueState, READY, ReloadResult, STORE_READY, TLS_CERT_EXPIRY, TenantMetrics, UNKNOWN_VENDOR,
+    VendorMetrics,
 };
 use crate::config::Config;
 
@@ -190,6 +191,12 @@ impl Metrics {
     /// `flowgate_store_ready`: whether the store accepts new deliveries.
     pub fn set_store_ready(&self, ready: bool) {
         self.registry.store_ready.set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// `flowgate_tls_cert_expiry_timestamp_seconds`, registered when first asked for: a gateway
+    /// without TLS never asks, so it exports no such series rather than a misleading 0.
+    pub fn tls_cert_expiry(&self) -> Gauge {
+        Series(&self.registry.recorder).gauge(&TLS_CERT_EXPIRY, &[])
     }
 
     /// The `process_*` series, read from the OS now: call it when `/metrics` is scraped.

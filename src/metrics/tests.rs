@@ -26,6 +26,8 @@ fn every_metric_has_help_and_type_lines() {
     let metrics = metrics();
     // Set from the configuration the gateway runs.
     metrics.set_config_hash("00112233aabbccdd");
+    // Exported only while TLS is served.
+    metrics.tls_cert_expiry().set(1.0);
     let text = metrics.render();
     for family in FAMILIES {
         let kind = match family.kind {
@@ -322,6 +324,21 @@ fn queue_gauges_describe_the_store_and_ready_follows_readiness() {
     assert_eq!(age("retrying"), Some(0.0));
     assert_eq!(value(&text, "flowgate_ready"), Some(1.0));
     assert_eq!(value(&text, "flowgate_store_ready"), Some(1.0));
+}
+
+#[test]
+fn the_tls_expiry_gauge_is_absent_until_a_certificate_is_served() {
+    let metrics = metrics();
+    let name = "flowgate_tls_cert_expiry_timestamp_seconds";
+    assert!(!metrics.render().contains(name));
+    metrics.tls_cert_expiry().set(1_800_000_000.0);
+    assert_eq!(value(&metrics.render(), name), Some(1_800_000_000.0));
+    metrics.tls_cert_expiry().set(1_900_000_000.0);
+    assert_eq!(
+        value(&metrics.render(), name),
+        Some(1_900_000_000.0),
+        "one series, set again"
+    );
 }
 
 #[test]

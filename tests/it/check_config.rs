@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::tls::TestCa;
+
 const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -301,5 +303,96 @@ verify = { scheme = "bearer", tokens_env = "FLOWGATE_IT_UNSET_B" }
                 .any(|l| l.starts_with("error: ") && l.contains(key)),
             "no error line names {key}: {text}"
         );
+    }
+}
+
+const TLS: &str = r#"
+[server.tls]
+cert_file = "tls/server.crt"
+key_file = "tls/server.key"
+"#;
+
+#[test]
+fn tls_files_and_versions_are_checked_each_named_by_its_key() {
+    let ca = TestCa::new("check-config CA");
+    let (server, other) = (ca.server(), ca.server());
+    let env = [("FLOWGATE_IT_ACME_SECRETS", SECRET)];
+    let failing = |config: &str, files: &[(&str, &str)], expected: &[&str]| {
+        let mut all = vec![("schemas/acme.json", SCHEMA)];
+        all.extend_from_slice(files);
+        let dir = dir_with(&format!("{GOOD}{config}"), &all);
+        for verb in ["check-config", "serve"] {
+            let output = run(dir.path(), &[verb], &env);
+            let text = stderr(&output);
+            assert!(!output.status.success(), "{verb} must fail: {text}");
+            for words in expected {
+                assert!(text.contains(words), "{verb}: no {words:?} in {text}");
+            }
+        }
+    };
+    // Every file's mistake at once, each with its key and path.
+    failing(
+        &format!("{TLS}client_ca_file = \"tls/clients.pem\"\n"),
+        &[("tls/server.key", &server.key)],
+        &[
+            "`server.tls.cert_file`: cannot read ",
+            "tls/server.crt",
+            "`server.tls.client_ca_file`: cannot read ",
+            "tls/clients.pem",
+            "2 error(s)",
+        ],
+    );
+    failing(
+        TLS,
+        &[
+            ("tls/server.crt", &server.cert),
+            ("tls/server.key", &other.key),
+        ],
+        &[
+            "`server.tls.key_file`: the key in ",
+            "does not match the certificate",
+        ],
+    );
+    failing(
+        &format!("{TLS}min_version = \"1.1\"\n"),
+        &[
+            ("tls/server.crt", &server.cert),
+            ("tls/server.key", &server.key),
+        ],
+        &["`server.tls.min_version`", "`1.1`"],
+    );
+}
+
+#[test]
+fn the_summary_names_the_certificate_served() {
+    let ca = TestCa::new("check-config CA");
+    let server = ca.server();
+    let files = [
+        ("schemas/acme.json", SCHEMA),
+        ("tls/server.crt", &server.cert),
+        ("tls/server.key", &server.key),
+        ("tls/clients.pem", &ca.pem()),
+    ];
+    let config =
+        format!("{GOOD}{TLS}client_ca_file = \"tls/clients.pem\"\nmin_version = \"1.3\"\n");
+    let dir = dir_with(&config, &files);
+    let output = run(
+        dir.path(),
+        &["check-config"],
+        &[("FLOWGATE_IT_ACME_SECRETS", SECRET)],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("tls: "))
+        .unwrap_or_else(|| panic!("no tls line: {stdout}"));
+    for words in [
+        "TLS 1.3+",
+        "tls/server.crt",
+        "client certificates signed by ",
+        "certificate `CN=flowgate test server`, expires 2040-06-30T00:00:00+00:00",
+    ] {
+        assert!(line.contains(words), "no {words:?} in {line}");
     }
 }

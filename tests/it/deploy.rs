@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::support::client::get;
 use crate::support::fixtures;
+use crate::support::tls::{self, TestCa};
 
 const DASHBOARD: &str = "deploy/grafana/flowgate.json";
 const RULES: &str = "deploy/prometheus/alerts.yml";
@@ -378,8 +379,11 @@ async fn every_metric_the_dashboard_and_rules_use_is_exported_from_start_up() {
         "no flowgate metric found in {DASHBOARD} or {RULES}"
     );
 
-    // Vendors and a tenant configured, nothing sent: every metric must be there already.
-    let gw = fixtures::gateway("", "").await;
+    // Vendors and a tenant configured, TLS served (its expiry is exported only then), nothing
+    // sent: every metric must be there already.
+    let certificate = TestCa::new("deploy CA").server();
+    let files = tls::server_files(&certificate);
+    let gw = fixtures::gateway_with_files(&tls::server_table("", ""), "", &files).await;
     let reply = get(&gw.admin_url("/metrics")).await;
     let exposition = String::from_utf8_lossy(&reply.body);
     assert_eq!(reply.status, 200, "GET /metrics: {exposition}");

@@ -9,6 +9,7 @@ mod health;
 mod http2;
 mod precedence;
 mod request_id;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -33,10 +34,16 @@ fn limited_vendor(name: &str, rate_limit: &str) -> String {
 /// (1 s here) has passed, and not before.
 async fn assert_cut_after_request_timeout(first: impl FnOnce(&Gateway) -> Vec<u8>) {
     let gw = fixtures::gateway(r#"request_timeout = "1s""#, "").await;
+    assert_cut_after_one_second(&gw, &first(&gw)).await;
+}
+
+/// On `gw`, whose `server.request_timeout` is 1 s: a connection that sends `first` and then
+/// nothing is closed after about that long, and not before.
+async fn assert_cut_after_one_second(gw: &Gateway, first: &[u8]) {
     let started = Instant::now();
     let mut slow = RawConnection::open(gw.public).await;
-    if let bytes @ [_, ..] = first(&gw).as_slice() {
-        slow.write(bytes).await.expect("send the first bytes");
+    if !first.is_empty() {
+        slow.write(first).await.expect("send the first bytes");
     }
     slow.assert_closed_within(Duration::from_secs(5)).await;
     assert!(

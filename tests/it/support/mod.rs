@@ -10,6 +10,7 @@ pub mod flow;
 pub mod queued;
 pub mod raw;
 pub mod sign;
+pub mod tls;
 
 use std::future::Future;
 use std::io;

@@ -25,6 +25,7 @@ use crate::deliver::worker::{WorkerConfig, Workers};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
 use crate::http::server::{self, Accept, Routes};
+use crate::ingress::Capacities;
 use crate::metrics::Metrics;
 use crate::queue::Store;
 use crate::queue::backlog::Backlog;
@@ -143,6 +144,7 @@ impl App {
             client: client.clone(),
             health: health.clone(),
             metrics: metrics.clone(),
+            capacities: Capacities::new(&config),
             cut: cut_requests,
         };
         // Served for the configuration's life; a reload replaces the certificate.
@@ -154,7 +156,8 @@ impl App {
             workers_config,
             live_config.clone(),
             tls.clone(),
-        );
+        )
+        .await;
         let grace = config.server.shutdown_grace;
         let (stop_workers, workers_stopped) = watch::channel(false);
         let delivering = tokio::spawn(workers.run(workers_stopped, grace));

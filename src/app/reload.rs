@@ -21,7 +21,7 @@ use crate::deliver::worker::{LiveWorkerConfig, WorkerConfig};
 use crate::flow::{FlowClient, SharedBuckets};
 use crate::health::Health;
 use crate::http::server::Routes;
-use crate::ingress::{self, Dispatch, FlowPath};
+use crate::ingress::{self, Capacities, Dispatch, FlowPath};
 use crate::metrics::{Metrics, ReloadResult};
 use crate::queue::Store;
 use crate::queue::backlog::Backlog;
@@ -41,6 +41,8 @@ pub(super) struct Shared {
     pub client: FlowClient,
     pub health: Health,
     pub metrics: Metrics,
+    /// What requests hold while they run, whichever configuration admitted them.
+    pub capacities: Capacities,
     /// Requests still running at the end of the drain are cut.
     pub cut: watch::Receiver<bool>,
 }
@@ -69,7 +71,7 @@ pub(super) struct Running {
 
 impl Running {
     /// Wires `generation` into both listeners' routes and the workers' configuration.
-    pub fn start(
+    pub async fn start(
         shared: Shared,
         generation: Generation,
         workers: LiveWorkerConfig,
@@ -86,9 +88,7 @@ impl Running {
             reloader: reloader.clone(),
             generation: Mutex::new(generation),
         });
-        if let Ok(generation) = running.generation.try_lock() {
-            running.install(&generation);
-        }
+        running.install(&*running.generation.lock().await);
         running
     }
 
@@ -178,6 +178,7 @@ impl Running {
         let config = &built.config;
         shared.backlog.set_limit(config.store.max_pending);
         shared.readiness.set_min_free(config.store.min_free_disk.0);
+        shared.capacities.resize(config);
         let flow = FlowPath {
             tenants: built.tenants.clone(),
             tokens: built.tokens.clone(),
@@ -197,6 +198,7 @@ impl Running {
             flow,
             shared.health.clone(),
             shared.metrics.clone(),
+            &shared.capacities,
             shared.cut.clone(),
         ));
         self.admin.replace(admin::router(AdminState {

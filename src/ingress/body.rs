@@ -24,14 +24,9 @@ pub struct ReadBodyLayer {
 }
 
 impl ReadBodyLayer {
-    pub fn new(max_body: u64, max_buffered: u64) -> Self {
-        let permits = usize::try_from(max_buffered)
-            .unwrap_or(usize::MAX)
-            .min(Semaphore::MAX_PERMITS);
-        Self {
-            max_body,
-            budget: Arc::new(Semaphore::new(permits)),
-        }
+    /// `budget`: one permit per byte of body held in memory.
+    pub fn new(max_body: u64, budget: Arc<Semaphore>) -> Self {
+        Self { max_body, budget }
     }
 }
 

@@ -96,11 +96,9 @@ pub struct InFlightLayer {
 }
 
 impl InFlightLayer {
-    pub fn new(max: usize, cut: watch::Receiver<bool>) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max)),
-            cut,
-        }
+    /// `permits`: one per request in flight.
+    pub fn new(permits: Arc<Semaphore>, cut: watch::Receiver<bool>) -> Self {
+        Self { permits, cut }
     }
 }
 

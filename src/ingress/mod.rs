@@ -3,6 +3,7 @@
 //! else is a 404 or 405 problem.
 
 mod body;
+mod capacity;
 mod checks;
 pub mod dedup;
 pub mod dispatch;
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+pub use capacity::{Capacities, Capacity};
 pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
 pub use vendors::{Vendor, Vendors, vendor_mapper, vendor_schemas};
@@ -62,18 +64,19 @@ struct Ingress {
     health: Health,
 }
 
-/// The public listener's routes inside the layers of `stack.rs`; requests still running when
-/// `cut` turns true are answered 503 and dropped.
+/// The public listener's routes inside the layers of `stack.rs`, admitting requests within
+/// `capacities`; requests still running when `cut` turns true are answered 503 and dropped.
 pub fn router(
     config: &Config,
     vendors: Arc<Vendors>,
     flow: FlowPath,
     health: Health,
     metrics: Metrics,
+    capacities: &Capacities,
     cut: watch::Receiver<bool>,
 ) -> Router {
     let state = Ingress {
-        pipeline: stack::webhook_pipeline(vendors.clone(), &flow, config),
+        pipeline: stack::webhook_pipeline(vendors.clone(), &flow, config, &capacities.buffered),
         vendors,
         flow,
         health,
@@ -85,7 +88,7 @@ pub fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    stack::around_routes(routes, config, metrics, cut)
+    stack::around_routes(routes, config, metrics, &capacities.in_flight, cut)
 }
 
 async fn webhook(

@@ -15,6 +15,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::body::ReadBodyLayer;
+use super::capacity::Capacity;
 use super::checks::{
     Authenticate, CheckClientAddr, LookupVendor, ParseJson, RequireJson, ValidateSchema,
     VendorRateLimit,
@@ -37,6 +38,7 @@ pub fn around_routes(
     router: Router,
     config: &Config,
     metrics: Metrics,
+    in_flight: &Capacity,
     cut: watch::Receiver<bool>,
 ) -> Router {
     let server = &config.server;
@@ -67,12 +69,17 @@ pub fn around_routes(
         // The deadline covers the slow parts (reading the body) of everything inside it.
         .layer(DeadlineLayer::new(server.request_timeout))
         // Shed before any work is done for a request we cannot afford.
-        .layer(InFlightLayer::new(server.max_in_flight, cut));
+        .layer(InFlightLayer::new(in_flight.semaphore(), cut));
     router.layer(layers)
 }
 
 /// The stages of one webhook, in the contract's order.
-pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config) -> Pipeline {
+pub fn webhook_pipeline(
+    vendors: Arc<Vendors>,
+    flow: &FlowPath,
+    config: &Config,
+    buffered: &Capacity,
+) -> Pipeline {
     let server = &config.server;
     let store = flow.dispatch.store.clone();
     let book: Arc<dyn OrderBook> = store.clone();
@@ -87,7 +94,7 @@ pub fn webhook_pipeline(vendors: Arc<Vendors>, flow: &FlowPath, config: &Config)
         // 413 / 503: read the body with a hard cap; nothing later sees a partial body.
         .layer(ReadBodyLayer::new(
             server.max_body_bytes,
-            server.max_buffered_bytes,
+            buffered.semaphore(),
         ))
         // 401: authenticate on the raw bytes, before anything interprets them.
         .layer(StageLayer::new(Authenticate))
@@ -144,7 +151,8 @@ mod tests {
         let panicking = Router::new().route("/boom", get(boom));
         let (_cut, cut) = watch::channel(false);
         let config = Config::default();
-        let router = around_routes(panicking, &config, Metrics::from_config(&config), cut);
+        let metrics = Metrics::from_config(&config);
+        let router = around_routes(panicking, &config, metrics, &Capacity::new(8), cut);
         let request = Request::get("/boom").body(Body::empty()).expect("request");
         let response = router.oneshot(request).await.expect("answered");
         assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -4,6 +4,7 @@
 //! What lives across configurations (the store, the queue's back-pressure, pauses, and the
 //! tokens, buckets and circuits of unchanged tenants) is carried over, never rebuilt.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
@@ -14,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::built::Built;
 use crate::admin::reload::{Reload, Reloaded};
 use crate::admin::{self, AdminState};
-use crate::config::{Config, ConfigErrors, start_only};
+use crate::config::{Config, ConfigError, ConfigErrors, Origin, start_only};
 use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
 use crate::deliver::worker::{LiveWorkerConfig, WorkerConfig};
@@ -115,35 +116,11 @@ impl Running {
                 return Err(errors);
             }
         };
-        let was = &running.built;
-        let tls_switched = was.tls.is_some() != built.tls.is_some();
-        let (mut restart_required, mut changed): (Vec<String>, Vec<String>) = was
-            .config
-            .settings
-            .changed(&built.config.settings)
-            .into_iter()
-            .partition(|key| start_only(key) || (tls_switched && key.starts_with("server.tls")));
-        if tls_switched {
-            // A listener serves TLS or plain HTTP from its start to its end.
-            restart_required.retain(|key| !key.starts_with("server.tls"));
-            restart_required.push("server.tls".to_owned());
-        } else if let (Some(old), Some(new)) = (&was.tls, &built.tls)
-            && (old.subject(), old.not_after()) != (new.subject(), new.not_after())
-        {
-            // The same files, renewed.
-            changed.push("server.tls".to_owned());
-        }
-        let rebuilt_tenants = built.tenants.rebuilt_since(&was.tenants);
-        let named = |section: &str, names: &[String]| {
-            names
-                .iter()
-                .map(|n| format!("{section}.{n}"))
-                .collect::<Vec<_>>()
-        };
-        changed.extend(named("tenants", &rebuilt_tenants));
-        changed.extend(named("vendors", &built.vendors.rebuilt_since(&was.vendors)));
-        changed.sort();
-        changed.dedup();
+        let Changes {
+            changed,
+            restart_required,
+            rebuilt_tenants,
+        } = Changes::between(&running.built, &built);
         if let Some(buckets) = &self.shared.buckets {
             built.tenants.share_buckets(buckets);
         }
@@ -222,6 +199,52 @@ impl Running {
     }
 }
 
+/// What a reload changes, as its answer and the tenants' controls need it.
+struct Changes {
+    /// Keys (`section.key`) and whole tenants and vendors that now run differently.
+    changed: Vec<String>,
+    /// Start-only keys that changed: their running values stay.
+    restart_required: Vec<String>,
+    /// Tenants added, removed, or rebuilt from other settings or secrets.
+    rebuilt_tenants: Vec<String>,
+}
+
+impl Changes {
+    fn between(was: &Built, built: &Built) -> Changes {
+        let tls_switched = was.tls.is_some() != built.tls.is_some();
+        let (mut restart_required, mut changed): (Vec<String>, Vec<String>) = was
+            .config
+            .settings
+            .changed(&built.config.settings)
+            .into_iter()
+            .partition(|key| start_only(key) || (tls_switched && key.starts_with("server.tls")));
+        if tls_switched {
+            // A listener serves TLS or plain HTTP from its start to its end.
+            restart_required.retain(|key| !key.starts_with("server.tls"));
+            restart_required.push("server.tls".to_owned());
+        } else if let (Some(old), Some(new)) = (&was.tls, &built.tls)
+            && (old.subject(), old.not_after()) != (new.subject(), new.not_after())
+        {
+            // The same files, renewed.
+            changed.push("server.tls".to_owned());
+        }
+        let rebuilt_tenants = built.tenants.rebuilt_since(&was.tenants);
+        let rebuilt_vendors = built.vendors.rebuilt_since(&was.vendors);
+        let named = |section: &str, names: &[String]| -> Vec<String> {
+            names.iter().map(|n| format!("{section}.{n}")).collect()
+        };
+        changed.extend(named("tenants", &rebuilt_tenants));
+        changed.extend(named("vendors", &rebuilt_vendors));
+        changed.sort();
+        changed.dedup();
+        Changes {
+            changed,
+            restart_required,
+            rebuilt_tenants,
+        }
+    }
+}
+
 /// The admin API's way to ask for a reload.
 struct Reloads(Weak<Running>);
 
@@ -231,7 +254,11 @@ impl Reload for Reloads {
         match self.0.upgrade() {
             Some(running) => running.reload().await,
             // Only while the gateway stops: nothing is left to reload.
-            None => Err(ConfigErrors(Vec::new())),
+            None => Err(ConfigErrors(vec![ConfigError {
+                key: String::new(),
+                origin: Origin::File(PathBuf::new()),
+                message: "the gateway is stopping".to_owned(),
+            }])),
         }
     }
 }

@@ -2,12 +2,14 @@
 //! client whose first bytes are HTTP/2's preface; optionally behind a PROXY protocol header (v1
 //! or v2) that names the client. With TLS (the public listener's `[server.tls]`), the handshake
 //! follows the PROXY header and ALPN chooses HTTP/2 or HTTP/1.1. The PROXY header, the handshake
-//! (or first bytes) and every HTTP/1.1 request head must each arrive within a deadline (a slow or
-//! silent client cannot hold a connection forever); connections close gracefully when shutdown
+//! (or first bytes) and every HTTP/1.1 request head must each arrive within a deadline, and an
+//! HTTP/2 connection may not idle longer (a slow or silent client cannot hold a connection
+//! forever); connections close gracefully when shutdown
 //! closes the listeners.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -159,11 +161,13 @@ async fn connection(mut stream: TcpStream, mut peer: SocketAddr, accept: Accept,
     }
     let ended = match &accept.tls {
         Some(tls) => match handshake(stream, peer, tls, header_timeout).await {
-            Some((stream, protocol)) => serve_as(stream, protocol, peer, served).await,
+            Some((stream, protocol)) => {
+                serve_as(stream, protocol, peer, served, header_timeout).await
+            }
             None => return,
         },
         None => match tokio::time::timeout(header_timeout, protocol(&stream)).await {
-            Ok(Ok(protocol)) => serve_as(stream, protocol, peer, served).await,
+            Ok(Ok(protocol)) => serve_as(stream, protocol, peer, served, header_timeout).await,
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err("no request began within the deadline".to_owned()),
         },
@@ -199,34 +203,80 @@ async fn handshake(
 }
 
 /// Serves `protocol` on `io` (plain TCP or TLS) with the routes, the peer in every request, under
-/// the shutdown watch.
+/// the shutdown watch. An HTTP/2 connection with no request running or begun for `idle` is
+/// closed, as HTTP/1.1's header deadline closes an idle HTTP/1.1 connection.
 async fn serve_as<I>(
     io: I,
     protocol: Protocol,
     peer: SocketAddr,
     served: Served,
+    idle: Duration,
 ) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // The peer, for the client address (`client_addr.rs`).
     let routes = served.routes;
+    let activity = Activity::default();
+    let counted = activity.clone();
     let service = TowerToHyperService::new(tower::service_fn(
         move |mut request: http::Request<Incoming>| {
+            // The peer, for the client address (`client_addr.rs`).
             request.extensions_mut().insert(Peer(peer));
-            routes.current().oneshot(request)
+            let running = counted.begin();
+            let answer = routes.current().oneshot(request);
+            async move {
+                let answered = answer.await;
+                drop(running);
+                answered
+            }
         },
     ));
     let (io, watcher) = (TokioIo::new(io), served.watcher);
     match protocol {
         Protocol::Http2 => {
             let connection = served.http2.serve_connection(io, service);
-            watcher.watch(connection).await.map_err(|e| e.to_string())
+            tokio::select! {
+                ended = watcher.watch(connection) => ended.map_err(|e| e.to_string()),
+                () = activity.idle_for(idle) => Err("idle past the deadline".to_owned()),
+            }
         }
         Protocol::Http1 => {
             let connection = served.http1.serve_connection(io, service);
             watcher.watch(connection).await.map_err(|e| e.to_string())
         }
+    }
+}
+
+/// Whether a connection is in use: requests running, and whether one began since last asked.
+#[derive(Clone, Default)]
+struct Activity(Arc<(AtomicUsize, AtomicBool)>);
+
+/// One request running; dropped when it is answered.
+struct Answering(Activity);
+
+impl Activity {
+    fn begin(&self) -> Answering {
+        self.0.0.fetch_add(1, Ordering::Relaxed);
+        self.0.1.store(true, Ordering::Relaxed);
+        Answering(self.clone())
+    }
+
+    /// Completes once a whole `period` passes with no request running and none begun.
+    async fn idle_for(&self, period: Duration) {
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            every.tick().await;
+            let began = self.0.1.swap(false, Ordering::Relaxed);
+            if !began && self.0.0.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.0.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -105,3 +105,28 @@ async fn a_connection_that_sends_nothing_is_closed_after_request_timeout() {
 async fn a_preface_cut_short_is_closed_after_request_timeout() {
     assert_cut_after_request_timeout(|_| b"PRI * HTTP/2.0\r\n".to_vec()).await;
 }
+
+#[tokio::test]
+async fn a_connection_idle_after_its_preface_is_closed_after_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = fixtures::gateway(r#"request_timeout = "1s""#, "").await;
+    let started = std::time::Instant::now();
+    let mut idle = tokio::net::TcpStream::connect(gw.public)
+        .await
+        .expect("connect");
+    // The preface and an empty SETTINGS frame: a valid HTTP/2 connection with no request.
+    let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    opening.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    idle.write_all(&opening).await.expect("send the preface");
+    let mut frames = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        idle.read_to_end(&mut frames),
+    )
+    .await;
+    assert!(closed.is_ok(), "an idle HTTP/2 connection is kept open");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "closed too early"
+    );
+}

@@ -84,20 +84,8 @@ pub enum DeliveriesAction {
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn deliveries(config: &Config, args: &DeliveriesArgs) -> anyhow::Result<ExitCode> {
-    let token = admin_token(config)?;
-    let base = args
-        .admin_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", dialable(config.server.admin_listen)));
     let (method, path) = target(&args.action);
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let request = Request::builder()
-        .method(method)
-        .uri(&url)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::new()))
-        .with_context(|| format!("bad URL {url}"))?;
+    let request = admin_request(config, args.admin_url.as_deref(), method, &path)?;
     let (status, body) = fetch(request, TIMEOUT).await?;
     if args.json {
         print(String::from_utf8_lossy(&body).trim_end());
@@ -115,8 +103,31 @@ pub async fn deliveries(config: &Config, args: &DeliveriesArgs) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// `method path` on the admin listener (`admin_url`, else `http://{server.admin_listen}`) with
+/// the admin token.
+pub(super) fn admin_request(
+    config: &Config,
+    admin_url: Option<&str>,
+    method: Method,
+    path: &str,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let token = admin_token(config)?;
+    let base = admin_url.map_or_else(
+        || format!("http://{}", dialable(config.server.admin_listen)),
+        str::to_owned,
+    );
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    Request::builder()
+        .method(method)
+        .uri(&url)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .with_context(|| format!("bad URL {url}"))
+}
+
 /// The admin token, from wherever `[admin]` says (default `FLOWGATE_ADMIN_TOKEN`).
-pub(super) fn admin_token(config: &Config) -> anyhow::Result<String> {
+fn admin_token(config: &Config) -> anyhow::Result<String> {
     let values = config
         .admin_token()
         .and_then(|secret| secret.resolve(&config.source))

@@ -6,15 +6,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use bytes::Bytes;
 use clap::Args;
-use http::{Request, header};
-use http_body_util::Full;
+use http::Method;
 use serde_json::Value;
 
-use super::deliveries::{admin_token, problem_line};
-use super::{dialable, fetch, print};
+use super::deliveries::{admin_request, problem_line};
+use super::{fetch, print};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -31,17 +28,12 @@ pub struct ReloadArgs {
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn reload(config: &Config, args: &ReloadArgs) -> anyhow::Result<ExitCode> {
-    let token = admin_token(config)?;
-    let base = args
-        .admin_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", dialable(config.server.admin_listen)));
-    let url = format!("{}/admin/reload", base.trim_end_matches('/'));
-    let request = Request::post(&url)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::new()))
-        .with_context(|| format!("bad URL {url}"))?;
+    let request = admin_request(
+        config,
+        args.admin_url.as_deref(),
+        Method::POST,
+        "/admin/reload",
+    )?;
     let (status, body) = fetch(request, TIMEOUT).await?;
     let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if args.json {

@@ -78,6 +78,14 @@ fn poster(
     })
 }
 
+/// The status of an update of the `rotating` vendor signed with `secret`.
+async fn signed_status(gw: &Gateway, secret: &str) -> u16 {
+    let body = canonical_body(ORDER_ID, json!({"state": "InProcess"}));
+    let spec = sign::standard_webhooks(secret);
+    let reply = gw.webhook("rotating", body).signed(&spec).send().await;
+    reply.status.as_u16()
+}
+
 async fn metrics(gw: &Gateway) -> String {
     let reply = get(&gw.admin_url("/metrics")).await;
     String::from_utf8_lossy(&reply.body).into_owned()
@@ -118,14 +126,7 @@ async fn a_secret_is_rotated_without_one_refused_webhook() {
     assert!(statuses.len() > 10, "only {} webhooks sent", statuses.len());
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
     // The old secret no longer works.
-    let body = canonical_body(ORDER_ID, json!({"state": "InProcess"}));
-    let old = sign::standard_webhooks(CANONICAL_SECRET);
-    let reply = gw
-        .webhook("rotating", body.clone())
-        .signed(&old)
-        .send()
-        .await;
-    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(signed_status(&gw, CANONICAL_SECRET).await, 401);
     let counted = metrics(&gw).await;
     let mut reloads = series(&counted, "flowgate_config_reloads_total");
     reloads.sort_unstable();
@@ -163,17 +164,8 @@ async fn a_file_that_does_not_load_changes_nothing() {
     );
     assert!(keys.contains(&"vendors.rotating.schema"), "{problem}");
     // The old secret still works, the one in the broken file does not.
-    let body = canonical_body(ORDER_ID, json!({"state": "InProcess"}));
-    let old = sign::standard_webhooks(CANONICAL_SECRET);
-    let reply = gw
-        .webhook("rotating", body.clone())
-        .signed(&old)
-        .send()
-        .await;
-    assert_eq!(reply.status, 202, "{reply:?}");
-    let new = sign::standard_webhooks(OTHER_SECRET);
-    let reply = gw.webhook("rotating", body).signed(&new).send().await;
-    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(signed_status(&gw, CANONICAL_SECRET).await, 202);
+    assert_eq!(signed_status(&gw, OTHER_SECRET).await, 401);
     let counted = metrics(&gw).await;
     assert_eq!(
         series(&counted, "flowgate_config_info").join("\n"),

@@ -21,6 +21,31 @@ fn listeners() -> (String, String) {
     )
 }
 
+/// `flowgate serve` on `file`, once its admin listener at `admin` is ready; its pid.
+async fn serve(file: &std::path::Path, admin: &str) -> (tokio::process::Child, u32) {
+    let gateway = release_flowgate_command()
+        .arg("--config")
+        .arg(file)
+        .arg("serve")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the gateway starts");
+    let pid = gateway.id().expect("a pid");
+    until_up(&format!("http://{admin}/readyz")).await;
+    (gateway, pid)
+}
+
+/// `flowgate reload` with the configuration `file`.
+async fn reload_cli(file: &std::path::Path) -> std::process::Output {
+    release_flowgate_command()
+        .arg("--config")
+        .arg(file)
+        .arg("reload")
+        .output()
+        .await
+        .expect("flowgate reload runs")
+}
+
 async fn post(public: &str, secret: &str) -> u16 {
     let body = canonical_body(ORDER_ID, json!({"state": "InProcess"}));
     let mut request = http::Request::post(format!("http://{public}/webhooks/rotating"))
@@ -46,15 +71,7 @@ async fn sighup_and_flowgate_reload_swap_the_configuration_in_the_same_process()
         std::fs::write(&file, toml).expect("write the config");
     };
     write(CANONICAL_SECRET);
-    let mut gateway = release_flowgate_command()
-        .arg("--config")
-        .arg(&file)
-        .arg("serve")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let pid = gateway.id().expect("a pid");
-    until_up(&format!("http://{admin}/readyz")).await;
+    let (mut gateway, pid) = serve(&file, &admin).await;
     assert_eq!(post(&public, CANONICAL_SECRET).await, 202);
 
     write(OTHER_SECRET);
@@ -80,13 +97,7 @@ async fn sighup_and_flowgate_reload_swap_the_configuration_in_the_same_process()
 
     // `flowgate reload` asks the same process, and says what changed.
     write(CANONICAL_SECRET);
-    let output = release_flowgate_command()
-        .arg("--config")
-        .arg(&file)
-        .arg("reload")
-        .output()
-        .await
-        .expect("flowgate reload runs");
+    let output = reload_cli(&file).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -97,16 +108,15 @@ async fn sighup_and_flowgate_reload_swap_the_configuration_in_the_same_process()
     assert!(stdout.contains("changed: vendors.rotating"), "{stdout}");
     assert_eq!(post(&public, CANONICAL_SECRET).await, 202);
 
-    // A file that does not load: exit 1, every error printed, the old configuration serves.
-    std::fs::write(&file, format!("{server}[server.nope]\n")).expect("write");
-    let output = release_flowgate_command()
-        .arg("--config")
-        .arg(&file)
-        .arg("reload")
-        .output()
-        .await
-        .expect("flowgate reload runs");
-    assert!(!output.status.success());
+    // A file the gateway cannot build: exit 1, every error printed, the old configuration
+    // serves on.
+    let broken = config(&sim, &[OTHER_SECRET], "schema = \"schemas/missing.json\"\n");
+    std::fs::write(&file, format!("{server}{broken}")).expect("write");
+    let output = reload_cli(&file).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("422 config-invalid"), "{stderr}");
+    assert!(stderr.contains("vendors.rotating.schema: "), "{stderr}");
     assert_eq!(post(&public, CANONICAL_SECRET).await, 202);
 
     let (status, _) = admin_at(&admin, "GET", "/admin/deliveries?limit=1").await;
@@ -161,15 +171,7 @@ async fn sighup_serves_a_renewed_certificate_without_dropping_a_connection() {
     let file = dir.path().join("config.toml");
     let toml = format!("{server}\n{}", config(&sim, &[CANONICAL_SECRET], ""));
     std::fs::write(&file, toml).expect("write the config");
-    let mut gateway = release_flowgate_command()
-        .arg("--config")
-        .arg(&file)
-        .arg("serve")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let pid = gateway.id().expect("a pid");
-    until_up(&format!("http://{admin}/readyz")).await;
+    let (mut gateway, pid) = serve(&file, &admin).await;
     let address: std::net::SocketAddr = public.parse().expect("an address");
     let client = TlsClient::offering(&ca, &["h2"]);
     let before = served_fingerprint(&client, address).await;

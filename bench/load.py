@@ -9,8 +9,9 @@
   totals FILE                     the instructions a callgrind dump counted
   ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200 and the
                                   RSS (MiB) WAIT seconds later, then stop it
-  report RESULTS STARTS MODE      print the table and, unless MODE is smoke, the targets; exit 1
-                                  when a run is not sane (no requests, or the wrong status class)
+  report RESULTS STARTS MODE      print the table, the TLS runs' CPU and, unless MODE is smoke,
+                                  the targets; exit 1 when a run is not sane (no requests, or the
+                                  wrong status class)
 """
 
 import hashlib
@@ -188,6 +189,18 @@ def totals(dump: str) -> None:
 
 # === report ===
 
+BASELINES = ("nginx", "proxy", "nginx-tls", "nginx-tls-new")
+# The TLS runs, each with the plain-HTTP run over the same path: what TLS adds is the difference.
+OVER_TLS = {"nginx-tls": "nginx", "nginx-tls-new": "nginx", "tls": "rejected", "tls-full": "full", "tls-new": "rejected"}
+
+
+def nginx_for(name: str) -> str:
+    """The nginx run a scenario is compared with: over TLS, nginx terminating TLS the same way."""
+    if name in ("nginx-tls-new", "tls-new"):
+        return "nginx-tls-new"
+    return "nginx-tls" if name in OVER_TLS else "nginx"
+
+
 def ms(text: str) -> float:
     for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)):
         if text.endswith(unit):
@@ -217,7 +230,7 @@ def insane(run: dict) -> str:
         return f"{run['errors']} socket errors"
     if run["failed"]:
         return f"{run['failed']} Flow calls or deliveries failed"
-    if run["name"] not in ("nginx", "proxy", "ping", "rejected") and not run["delivered"]:
+    if run["name"] not in (*BASELINES, "ping", "rejected", "tls", "tls-new") and not run["delivered"]:
         return "nothing was delivered to Flow"
     if run["probe"] != run["expect"]:
         return f"a probe answered {run['probe']}, expected {run['expect']}"
@@ -243,12 +256,13 @@ def cpu_per_request(run: dict, tick_us: float) -> tuple:
 
 
 def table(runs: list, tick_us: float) -> None:
-    base = {(r["round"], r["name"]): r for r in runs if r["name"] in ("nginx", "proxy")}
+    base = {(r["round"], r["name"]): r for r in runs if r["name"] in BASELINES}
     print("| round | scenario | req/s | p50 | p99 | non-2xx | × nginx | × proxy | p99 × nginx "
           "| CPU/req: server + Flow | peak RSS | delivered |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
-        nginx, proxy = base.get((r["round"], "nginx")), base.get((r["round"], "proxy"))
+        nginx = base.get((r["round"], nginx_for(r["name"])))
+        proxy = None if r["name"] in OVER_TLS else base.get((r["round"], "proxy"))
         bad = f"all ({r['expect']})" if r["bad"] and r["bad"] == r["requests"] else str(r["bad"])
         if r["errors"]:
             bad += f", {r['errors']} socket errors"
@@ -260,6 +274,47 @@ def table(runs: list, tick_us: float) -> None:
             f"| {r['round']} | {r['name']} | {thousands(r['rps'])} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {bad} "
             f"| {ratio(r['rps'], nginx['rps'] if nginx else 0)} | {ratio(r['rps'], proxy['rps'] if proxy else 0)} "
             f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {server:.0f} + {flow:.0f} µs | {rss} | {delivered} |"
+        )
+
+
+def spread(values: list, shown, unit: str = "") -> str:
+    """The median of per-round values, and their range when they differ."""
+    middle = f"{shown(statistics.median(values))}{unit}"
+    low, high = shown(min(values)), shown(max(values))
+    return middle if low == high else f"{middle} ({low} to {high})"
+
+
+def tls_table(runs: list, tick_us: float) -> None:
+    """Each TLS run's CPU per request (median over rounds, and its range), against nginx's over
+    TLS the same way in the same round, and what TLS added to the server's CPU over the same path
+    in plain HTTP in the same round."""
+    by = {(r["round"], r["name"]): r for r in runs}
+    names = [name for name in OVER_TLS if any(r["name"] == name for r in runs)]
+    if not names:
+        return
+    print("\n| over TLS | rounds | CPU/req: server | Flow | total | total × nginx | req/s × nginx "
+          "| TLS adds to the server |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    us = lambda v: f"{v:.0f}"  # noqa: E731
+    for name in names:
+        server, flow, total, cpu_ratio, rps_ratio, added = [], [], [], [], [], []
+        for r in (r for r in runs if r["name"] == name):
+            s, f = cpu_per_request(r, tick_us)
+            server.append(s)
+            flow.append(f)
+            total.append(s + f)
+            nginx = by.get((r["round"], nginx_for(name)))
+            if nginx:
+                cpu_ratio.append((s + f) / max(sum(cpu_per_request(nginx, tick_us)), 1e-9))
+                rps_ratio.append(r["rps"] / nginx["rps"])
+            plain = by.get((r["round"], OVER_TLS[name]))
+            if plain:
+                added.append(s - cpu_per_request(plain, tick_us)[0])
+        ratios = [spread(v, lambda x: f"{x:.2f}") if v else "–" for v in (cpu_ratio, rps_ratio)]
+        adds = f"{spread(added, lambda x: f'{x:+.0f}', ' µs')} over {OVER_TLS[name]}" if added else "–"
+        print(
+            f"| {name} | {len(server)} | {spread(server, us, ' µs')} | {spread(flow, us, ' µs')} "
+            f"| {spread(total, us, ' µs')} | {ratios[0]} | {ratios[1]} | {adds} |"
         )
 
 
@@ -302,7 +357,9 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
     with open(starts_path) as lines:
         starts = [tuple(map(float, line.split())) for line in lines if line.strip()]
     print()
-    table(runs, 1_000_000 / float(clock_ticks))
+    tick_us = 1_000_000 / float(clock_ticks)
+    table(runs, tick_us)
+    tls_table(runs, tick_us)
     if starts:
         ready_ms = [s[0] for s in starts]
         print(

@@ -18,13 +18,29 @@
 #             workers deliver at a real Flow's pace instead of competing for the cores
 #   rejected  a bad signature: 401
 #   ping      GET /ping, the cheapest route
+# and over TLS: the gateway serves [server.tls] with a self-signed ECDSA P-256 certificate made
+# here with openssl for 127.0.0.1, and the same nginx terminates TLS with the same certificate and
+# key on a second port (TLS 1.2 and 1.3 on both; each server's defaults otherwise), forwarding as
+# above. wrk speaks HTTP/1.1 over TLS to both, verifying nothing and offering no ALPN; when it
+# reconnects it resumes the connection's last session:
+#   tls       as rejected, over TLS: the cheapest webhook path, so TLS's share of the CPU shows;
+#             nginx forwards instead, so what compares is what TLS adds to each over its plain
+#             run (the TLS table at the end). Connections are kept alive, so the handshakes are
+#             amortised over the run: this is TLS's record layer
+#   tls-full  as full, over TLS: the path an accepted webhook takes
+#   tls-new   as tls, but every request on a new connection (Connection: close): a TCP connect
+#             and a TLS 1.3 resumption (PSK with X25519, no certificate signature) per request
+# The TLS baselines run in each round in which a TLS scenario does: nginx-tls (kept alive) beside
+# tls and tls-full, nginx-tls-new (a new connection per request) beside tls-new.
 # Queued scenarios deliver what they accept (a patch and an updatestate each) while they run.
 # Vendors use dedup = "off" because wrk replays its bodies; the `bench` tenant's rate limit is
 # high so the gateway's own bucket never waits. Measured per run: req/s, p50, p99, non-2xx,
-# ratios to nginx and to the proxy, the CPU time per request of the server (the gateway, nginx's
-# master and workers, or the proxy) and of the instant Flow, the gateway's peak RSS (VmHWM)
-# and the deliveries it completed; before the load, start-up
-# time from exec to /readyz 200 (median of several starts) and idle RSS. At the end, the targets.
+# ratios to nginx (over TLS, to nginx over TLS the same way) and to the proxy, the CPU time per
+# request of the server (the gateway, nginx's master and workers, or the proxy) and of the
+# instant Flow, the gateway's peak RSS (VmHWM) and the deliveries it completed; before the load,
+# start-up time from exec to /readyz 200 (median of several starts) and idle RSS. At the end, the
+# TLS runs' CPU per request against nginx's and against the same path in plain HTTP, then the
+# targets.
 #
 # Usage: bench/load.sh [SECONDS]   seconds per run (default 10), each after a WARMUP (default 2 s)
 #        bench/load.sh --smoke     (or SMOKE=1) 1 s per run, no warm-up: exits 1 unless every run
@@ -32,12 +48,14 @@
 #        bench/load.sh --instructions   instructions per request instead, counted by callgrind
 #                                  (valgrind) in nginx, the bare proxy and the gateway, REQUESTS
 #                                  (default 2000) per scenario sent one at a time: repeatable on
-#                                  a busy machine, where req/s and CPU time are not
-# SCENARIOS="full hot" runs only those flowgate scenarios (the baselines always run); ROUNDS=N
-# repeats every run N times (the targets then take the median ratio); FLOWGATE_BIN=PATH measures
-# that gateway binary instead of this checkout's release build (a before/after in one run).
-# Installs what is missing (wrk, nginx, curl, python3, and valgrind for --instructions) with
-# apt-get, through sudo when not root.
+#                                  a busy machine, where req/s and CPU time are not (plain HTTP
+#                                  only)
+# SCENARIOS="full hot" runs only those flowgate scenarios (the plain baselines always run);
+# ROUNDS=N repeats every run N times (the targets then take the median ratio); FLOWGATE_BIN=PATH
+# measures that gateway binary instead of this checkout's release build (a before/after in one
+# run). SCENARIOS="rejected full tls tls-full tls-new" ROUNDS=3 compares TLS in both servers.
+# Installs what is missing (wrk, nginx, curl, openssl, python3, and valgrind for --instructions)
+# with apt-get, through sudo when not root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 smoke="${SMOKE:-0}" seconds=10 counting=0
@@ -55,7 +73,7 @@ rounds="${ROUNDS:-1}"
 began=$SECONDS
 
 missing=()
-for tool in wrk curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk curl openssl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ "$counting" = 1 ]; then command -v valgrind >/dev/null || missing+=(valgrind); fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -74,8 +92,15 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-up() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; echo "$1 never answered" >&2; exit 1; }
-upstream="127.0.0.1:$(port)" proxy="127.0.0.1:$(port)" edge="127.0.0.1:$(port)"
+# curl checks the TLS servers' certificate against the one made below.
+up() { for _ in $(seq 200); do curl -s -o /dev/null --cacert "$cert" "$1" && return; sleep 0.05; done; echo "$1 never answered" >&2; exit 1; }
+upstream="127.0.0.1:$(port)" proxy="127.0.0.1:$(port)" edge="127.0.0.1:$(port)" tls_edge="127.0.0.1:$(port)"
+
+# The certificate both TLS servers serve: self-signed, ECDSA P-256, for 127.0.0.1.
+cert="$work/tls/cert.pem" key="$work/tls/key.pem"
+mkdir "$work/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$key" -out "$cert" 2>/dev/null
 
 # 10 000 orders, each body signed (one order would serialise its deliveries: see `hot`); the
 # forged set carries wrong signatures.
@@ -89,7 +114,10 @@ proxy_pid=$!
 # nginx runs one worker per core (auto = 2), like flowgate's runtime, which runs one tokio worker
 # per core: one worker would cap the baseline at half the machine. Connections are never recycled
 # (keepalive_requests), as they are not in flowgate or the bare proxy.
-nginx_conf() { # DIR LISTEN: nginx's configuration, written to DIR/nginx.conf
+# With TLS_LISTEN, a second server terminates TLS there with the gateway's certificate and
+# forwards the same way. It offers TLS 1.2 and 1.3, as the gateway does (Debian's nginx 1.22 would
+# offer 1.0 to 1.2 by default, not 1.3); its defaults otherwise (session tickets on, no cache).
+nginx_conf() { # DIR LISTEN [TLS_LISTEN]: nginx's configuration, written to DIR/nginx.conf
   mkdir -m 755 "$1"
   cat > "$1/nginx.conf" <<NGINX
 worker_processes auto;
@@ -117,10 +145,24 @@ http {
       proxy_set_header Connection "";
     }
   }
+$(if [ -n "${3:-}" ]; then cat <<TLS
+  server {
+    listen $3 ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
+    location / {
+      proxy_pass http://flow;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+TLS
+fi)
 }
 NGINX
 }
-nginx_conf "$work/nginx" "$edge"
+nginx_conf "$work/nginx" "$edge" "$tls_edge"
 "$nginx" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 nginx_pid=$!
@@ -129,10 +171,16 @@ pg_url="${FLOWGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 pg_schema="flowgate_bench_$$"
 
 # Writes a fresh gateway's configuration into $1 for store.sync = $2 ("postgres": a queued
-# store on PostgreSQL instead, in a fresh schema); sets $gw and $gw_admin.
+# store on PostgreSQL instead, in a fresh schema), serving TLS when $3 is "tls"; sets $gw and
+# $gw_admin.
 configure() {
   gw="127.0.0.1:$(port)" gw_admin="127.0.0.1:$(port)"
-  local store="sync = \"$2\""
+  local store="sync = \"$2\"" tls=""
+  if [ "${3:-}" = tls ]; then
+    tls="[server.tls]
+cert_file = \"$cert\"
+key_file = \"$key\""
+  fi
   if [ "$2" = postgres ]; then
     psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $pg_schema CASCADE" 2>/dev/null
     store="url = \"$pg_url\"
@@ -142,6 +190,7 @@ schema = \"$pg_schema\""
 [server]
 listen = "$gw"
 admin_listen = "$gw_admin"
+$tls
 [store]
 $store
 [log]
@@ -178,14 +227,14 @@ TOML
 }
 
 # Starts a fresh gateway on a fresh database; sets $gw_pid and $gw.
-gateway() { # $1 = store.sync
+gateway() { # STORE_SYNC SCHEME: SCHEME https serves TLS
   local dir
   dir=$(mktemp -d "$work/gw.XXXX")
-  configure "$dir" "$1"
+  configure "$dir" "$1" "$([ "$2" = https ] && echo tls)"
   "$flowgate" --config "$dir/config.toml" serve 2>"$dir/serve.log" &
   gw_pid=$!
   pids+=("$gw_pid")
-  up "http://$gw/ping"
+  up "$2://$gw/ping"
 }
 stop() { # sets $rss to the gateway's peak RSS in MiB, then stops it and waits for its exit
   rss=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$gw_pid/status")
@@ -194,19 +243,37 @@ stop() { # sets $rss to the gateway's peak RSS in MiB, then stops it and waits f
 
 # The HTTP status of one request of the set $2 ("-" for a GET) to $1.
 probe() {
-  if [ "$2" = "-" ]; then curl -s -o /dev/null -w '%{http_code}' "$1"; return; fi
-  curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  if [ "$2" = "-" ]; then curl -s -o /dev/null -w '%{http_code}' --cacert "$cert" "$1"; return; fi
+  curl -s -o /dev/null -w '%{http_code}' --cacert "$cert" -H 'Content-Type: application/json' \
     -H "X-Hub-Signature-256: $(cat "$work/$2.sig")" --data-binary "@$work/$2.json" "$1"
+}
+
+# What wrk's TLS library (OpenSSL, through its s_client) gets from the TLS server at $1: the
+# protocol, cipher and key exchange, the certificate's SHA-256 fingerprint (its start), and
+# whether a second connection resumes the first's session.
+tls_params() { # HOST:PORT
+  local request='GET /ping HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' first second
+  # shellcheck disable=SC2059 # the request's escapes are printf's
+  first=$(printf "$request" | openssl s_client -connect "$1" -sess_out "$work/tls/session" -ign_eof 2>&1)
+  # shellcheck disable=SC2059
+  second=$(printf "$request" | openssl s_client -connect "$1" -sess_in "$work/tls/session" -ign_eof 2>&1)
+  printf '%s, %s, certificate %s, %s\n' \
+    "$(awk '/^New, / {sub(",$", "", $2); print $2, $5}' <<<"$first")" \
+    "$(awk -F': ' '/Server Temp Key/ {split($2, k, ","); print k[1]}' <<<"$first")" \
+    "$(openssl x509 -noout -fingerprint -sha256 <<<"$first" | cut -d= -f2 | cut -c1-11)" \
+    "$(grep -q '^Reused, ' <<<"$second" && echo 'resumes sessions' || echo 'resumes no session')"
 }
 
 # CPU time (user + system, in clock ticks) the processes $@ have used so far.
 ticks() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat"; done | awk '{t += $1} END {print t + 0}'; }
 
 # One measured wrk run after the warm-up: req/s, p50, p99, requests, non-2xx, socket errors,
-# then the CPU ticks the server's processes ($3) and the instant Flow spent during it.
-load() { # URL SET "PIDS"
+# then the CPU ticks the server's processes ($3) and the instant Flow spent during it. With
+# "new" as $4, every request asks for its connection to be closed, so wrk opens a new one.
+load() { # URL SET "PIDS" [new]
   local args=() server flow measured
   if [ "$2" != "-" ]; then args=(-s "$work/$2.lua"); fi
+  if [ "${4:-}" = new ]; then args+=(-H "Connection: close"); fi
   if [ "$warmup" != 0 ]; then wrk -t2 -c64 -d"${warmup}s" --timeout 5s "${args[@]}" "$1" >/dev/null; fi
   # shellcheck disable=SC2086 # $3 is a list of pids
   server=$(ticks $3) flow=$(ticks "$upstream_pid")
@@ -228,15 +295,16 @@ deliveries() {
     END {printf "%d %d\n", done, failed}'
 }
 
+# A NAME ending in -new opens a new connection for every request.
 record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read its peak RSS, stop it]
   local status rps p50 p99 n bad errors cpu flow_cpu rss=- delivered=0 failed=0 server
   case "$2" in
-    nginx) server="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
+    nginx*) server="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
     proxy) server=$proxy_pid ;;
     *) server=$gw_pid ;;
   esac
   status=$(probe "$3" "$4")
-  read -r rps p50 p99 n bad errors cpu flow_cpu < <(load "$3" "$4" "$server")
+  read -r rps p50 p99 n bad errors cpu flow_cpu < <(load "$3" "$4" "$server" "$([[ $2 == *-new ]] && echo new)")
   if [ "${6:-}" = gateway ]; then
     read -r delivered failed < <(deliveries)
     stop
@@ -245,7 +313,7 @@ record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read it
   printf '%-9s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$bad" >&2
 }
 
-up "http://$upstream/"; up "http://$proxy/"; up "http://$edge/"
+up "http://$upstream/"; up "http://$proxy/"; up "http://$edge/"; up "https://$tls_edge/"
 
 # === --instructions: callgrind's count of what one request costs each server ===
 # Requests go one at a time (`load.py post`), so a count is the server's own work and repeats
@@ -344,22 +412,38 @@ for _ in $(seq "$starts"); do
   python3 bench/load.py ready "$flowgate" "$dir/config.toml" "$gw_admin" "$settle" >> "$work/starts"
 done
 echo "load: ${seconds} s per run after ${warmup} s of warm-up, wrk -t2 -c64" >&2
+selected() { [[ " ${SCENARIOS:-$1} " == *" $1 "* ]]; }
 for round in $(seq "$rounds"); do
   record "$round" nginx "http://$edge/webhooks/queued" post 200
   record "$round" proxy "http://$proxy/webhooks/queued" post 200
-  for scenario in "sync full /webhooks/sync post 200" "full full /webhooks/queued post 202" \
-                  "normal normal /webhooks/queued post 202" "hot full /webhooks/queued hot 202" \
-                  "postgres postgres /webhooks/queued post 202" \
-                  "paced full /webhooks/paced post 202" "rejected full /webhooks/queued forged 401" \
-                  "ping full /ping - 200"; do
-    read -r name sync path set expect <<<"$scenario"
-    [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
+  if selected tls || selected tls-full || selected tls-new; then
+    [ -s "$work/tls/nginx" ] || tls_params "$tls_edge" > "$work/tls/nginx"
+  fi
+  if selected tls || selected tls-full; then
+    record "$round" nginx-tls "https://$tls_edge/webhooks/queued" post 200
+  fi
+  if selected tls-new; then
+    record "$round" nginx-tls-new "https://$tls_edge/webhooks/queued" post 200
+  fi
+  for scenario in "sync full http /webhooks/sync post 200" "full full http /webhooks/queued post 202" \
+                  "normal normal http /webhooks/queued post 202" "hot full http /webhooks/queued hot 202" \
+                  "postgres postgres http /webhooks/queued post 202" \
+                  "paced full http /webhooks/paced post 202" \
+                  "rejected full http /webhooks/queued forged 401" "ping full http /ping - 200" \
+                  "tls full https /webhooks/queued forged 401" \
+                  "tls-full full https /webhooks/queued post 202" \
+                  "tls-new full https /webhooks/queued forged 401"; do
+    read -r name sync scheme path set expect <<<"$scenario"
+    selected "$name" || continue
     if [ "$sync" = postgres ] && ! pg_isready -q -d "$pg_url"; then
       echo "postgres: skipped, no PostgreSQL answers at $pg_url" >&2
       continue
     fi
-    gateway "$sync"
-    record "$round" "$name" "http://$gw$path" "$set" "$expect" gateway
+    gateway "$sync" "$scheme"
+    if [ "$scheme" = https ] && [ ! -s "$work/tls/flowgate" ]; then
+      tls_params "$gw" > "$work/tls/flowgate"
+    fi
+    record "$round" "$name" "$scheme://$gw$path" "$set" "$expect" gateway
   done
 done
 if pg_isready -q -d "$pg_url" 2>/dev/null; then
@@ -368,6 +452,9 @@ fi
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo "flowgate $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), $(date -u '+%F %H:%M') UTC;" \
   "$(nproc) cores ($cpu), loopback; wrk -t2 -c64, ${seconds} s per run after ${warmup} s of warm-up."
+for server in flowgate nginx; do
+  if [ -s "$work/tls/$server" ]; then echo "TLS, $server: $(cat "$work/tls/$server")."; fi
+done
 status=0
 python3 bench/load.py report "$work/results" "$work/starts" "$mode" "$(getconf CLK_TCK)" || status=$?
 echo "$mode run: $((SECONDS - built)) s after $((built - began)) s of installing and building" >&2

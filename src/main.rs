@@ -40,6 +40,7 @@ async fn main() -> ExitCode {
         Command::Simulate { listen } => cli::simulate(&config, *listen).await,
         Command::Map { vendor, file } => cli::map(&config, vendor, file),
         Command::Deliveries(args) => cli::deliveries(&config, args).await,
+        Command::Rejections(args) => cli::rejections(&config, args).await,
         Command::Reload(args) => cli::reload(&config, args).await,
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };

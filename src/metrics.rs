@@ -156,6 +156,18 @@ pub const FLOW_THROTTLED: Family = family(
     "Flow calls held back, by tenant and cause (bucket: our token bucket; flow_429: Flow's).",
     &["tenant", "cause"],
 );
+pub const REJECTIONS_STORED: Family = family(
+    "flowgate_rejections_stored_total",
+    Kind::Counter,
+    "Refused webhooks kept as rejections, by vendor and problem code.",
+    &["vendor", "code"],
+);
+pub const REJECTIONS_DROPPED: Family = family(
+    "flowgate_rejections_dropped_total",
+    Kind::Counter,
+    "Kept rejections dropped, the oldest first, to stay within store.max_rejections.",
+    &[],
+);
 pub const READY: Family = family(
     "flowgate_ready",
     Kind::Gauge,
@@ -247,7 +259,7 @@ pub const PROCESS_THREADS: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 28] = [
+pub const FAMILIES: [Family; 30] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -262,6 +274,8 @@ pub const FAMILIES: [Family; 28] = [
     CIRCUIT_OPEN,
     TENANT_PAUSED,
     FLOW_THROTTLED,
+    REJECTIONS_STORED,
+    REJECTIONS_DROPPED,
     READY,
     STORE_READY,
     TLS_CERT_EXPIRY,
@@ -290,7 +304,7 @@ mod tests;
 
 pub use handles::{TenantMetrics, VendorMetrics};
 pub use labels::{
-    DeliveryResult, Operation, Outcome, QueueState, ReloadResult, SignatureReason, StatusClass,
-    ThrottleCause, TokenResult, TruncatedField,
+    DeliveryResult, Operation, Outcome, QueueState, RejectedCode, ReloadResult, SignatureReason,
+    StatusClass, ThrottleCause, TokenResult, TruncatedField,
 };
 pub use registry::{Metrics, QueueDepth};

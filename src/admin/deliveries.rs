@@ -195,8 +195,21 @@ fn list_filter(query: ListQuery) -> Result<ListFilter, Problem> {
             Some(Uuid::parse_str(&text).map_err(|_| invalid("order_id must be a UUID.".into()))?)
         }
     };
-    let limit = match given(query.limit) {
-        None => DEFAULT_LIMIT,
+    Ok(ListFilter {
+        state,
+        vendor: given(query.vendor),
+        tenant: given(query.tenant),
+        order_id,
+        since: since(query.since)?,
+        limit: limit(query.limit)?,
+        cursor: given(query.cursor),
+    })
+}
+
+/// A page's size: [`DEFAULT_LIMIT`] when not given, at most [`MAX_LIMIT`].
+pub(super) fn limit(value: Option<String>) -> Result<usize, Problem> {
+    match given(value) {
+        None => Ok(DEFAULT_LIMIT),
         Some(text) => text
             .parse()
             .ok()
@@ -205,25 +218,16 @@ fn list_filter(query: ListQuery) -> Result<ListFilter, Problem> {
                 invalid(format!(
                     "limit must be a whole number from 1 to {MAX_LIMIT}."
                 ))
-            })?,
-    };
-    Ok(ListFilter {
-        state,
-        vendor: given(query.vendor),
-        tenant: given(query.tenant),
-        order_id,
-        since: since(query.since)?,
-        limit,
-        cursor: given(query.cursor),
-    })
+            }),
+    }
 }
 
 /// An empty value (`?vendor=`) means the parameter is not given.
-fn given(value: Option<String>) -> Option<String> {
+pub(super) fn given(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
-fn since(value: Option<String>) -> Result<Option<DateTime<Utc>>, Problem> {
+pub(super) fn since(value: Option<String>) -> Result<Option<DateTime<Utc>>, Problem> {
     given(value)
         .map(|text| {
             DateTime::parse_from_rfc3339(&text)
@@ -248,6 +252,6 @@ fn invalid(detail: String) -> Problem {
 }
 
 /// Unknown or repeated parameters; the rejection names the parameter, nothing internal.
-fn bad_query(rejection: QueryRejection) -> Problem {
+pub(super) fn bad_query(rejection: QueryRejection) -> Problem {
     invalid(rejection.body_text())
 }

@@ -7,6 +7,7 @@ mod auth;
 mod deliveries;
 mod metrics;
 mod orders;
+mod rejections;
 pub mod reload;
 mod tenants;
 #[cfg(test)]
@@ -70,6 +71,11 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/tenants/{tenant}/circuit/close",
             post(tenants::close_circuit),
+        )
+        .route("/rejections", get(rejections::list))
+        .route(
+            "/rejections/{id}",
+            get(rejections::show).delete(rejections::delete),
         )
         .route("/reload", post(reload::reload))
         .fallback(not_found)

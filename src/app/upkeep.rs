@@ -1,5 +1,6 @@
 //! The store's upkeep while the gateway runs: the queue counted every second for back-pressure,
-//! the gauges and readiness, and records past their retention purged every minute.
+//! the gauges and readiness, the rejections kept within their bound every second, and records
+//! past their retention purged every minute.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,18 @@ impl Queue {
         }
     }
 
+    /// Drops the oldest rejections beyond `max`, counted.
+    pub(super) async fn trim_rejections(&self, max: u64) {
+        match self.store.trim_rejections(max).await {
+            Ok(0) => {}
+            Ok(dropped) => {
+                self.metrics.rejections_dropped(dropped);
+                tracing::debug!(dropped, max, "the oldest rejections dropped");
+            }
+            Err(error) => tracing::warn!(%error, "trimming the rejections failed"),
+        }
+    }
+
     /// Reads the store's free disk and reports whether the store accepts.
     pub(super) fn check_store(&self) {
         self.readiness.watch_disk();
@@ -46,15 +59,17 @@ impl Queue {
     }
 }
 
-/// Counts the queue and checks the store every second (and folds histogram samples into their
-/// buckets); purges what retention (as the running configuration sets it) no longer keeps
-/// every minute.
+/// Counts the queue, trims the rejections and checks the store every second (and folds
+/// histogram samples into their buckets); purges what retention (as the running configuration
+/// sets it) no longer keeps every minute.
 pub(super) async fn upkeep(queue: Queue, config: Arc<ArcSwap<Config>>) {
     let mut every = tokio::time::interval(COUNT_EVERY);
     let store = &queue.store;
     for tick in 0u32.. {
         every.tick().await;
         queue.count().await;
+        let max_rejections = config.load().store.max_rejections;
+        queue.trim_rejections(max_rejections).await;
         queue.metrics.run_upkeep();
         queue.check_store();
         if tick % PURGE_EVERY_COUNTS != 0 {
@@ -77,5 +92,6 @@ fn retention(config: &Config) -> Retention {
         dead: store.dead_retention,
         dedup_window: store.dedup_window,
         orders: store.order_retention,
+        rejections: store.rejection_retention,
     }
 }

@@ -186,7 +186,7 @@ fn target(action: &DeliveriesAction) -> (Method, String) {
 
 /// `?a=1&b=2` of the given pairs, percent-encoded (a `+` in a time zone must survive); empty
 /// when none is given.
-fn query(pairs: &[(&str, Option<&str>)]) -> String {
+pub(super) fn query(pairs: &[(&str, Option<&str>)]) -> String {
     let mut encoder = form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs {
         if let Some(value) = value {
@@ -222,7 +222,7 @@ fn render(action: &DeliveriesAction, answer: &Value) {
                 print("no deliveries");
                 return;
             }
-            print(&table(deliveries));
+            print(&deliveries_table(deliveries));
             if let Some(cursor) = answer["next_cursor"].as_str() {
                 print(&format!("more: --cursor {cursor}"));
             }
@@ -247,13 +247,17 @@ const COLUMNS: [&str; 8] = [
     "FLOW_STATUS",
 ];
 
-/// One row per delivery under a header, each column as wide as its widest cell.
-fn table(deliveries: &[Value]) -> String {
-    let rows: Vec<[String; 8]> = deliveries.iter().map(row).collect();
-    let widths: Vec<usize> = (0..COLUMNS.len())
+fn deliveries_table(deliveries: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = deliveries.iter().map(|d| row(d).to_vec()).collect();
+    table(&COLUMNS, &rows)
+}
+
+/// `rows` under a header of `columns`, each column as wide as its widest cell.
+pub(super) fn table(columns: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..columns.len())
         .map(|i| {
             let cells = rows.iter().map(|r| r[i].chars().count());
-            cells.chain([COLUMNS[i].len()]).max().unwrap_or_default()
+            cells.chain([columns[i].len()]).max().unwrap_or_default()
         })
         .collect();
     let line = |cells: &mut dyn Iterator<Item = &str>| {
@@ -263,7 +267,7 @@ fn table(deliveries: &[Value]) -> String {
             .collect();
         padded.join("  ").trim_end().to_owned()
     };
-    let mut lines = vec![line(&mut COLUMNS.iter().copied())];
+    let mut lines = vec![line(&mut columns.iter().copied())];
     lines.extend(rows.iter().map(|r| line(&mut r.iter().map(String::as_str))));
     lines.join("\n")
 }
@@ -284,7 +288,10 @@ fn row(delivery: &Value) -> [String; 8] {
 
 /// One delivery: its row, then what the row leaves out, then one line per attempt.
 fn detail(delivery: &Value) -> String {
-    let mut lines = vec![table(std::slice::from_ref(delivery)), String::new()];
+    let mut lines = vec![
+        deliveries_table(std::slice::from_ref(delivery)),
+        String::new(),
+    ];
     for (label, key) in [
         ("event id", "event_id"),
         ("mode", "mode"),
@@ -316,7 +323,7 @@ fn detail(delivery: &Value) -> String {
 }
 
 /// A JSON value as a table cell: strings bare, null as `-`.
-fn cell(value: &Value) -> String {
+pub(super) fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),
         Value::String(text) => text.clone(),
@@ -325,7 +332,7 @@ fn cell(value: &Value) -> String {
 }
 
 /// An RFC 3339 time to the second, in UTC: enough to read, short enough for a table.
-fn time(value: &Value) -> String {
+pub(super) fn time(value: &Value) -> String {
     value
         .as_str()
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
@@ -387,7 +394,7 @@ mod tests {
             "order_id": "o1", "created_at": "2025-01-31T12:00:00.123456Z",
             "attempts": [{}, {}], "flow_status": null
         });
-        let text = table(&[delivery]);
+        let text = deliveries_table(&[delivery]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].starts_with("ID  STATE  VENDOR  TENANT  ORDER"),

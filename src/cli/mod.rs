@@ -4,11 +4,13 @@
 
 mod deliveries;
 mod map;
+mod rejections;
 mod reload;
 mod simulate;
 
 pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
+pub use rejections::{RejectionsAction, RejectionsArgs, rejections};
 pub use reload::{ReloadArgs, reload};
 pub use simulate::simulate;
 
@@ -84,6 +86,8 @@ pub enum Command {
     },
     /// Inspect and steer deliveries through the admin API (needs the admin token).
     Deliveries(DeliveriesArgs),
+    /// List and show the webhooks that authenticated but were refused (needs the admin token).
+    Rejections(RejectionsArgs),
     /// Ask the running gateway to load its configuration again (needs the admin token); exit
     /// 0 only when the new configuration runs.
     Reload(ReloadArgs),

@@ -148,7 +148,7 @@ fn a_variable_naming_no_key_is_refused_with_what_it_could_mean() {
 #[test]
 fn keys_not_built_yet_are_refused_by_name() {
     let text = format!(
-        "[store]\nrejection_retention = \"7d\"\nmax_rejections = 1\nbody_retention = \"0s\"\n\
+        "[store]\nbody_retention = \"0s\"\n\
          {VENDOR}shadow_schema = \"s.json\"\n"
     );
     let all = errors(&text, &[]);
@@ -166,11 +166,11 @@ fn keys_not_built_yet_are_refused_by_name() {
         assert!(error.message.contains("not supported yet"), "{error}");
     }
     assert_eq!(all.len(), keys::NOT_BUILT.len(), "{all:#?}");
-    let all = errors("", &[("FLOWGATE_STORE__MAX_REJECTIONS", "1")]);
-    assert_eq!(keys_of(&all), ["store.max_rejections"]);
+    let all = errors("", &[("FLOWGATE_STORE__BODY_RETENTION", "0s")]);
+    assert_eq!(keys_of(&all), ["store.body_retention"]);
     assert_eq!(
         all[0].origin,
-        Origin::Env("FLOWGATE_STORE__MAX_REJECTIONS".into())
+        Origin::Env("FLOWGATE_STORE__BODY_RETENTION".into())
     );
 }
 

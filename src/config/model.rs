@@ -154,6 +154,11 @@ pub struct StoreConfig {
     pub lease: Duration,
     pub max_pending: u64,
     pub min_free_disk: ByteSize,
+    /// Webhooks that authenticated but were refused are kept this long (contract section 17).
+    #[serde(with = "duration")]
+    pub rejection_retention: Duration,
+    /// At most this many rejections are kept; beyond it the oldest go.
+    pub max_rejections: u64,
 }
 
 impl StoreConfig {
@@ -178,6 +183,8 @@ impl Default for StoreConfig {
             lease: Duration::from_secs(60),
             max_pending: 1_000_000,
             min_free_disk: ByteSize(1 << 30),
+            rejection_retention: Duration::from_secs(7 * DAY),
+            max_rejections: 100_000,
         }
     }
 }

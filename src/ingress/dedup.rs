@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::AsyncStage;
+use super::Vendor;
 use super::outcome::OutcomeFields;
 use super::update::flow_deadline;
 use super::webhook::{Identity, Parsed, Unique, Verified};
@@ -27,16 +28,26 @@ const SETTLE_POLL: Duration = Duration::from_millis(20);
 impl Identity {
     fn of(webhook: &Verified, document: &Value) -> Identity {
         let body_hash: [u8; 32] = Sha256::digest(webhook.body()).into();
-        let event_id = webhook
-            .event_id()
-            .map(str::to_owned)
-            .or_else(|| webhook.vendor().mapper.event_id(document))
-            .unwrap_or_else(|| hex::encode(body_hash));
+        let (vendor, signed) = (webhook.vendor(), webhook.event_id());
         Identity {
-            event_id,
+            event_id: event_id(vendor, signed, Some(document), &body_hash),
             body_hash,
         }
     }
+}
+
+/// A webhook's event id: the one its signature covers (`signed`), else the one its payload maps
+/// to (when `document` is known), else the hex SHA-256 of its body.
+pub(super) fn event_id(
+    vendor: &Vendor,
+    signed: Option<&str>,
+    document: Option<&Value>,
+    body_hash: &[u8; 32],
+) -> String {
+    signed
+        .map(str::to_owned)
+        .or_else(|| document.and_then(|d| vendor.mapper.event_id(d)))
+        .unwrap_or_else(|| hex::encode(body_hash))
 }
 
 /// Stage: answer a repeat as its original → 200 duplicate / 409 `duplicate-conflict`.

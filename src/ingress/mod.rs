@@ -8,6 +8,7 @@ mod checks;
 pub mod dedup;
 pub mod dispatch;
 mod guard;
+mod keep;
 mod launch;
 pub mod outcome;
 pub(crate) mod stack;

@@ -22,6 +22,7 @@ use super::checks::{
 };
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
+use super::keep::KeepRejectionsLayer;
 use super::outcome::RecordOutcomeLayer;
 use super::update::{CheckFlowToken, MapUpdate, RequireChange, ResolveTenant};
 use super::webhook::{Authorized, Known};
@@ -100,6 +101,8 @@ pub fn webhook_pipeline(
         .layer(StageLayer::new(Authenticate))
         // 429: only authenticated requests spend the vendor's budget.
         .layer(StageLayer::new(VendorRateLimit))
+        // From here on a refusal of an authenticated webhook is kept, with its body, for replay.
+        .layer(KeepRejectionsLayer::new(store.clone()))
         // 400: parse with a nesting limit.
         .layer(StageLayer::new(ParseJson::new(
             config.limits.max_json_depth,

@@ -10,8 +10,9 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use super::{
     CIRCUIT_OPEN, DELIVERIES, DELIVERY_LAG, DeliveryResult, FIELDS_TRUNCATED,
     FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, Operation, Outcome,
-    SIGNATURE_FAILURES, SignatureReason, StatusClass, TENANT_PAUSED, TOKEN_VERIFICATIONS,
-    ThrottleCause, TokenResult, TruncatedField, WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
+    REJECTIONS_STORED, RejectedCode, SIGNATURE_FAILURES, SignatureReason, StatusClass,
+    TENANT_PAUSED, TOKEN_VERIFICATIONS, ThrottleCause, TokenResult, TruncatedField,
+    WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
 };
 
 /// Registers series on one recorder.
@@ -66,6 +67,7 @@ struct VendorSeries {
     truncated: [Counter; TruncatedField::COUNT],
     deliveries: [Counter; DeliveryResult::COUNT],
     lag: Histogram,
+    rejections: [Counter; RejectedCode::COUNT],
 }
 
 impl VendorMetrics {
@@ -73,7 +75,7 @@ impl VendorMetrics {
         let by =
             |name: &'static str| move |value: &'static str| [("vendor", vendor), (name, value)];
         let (outcome, reason) = (by("outcome"), by("reason"));
-        let (field, result) = (by("field"), by("result"));
+        let (field, result, code) = (by("field"), by("result"), by("code"));
         let vendor_only = [("vendor", vendor)];
         let series = VendorSeries {
             name: vendor.to_owned(),
@@ -87,6 +89,8 @@ impl VendorMetrics {
             deliveries: DeliveryResult::ALL
                 .map(|r| series.counter(&DELIVERIES, &result(r.as_str()))),
             lag: series.histogram(&DELIVERY_LAG, &vendor_only),
+            rejections: RejectedCode::ALL
+                .map(|c| series.counter(&REJECTIONS_STORED, &code(c.as_str()))),
         };
         VendorMetrics {
             series: Arc::new(series),
@@ -130,6 +134,11 @@ impl VendorMetrics {
     /// A delivery went dead.
     pub fn dead(&self) {
         self.series.deliveries[DeliveryResult::Dead as usize].increment(1);
+    }
+
+    /// A refused webhook was kept as a rejection.
+    pub fn rejection_kept(&self, code: RejectedCode) {
+        self.series.rejections[code as usize].increment(1);
     }
 }
 

@@ -133,6 +133,30 @@ label_set! {
     }
 }
 
+label_set! {
+    /// The problem codes of refused webhooks that are kept as rejections (`code` of
+    /// `flowgate_rejections_stored_total`), spelled as the answers spell them.
+    RejectedCode {
+        InvalidJson => "invalid-json",
+        DuplicateConflict => "duplicate-conflict",
+        SchemaViolation => "schema-violation",
+        MappingFailed => "mapping-failed",
+        TenantUnresolved => "tenant-unresolved",
+        TenantNotAllowed => "tenant-not-allowed",
+        OrderNotAllowed => "order-not-allowed",
+        FlowTokenMissing => "flow-token-missing",
+        FlowTokenInvalid => "flow-token-invalid",
+        FlowTokenMismatch => "flow-token-mismatch",
+    }
+}
+
+impl RejectedCode {
+    /// The code a problem code names, if a refusal with it is kept.
+    pub fn parse(code: &str) -> Option<RejectedCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
 impl StatusClass {
     /// The class of an answered request's status.
     pub fn of(status: http::StatusCode) -> StatusClass {

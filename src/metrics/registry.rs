@@ -16,8 +16,8 @@ use super::handles::Series;
 use super::process::ProcessSeries;
 use super::{
     BUILD_INFO, CONFIG_INFO, CONFIG_RELOADS, FAMILIES, Kind, QUEUE_DEPTH, QUEUE_OLDEST_AGE,
-    QueueState, READY, ReloadResult, STORE_READY, TLS_CERT_EXPIRY, TenantMetrics, UNKNOWN_VENDOR,
-    VendorMetrics,
+    QueueState, READY, REJECTIONS_DROPPED, ReloadResult, STORE_READY, TLS_CERT_EXPIRY,
+    TenantMetrics, UNKNOWN_VENDOR, VendorMetrics,
 };
 use crate::config::Config;
 
@@ -59,6 +59,7 @@ struct Registry {
     oldest_age: [Gauge; AGED_STATES.len()],
     ready: Gauge,
     store_ready: Gauge,
+    rejections_dropped: ::metrics::Counter,
     process: ProcessSeries,
 }
 
@@ -97,6 +98,7 @@ impl Metrics {
         let oldest_age = AGED_STATES.map(|s| series.gauge(&QUEUE_OLDEST_AGE, &state(s)));
         let ready = series.gauge(&READY, &[]);
         let store_ready = series.gauge(&STORE_READY, &[]);
+        let rejections_dropped = series.counter(&REJECTIONS_DROPPED, &[]);
         let process = ProcessSeries::register(&series);
         let version = [("version", env!("CARGO_PKG_VERSION"))];
         series.gauge(&BUILD_INFO, &version).set(1.0);
@@ -113,6 +115,7 @@ impl Metrics {
                 oldest_age,
                 ready,
                 store_ready,
+                rejections_dropped,
                 process,
             }),
         }
@@ -182,6 +185,11 @@ impl Metrics {
         for (gauge, at) in registry.oldest_age.iter().zip(oldest) {
             gauge.set(age(at));
         }
+    }
+
+    /// Counts the kept rejections the trim dropped to stay within `store.max_rejections`.
+    pub fn rejections_dropped(&self, dropped: u64) {
+        self.registry.rejections_dropped.increment(dropped);
     }
 
     pub fn set_ready(&self, ready: bool) {

@@ -113,6 +113,11 @@ fn every_configured_series_is_exported_at_zero_from_the_start() {
             let name = format!("flowgate_deliveries_total{series}");
             assert_eq!(value(&text, &name), Some(0.0), "{name}");
         }
+        for code in RejectedCode::ALL {
+            let series = labels(&[("vendor", vendor), ("code", code.as_str())]);
+            let name = format!("flowgate_rejections_stored_total{series}");
+            assert_eq!(value(&text, &name), Some(0.0), "{name}");
+        }
         for histogram in [
             "flowgate_webhook_duration_seconds",
             "flowgate_delivery_lag_seconds",
@@ -163,6 +168,7 @@ fn every_configured_series_is_exported_at_zero_from_the_start() {
     }
     assert_eq!(value(&text, "flowgate_ready"), Some(0.0));
     assert_eq!(value(&text, "flowgate_store_ready"), Some(0.0));
+    assert_eq!(value(&text, "flowgate_rejections_dropped_total"), Some(0.0));
     let version = labels(&[("version", env!("CARGO_PKG_VERSION"))]);
     assert_eq!(
         value(&text, &format!("flowgate_build_info{version}")),
@@ -213,6 +219,7 @@ fn handles_count_where_their_labels_say() {
     photo.delivered(Duration::from_secs(7));
     photo.retried();
     photo.dead();
+    photo.rejection_kept(RejectedCode::SchemaViolation);
     let demo = metrics.tenant("demo");
     demo.token_verified(TokenResult::Cached);
     demo.flow_request(
@@ -272,6 +279,10 @@ fn handles_count_where_their_labels_say() {
             vec![("tenant", "demo"), ("cause", "flow_429")],
         ),
         ("flowgate_circuit_open", vec![("tenant", "demo")]),
+        (
+            "flowgate_rejections_stored_total",
+            vec![("vendor", "photo"), ("code", "schema-violation")],
+        ),
     ];
     for (name, pairs) in expect {
         let series = format!("{name}{}", labels(&pairs));
@@ -286,6 +297,15 @@ fn handles_count_where_their_labels_say() {
         Some(0.0)
     );
     assert!(!text.contains("not-configured"));
+}
+
+#[test]
+fn dropped_rejections_are_counted_as_one_series() {
+    let metrics = metrics();
+    metrics.rejections_dropped(3);
+    metrics.rejections_dropped(2);
+    let text = metrics.render();
+    assert_eq!(value(&text, "flowgate_rejections_dropped_total"), Some(5.0));
 }
 
 #[test]
@@ -396,6 +416,39 @@ fn label_sets_are_the_contracts() {
         TokenResult::ALL.map(TokenResult::as_str),
         ["valid", "cached", "invalid", "mismatch", "error"]
     );
+}
+
+/// The codes kept are the problem codes of section 17's refusals, spelled as the answers spell
+/// them, and only those.
+#[test]
+fn rejected_codes_are_the_problem_codes_of_kept_refusals() {
+    use crate::problem::Code;
+    let kept = [
+        Code::InvalidJson,
+        Code::DuplicateConflict,
+        Code::SchemaViolation,
+        Code::MappingFailed,
+        Code::TenantUnresolved,
+        Code::TenantNotAllowed,
+        Code::OrderNotAllowed,
+        Code::FlowTokenMissing,
+        Code::FlowTokenInvalid,
+        Code::FlowTokenMismatch,
+    ];
+    assert_eq!(
+        RejectedCode::ALL.map(RejectedCode::as_str),
+        kept.map(Code::as_str)
+    );
+    for code in RejectedCode::ALL {
+        assert_eq!(RejectedCode::parse(code.as_str()), Some(code));
+    }
+    for refused_unkept in [
+        Code::SignatureInvalid,
+        Code::PayloadTooLarge,
+        Code::RateLimited,
+    ] {
+        assert_eq!(RejectedCode::parse(refused_unkept.as_str()), None);
+    }
 }
 
 #[test]

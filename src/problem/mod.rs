@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::metrics::Outcome;
+use crate::metrics::{Outcome, RejectedCode};
 use crate::validate::Violation;
 
 /// The stable problem codes; `urn:flowgate:problem:<code>` is the problem type.
@@ -62,6 +62,26 @@ impl Code {
 
     pub fn title(self) -> &'static str {
         self.describe().2
+    }
+
+    /// How a refusal with this code is kept (contract section 17), when it is: the refusals of
+    /// an authenticated webhook that a fix to a schema, a mapping or the routing can turn
+    /// around. Not kept: what proves nothing about the sender, and what is the gateway's or
+    /// Flow's own trouble.
+    pub fn kept_as(self) -> Option<RejectedCode> {
+        Some(match self {
+            Code::InvalidJson => RejectedCode::InvalidJson,
+            Code::DuplicateConflict => RejectedCode::DuplicateConflict,
+            Code::SchemaViolation => RejectedCode::SchemaViolation,
+            Code::MappingFailed => RejectedCode::MappingFailed,
+            Code::TenantUnresolved => RejectedCode::TenantUnresolved,
+            Code::TenantNotAllowed => RejectedCode::TenantNotAllowed,
+            Code::OrderNotAllowed => RejectedCode::OrderNotAllowed,
+            Code::FlowTokenMissing => RejectedCode::FlowTokenMissing,
+            Code::FlowTokenInvalid => RejectedCode::FlowTokenInvalid,
+            Code::FlowTokenMismatch => RejectedCode::FlowTokenMismatch,
+            _ => return None,
+        })
     }
 
     fn describe(self) -> (&'static str, StatusCode, &'static str) {
@@ -380,6 +400,14 @@ pub enum Errors {
 }
 
 impl Errors {
+    /// As the problem document lists them; `null` when there are none.
+    pub fn to_json(&self) -> serde_json::Value {
+        if self.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
     fn is_empty(&self) -> bool {
         match self {
             Errors::Violations(errors) => errors.is_empty(),

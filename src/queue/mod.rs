@@ -1,8 +1,9 @@
 //! The durable queue (contract section 8): a webhook is acknowledged only once its delivery is
 //! committed here; workers claim deliveries, one order at a time and in order, and record every
-//! attempt. A [`Store`] has three roles, each its own trait: the queue path (`delivery_queue.rs`),
-//! the operators' admin (`delivery_admin.rs`) and the upkeep (`upkeep.rs`); `sqlite` is the
-//! embedded store of one process, `postgres` the shared one; `readiness` says if it accepts now.
+//! attempt. A [`Store`] has four roles, each its own trait: the queue path (`delivery_queue.rs`),
+//! the operators' admin (`delivery_admin.rs`), the upkeep (`upkeep.rs`) and the refused webhooks
+//! kept (`rejections.rs`); `sqlite` is the embedded store of one process, `postgres` the shared
+//! one; `readiness` says if it accepts now.
 
 pub mod backlog;
 mod delivery_admin;
@@ -10,6 +11,7 @@ mod delivery_queue;
 mod fault;
 pub mod postgres;
 pub mod readiness;
+mod rejections;
 pub mod sqlite;
 mod upkeep;
 
@@ -26,6 +28,7 @@ pub use delivery_admin::{
 pub use delivery_queue::{
     Attempt, Claimed, DeliveryContent, DeliveryQueue, Enqueued, Existing, Finish, NewDelivery,
 };
+pub use rejections::{Rejection, RejectionFilter, RejectionPage, RejectionStore};
 pub use upkeep::{Retention, StoreUpkeep};
 
 /// The one vocabulary of delivery states: responses, the admin API, logs and metrics.
@@ -72,10 +75,14 @@ impl DeliveryState {
 }
 
 /// Every role of one store: what opening it gives. Callers hold the role they use (an
-/// `Arc<dyn Store>` coerces to any of them): the queue path, the admin, the upkeep, the book.
-pub trait Store: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook {}
+/// `Arc<dyn Store>` coerces to any of them): the queue path, the admin, the upkeep, the book,
+/// the rejections.
+pub trait Store: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + RejectionStore {}
 
-impl<T: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + ?Sized> Store for T {}
+impl<T> Store for T where
+    T: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + RejectionStore + ?Sized
+{
+}
 
 impl DeliveryMode {
     pub fn as_str(self) -> &'static str {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::metrics::QueueDepth;
 use crate::order::StoreError;
 
-/// How long finished records, dedup keys and order memories are kept.
+/// How long finished records, dedup keys, order memories and rejections are kept.
 #[derive(Clone, Copy, Debug)]
 pub struct Retention {
     pub delivered: std::time::Duration,
@@ -15,11 +15,14 @@ pub struct Retention {
     pub dead: std::time::Duration,
     pub dedup_window: std::time::Duration,
     pub orders: std::time::Duration,
+    /// Rejections received longer ago go.
+    pub rejections: std::time::Duration,
 }
 
 #[async_trait]
 pub trait StoreUpkeep: Send + Sync {
-    /// Deletes what `retention` no longer keeps; how many records went.
+    /// Deletes what `retention` no longer keeps; how many records (deliveries and rejections)
+    /// went.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError>;
     async fn depth(&self) -> Result<QueueDepth, StoreError>;
     /// Whether the store accepts new deliveries, as it last saw itself (readiness): a cheap

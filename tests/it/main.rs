@@ -11,6 +11,7 @@ mod metrics;
 mod packaging;
 mod queue;
 mod quick_start;
+mod rejections;
 mod reload;
 mod shutdown;
 mod signals;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use libtest_mimic::Trial;
@@ -15,8 +16,9 @@ use flowgate::config::{Config, SyncMode};
 use flowgate::queue::sqlite::SqliteStore;
 use flowgate::queue::{Deleted, DeliveryState, Enqueued, Finish, Store};
 
+use crate::suite::rejections::rejection;
 use crate::suite::{
-    Backend, accept, attempt, claim_and_finish, claim_ids, claim_one, days, delivery, secs,
+    Backend, VENDOR, accept, attempt, claim_and_finish, claim_ids, claim_one, days, delivery, secs,
     store_suite, t0,
 };
 
@@ -68,7 +70,8 @@ pub fn trials() -> Vec<Trial> {
             reopening_keeps_schema_and_data,
             a_newer_schema_is_refused,
             a_failing_request_leaves_its_batch_committed,
-            deleting_a_delivery_removes_its_attempts_and_key;
+            deleting_a_delivery_removes_its_attempts_and_key,
+            the_rejections_count_follows_every_insert_and_delete;
     });
     trials
 }
@@ -172,7 +175,7 @@ async fn reopening_keeps_schema_and_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");
@@ -245,6 +248,46 @@ async fn deleting_a_delivery_removes_its_attempts_and_key() {
             .expect("find"),
         None
     );
+}
+
+/// The trim reads the rejections' number from the row the schema's triggers keep: it follows
+/// every keep, delete, purge and trim, and a restart.
+async fn the_rejections_count_follows_every_insert_and_delete() {
+    let mut backend = SqliteBackend::new();
+    let counts = |path: &Path| -> (i64, i64) {
+        let conn = Connection::open(path).expect("second connection");
+        let number = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).expect(sql) };
+        (
+            number("SELECT n FROM rejections_count"),
+            number("SELECT COUNT(*) FROM rejections"),
+        )
+    };
+    let store = backend.store();
+    let t = t0();
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let refused = rejection(VENDOR, t - days(n));
+        ids.push(refused.id);
+        store.keep_rejection(refused).await.expect("keep");
+    }
+    assert_eq!(counts(&backend.path), (12, 12));
+    assert!(store.delete_rejection(ids[0]).await.expect("delete"));
+    assert_eq!(counts(&backend.path), (11, 11));
+    let retention = flowgate::queue::Retention {
+        delivered: Duration::from_secs(3600),
+        dead: Duration::ZERO,
+        dedup_window: Duration::from_secs(3600),
+        orders: Duration::from_secs(3600),
+        rejections: Duration::from_secs(10 * 24 * 3600 - 60),
+    };
+    assert_eq!(store.purge(t, retention).await.expect("purge"), 2);
+    assert_eq!(counts(&backend.path), (9, 9));
+    assert_eq!(store.trim_rejections(5).await.expect("trim"), 4);
+    assert_eq!(counts(&backend.path), (5, 5));
+    drop(store);
+    backend.restart().await;
+    assert_eq!(backend.store().trim_rejections(5).await.expect("trim"), 0);
+    assert_eq!(counts(&backend.path), (5, 5));
 }
 
 fn store_url_resolves_against_the_config_file() {

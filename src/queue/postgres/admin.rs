@@ -21,20 +21,25 @@ const MAX_LIMIT: usize = 500;
 
 /// A statement's `WHERE` conditions and their parameters, numbered as they are added.
 #[derive(Default)]
-struct Conditions {
-    sql: String,
-    params: Vec<Box<dyn ToSql + Sync + Send>>,
+pub(super) struct Conditions {
+    pub(super) sql: String,
+    pub(super) params: Vec<Box<dyn ToSql + Sync + Send>>,
 }
 
 impl Conditions {
     /// Adds ` AND <column> <operator> $n`.
-    fn and(&mut self, column: &str, operator: &str, value: impl ToSql + Sync + Send + 'static) {
+    pub(super) fn and(
+        &mut self,
+        column: &str,
+        operator: &str,
+        value: impl ToSql + Sync + Send + 'static,
+    ) {
         self.params.push(Box::new(value));
         let n = self.params.len();
         self.sql.push_str(&format!(" AND {column} {operator} ${n}"));
     }
 
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))

@@ -11,7 +11,7 @@ use crate::order::{StoreError, StoreErrorKind as Kind};
 use super::presence::PRESENT_OWNERS;
 
 /// Migration `n` (from 1) is recorded as version `n` once applied. Append, never edit.
-const MIGRATIONS: [&str; 3] = [V1, V2, V3];
+const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE deliveries (
@@ -115,6 +115,29 @@ CREATE TABLE buckets (
 /// database loses is the tokens' count, and every bucket starts again full, as it did at its
 /// first use.
 const V3: &str = "ALTER TABLE buckets SET UNLOGGED;";
+
+/// Refused webhooks (`rejections.rs`). Keyed by their v7 id, which sorts (as bytes, as `uuid`
+/// compares) by when each was received: the listing, the trim and the purge all walk the key's
+/// index.
+const V4: &str = "
+CREATE TABLE rejections (
+    id           uuid PRIMARY KEY,
+    vendor       text NOT NULL,
+    received_at  timestamptz NOT NULL,
+    status       integer NOT NULL,
+    code         text NOT NULL,
+    detail       text NOT NULL,
+    errors       jsonb,
+    event_id     text,
+    request_id   text NOT NULL,
+    content_type text,
+    delivery_id  uuid,
+    body         bytea NOT NULL
+);
+-- An operator's listing (and a replay) of one vendor's rejections, newest first, reads only
+-- that vendor's; the code filter is checked on the rows a listing reads.
+CREATE INDEX rejections_vendor ON rejections (vendor, id);
+";
 
 /// Creates the schema when missing and brings it to the newest version; a schema written by a
 /// newer flowgate is refused. The connection's `search_path` is the schema already.

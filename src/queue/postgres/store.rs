@@ -1,6 +1,6 @@
-//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`]) and [`OrderBook`]
-//! for [`PgStore`]: each call on a pooled connection, durable when it answers. Times are taken
-//! here, at the call, as the SQLite store does.
+//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`],
+//! [`RejectionStore`]) and [`OrderBook`] for [`PgStore`]: each call on a pooled connection,
+//! durable when it answers. Times are taken here, at the call, as the SQLite store does.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,11 +9,11 @@ use uuid::Uuid;
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
     Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
-    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Retention, Retried,
-    StoreUpkeep,
+    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter,
+    RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
 };
 
-use super::{PgStore, admin, book, claims, deliveries, upkeep};
+use super::{PgStore, admin, book, claims, deliveries, rejections, upkeep};
 
 #[async_trait]
 impl OrderBook for PgStore {
@@ -141,5 +141,29 @@ impl StoreUpkeep for PgStore {
     /// second, try.
     fn accepting(&self) -> Result<(), StoreError> {
         self.reach().cause().map_or(Ok(()), Err)
+    }
+}
+
+#[async_trait]
+impl RejectionStore for PgStore {
+    /// With the deliveries this process commits at the same moment, in one transaction.
+    async fn keep_rejection(&self, rejection: Rejection) -> Result<(), StoreError> {
+        self.inner.commits.keep_rejection(rejection).await
+    }
+
+    async fn trim_rejections(&self, max: u64) -> Result<u64, StoreError> {
+        rejections::trim(&self.client().await?, max).await
+    }
+
+    async fn rejections(&self, filter: &RejectionFilter) -> Result<RejectionPage, StoreError> {
+        rejections::list(&self.client().await?, filter).await
+    }
+
+    async fn rejection(&self, id: Uuid) -> Result<Option<Rejection>, StoreError> {
+        rejections::get(&self.client().await?, id).await
+    }
+
+    async fn delete_rejection(&self, id: Uuid) -> Result<bool, StoreError> {
+        rejections::delete(&self.client().await?, id).await
     }
 }

@@ -9,6 +9,7 @@ use deadpool_postgres::Object;
 use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention};
 
+use super::rejections;
 use super::rows::{self, OPEN, before};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
@@ -45,7 +46,8 @@ const LAST_SENT: &str = "DELETE FROM last_sent WHERE order_id IN (SELECT l.order
         WHERE b.order_id = l.order_id AND b.bound_at >= $1)
     LIMIT $2 FOR UPDATE OF l SKIP LOCKED)";
 
-/// Chunk by chunk until none is full; the deliveries removed (their attempts go with them).
+/// Chunk by chunk until none is full; the deliveries (their attempts go with them) and the
+/// rejections removed.
 pub(super) async fn purge(
     client: &Object,
     now: DateTime<Utc>,
@@ -70,7 +72,7 @@ pub(super) async fn purge(
             .iter()
             .any(|n| *n >= PURGE_CHUNK as u64);
         if !full {
-            return Ok(removed);
+            return Ok(removed + rejections::purge(client, now, retention.rejections).await?);
         }
     }
 }

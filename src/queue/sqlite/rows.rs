@@ -35,7 +35,7 @@ pub(super) fn before(now: i64, span: std::time::Duration) -> i64 {
     now.saturating_sub(i64::try_from(span.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn unreadable(idx: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
+pub(super) fn unreadable(idx: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, ty, why.into().into())
 }
 
@@ -54,6 +54,13 @@ pub(super) fn opt_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Dat
 pub(super) fn uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(idx)?;
     Uuid::parse_str(&text).map_err(|_| unreadable(idx, Type::Text, "not a UUID"))
+}
+
+pub(super) fn opt_uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(_) => uuid(row, idx).map(Some),
+    }
 }
 
 pub(super) fn hash(row: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; 32]> {

@@ -27,11 +27,12 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 const STATEMENT_CACHE: usize = 64;
 
 /// Migration `n` (from 1) brings `user_version` from `n - 1` to `n`. Append, never edit.
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration::Sql(V1),
     Migration::Sql(V2),
     Migration::Sql(V3),
     Migration::Run(state_check_without_a_list),
+    Migration::Sql(V5),
 ];
 
 enum Migration {
@@ -144,6 +145,42 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, seq)
     WHERE state IN ('pending', 'retrying') AND mode = 'queued' AND parked = 0;
 -- Holds only parked deliveries: a claim asks it which tenants have any.
 CREATE INDEX deliveries_parked ON deliveries (tenant) WHERE parked = 1;
+";
+
+/// Refused webhooks (`rejections.rs`). Keyed by their v7 id as text, which sorts as the ids'
+/// bytes, so by when each was received: the listing, the trim and the purge all walk the key's
+/// index. A rowid table, not WITHOUT ROWID: rows carry whole bodies. The body is the last
+/// column, so reading the others never reads its overflow pages. Their number is kept in a row
+/// of its own, so the trim, every second, reads one row instead of counting the index.
+const V5: &str = "
+CREATE TABLE rejections (
+    id           TEXT PRIMARY KEY,
+    vendor       TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    status       INTEGER NOT NULL,
+    code         TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    errors       TEXT,
+    event_id     TEXT,
+    request_id   TEXT NOT NULL,
+    content_type TEXT,
+    delivery_id  TEXT,
+    body         BLOB NOT NULL
+);
+-- An operator's listing (and a replay) of one vendor's rejections, newest first, reads only
+-- that vendor's; the code filter is checked on the rows a listing reads.
+CREATE INDEX rejections_vendor ON rejections (vendor, id);
+
+CREATE TABLE rejections_count (n INTEGER NOT NULL);
+INSERT INTO rejections_count (n) VALUES (0);
+CREATE TRIGGER rejections_in AFTER INSERT ON rejections
+BEGIN
+    UPDATE rejections_count SET n = n + 1;
+END;
+CREATE TRIGGER rejections_out AFTER DELETE ON rejections
+BEGIN
+    UPDATE rejections_count SET n = n - 1;
+END;
 ";
 
 /// V1's check on `state`, as V1 wrote it.
@@ -341,6 +378,8 @@ mod tests {
         assert_eq!(index("deliveries_delivered"), 1);
         assert_eq!(index("deliveries_parked"), 1);
         assert_eq!(number("SELECT parked FROM deliveries WHERE id = 'd1'"), 0);
+        assert_eq!(index("rejections_vendor"), 1);
+        assert_eq!(number("SELECT n FROM rejections_count"), 0);
         let integrity: String = conn
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .expect("integrity check");

@@ -1,6 +1,6 @@
-//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`]) and [`OrderBook`]
-//! for [`SqliteStore`]: writes go to the writer thread (durable when they answer), reads to the
-//! reader pool. Times are taken here, at the call.
+//! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`],
+//! [`RejectionStore`]) and [`OrderBook`] for [`SqliteStore`]: writes go to the writer thread
+//! (durable when they answer), reads to the reader pool. Times are taken here, at the call.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,12 +9,12 @@ use uuid::Uuid;
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
     Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
-    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Retention, Retried,
-    StoreUpkeep,
+    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter,
+    RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
 };
 
 use super::rows::millis;
-use super::{SqliteStore, admin, book, deliveries, upkeep};
+use super::{SqliteStore, admin, book, deliveries, rejections, upkeep};
 
 #[async_trait]
 impl OrderBook for SqliteStore {
@@ -196,5 +196,46 @@ impl StoreUpkeep for SqliteStore {
             .or_else(|| inner.writes.cause())
             .or_else(|| inner.stall.cause());
         cause.map_or(Ok(()), Err)
+    }
+}
+
+#[async_trait]
+impl RejectionStore for SqliteStore {
+    /// A row in the writer's next batch: the webhooks committed beside it share its fsync.
+    async fn keep_rejection(&self, rejection: Rejection) -> Result<(), StoreError> {
+        let errors = rejections::encode_errors(&rejection.errors)?;
+        self.write(move |conn| rejections::keep(conn, &rejection, errors.as_deref()))
+            .await
+    }
+
+    /// The count read on a reader first: the writer is asked only when there is something to
+    /// drop, and then drops it chunk by chunk, counting again in each chunk's transaction.
+    async fn trim_rejections(&self, max: u64) -> Result<u64, StoreError> {
+        if self.read(rejections::count).await? <= max {
+            return Ok(0);
+        }
+        let mut dropped = 0;
+        loop {
+            let (gone, left) = self
+                .write(move |conn| rejections::trim_chunk(conn, max))
+                .await?;
+            dropped += gone;
+            if left <= max || gone == 0 {
+                return Ok(dropped);
+            }
+        }
+    }
+
+    async fn rejections(&self, filter: &RejectionFilter) -> Result<RejectionPage, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| rejections::list(conn, &filter)).await
+    }
+
+    async fn rejection(&self, id: Uuid) -> Result<Option<Rejection>, StoreError> {
+        self.read(move |conn| rejections::get(conn, id)).await
+    }
+
+    async fn delete_rejection(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.write(move |conn| rejections::delete(conn, id)).await
     }
 }

@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention};
 
+use super::rejections;
 use super::rows::{before, time};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
@@ -51,8 +52,8 @@ pub(super) fn schedule_stranded(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One chunk of the purge: the deliveries it removed (their attempts go with them), and
-/// whether any statement hit the chunk size (so more may be left).
+/// One chunk of the purge: the deliveries and rejections it removed (the deliveries' attempts
+/// go with them), and whether any statement hit the chunk size (so more may be left).
 pub(super) fn purge_chunk(
     conn: &Connection,
     now: i64,
@@ -69,10 +70,12 @@ pub(super) fn purge_chunk(
     let orders = before(now, retention.orders);
     let bindings = delete_chunk(conn, BINDINGS, orders)?;
     let sent = delete_chunk(conn, LAST_SENT, orders)?;
+    let refused = rejections::purge_chunk(conn, before(now, retention.rejections))?;
     let full = [delivered, dead, keys, bindings, sent]
         .iter()
-        .any(|n| *n >= PURGE_CHUNK as u64);
-    Ok((delivered + dead, full))
+        .any(|n| *n >= PURGE_CHUNK as u64)
+        || refused >= rejections::CHUNK;
+    Ok((delivered + dead + refused, full))
 }
 
 fn delete_chunk(conn: &Connection, sql: &str, cutoff: i64) -> Result<u64, StoreError> {

@@ -59,6 +59,9 @@ async fn a_deleted_database_turns_readiness_503_and_queued_webhooks_503_unavaila
     let order = uuid::Uuid::new_v4().to_string();
     let refused = post(&gw, &order, json!({"state": "Completed"})).await;
     assert_problem(&refused, 503, "unavailable");
+    // A refusal the store cannot keep now is answered all the same.
+    let invalid = post(&gw, &order, json!({"state": "Shipped"})).await;
+    assert_problem(&invalid, 422, "schema-violation");
 }
 
 #[tokio::test]

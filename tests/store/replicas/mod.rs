@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 use crate::server;
-use crate::support::admin::{until_state, until_state_at};
+use crate::support::admin::{admin_at, until_state, until_state_at};
 use crate::support::client::{Reply, exchange};
 use crate::support::flow::FlowSim;
 use crate::support::queued::{accepted, post, post_to, queued_config, statuses};
@@ -29,7 +29,8 @@ pub fn trials() -> Vec<Trial> {
         postgres:
             the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it,
             two_replicas_on_one_schema_share_the_queue_and_keep_each_order_in_line,
-            while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_itself;
+            while_the_database_is_out_of_reach_webhooks_are_503_and_it_recovers_by_itself,
+            a_refused_webhook_is_kept_in_postgres_and_shown_by_every_replica;
     };
     trials.extend(fleet::trials());
     trials
@@ -190,6 +191,37 @@ async fn the_binary_commits_a_queued_webhook_to_postgres_and_delivers_it() {
     let flow_order = sim.order(&order).await.expect("delivered to Flow");
     assert_eq!(statuses(&flow_order), ["Done"]);
     assert_eq!(flow_order["Title"], "Photos");
+}
+
+async fn a_refused_webhook_is_kept_in_postgres_and_shown_by_every_replica() {
+    let schema = Schema::new();
+    let sim = FlowSim::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = schema.store_table(None);
+    let replicas = [
+        replica(dir.path(), "one", &sim, &store).await,
+        replica(dir.path(), "two", &sim, &store).await,
+    ];
+    // The canonical envelope wants a known state.
+    let order = uuid::Uuid::new_v4().to_string();
+    let reply = replicas[0].post(&order, json!({"state": "Shipped"})).await;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    let (status, page) = admin_at(&replicas[1].admin, "GET", "/admin/rejections").await;
+    assert_eq!(status, 200, "{page}");
+    let listed = page["rejections"].as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{page}");
+    assert_eq!(listed[0]["code"], "schema-violation");
+    let id = listed[0]["id"].as_str().expect("an id");
+    let (_, shown) = admin_at(
+        &replicas[1].admin,
+        "GET",
+        &format!("/admin/rejections/{id}"),
+    )
+    .await;
+    let body: Value = serde_json::from_str(shown["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(body["orderId"], order.as_str());
+    assert_eq!(body["state"], "Shipped");
+    assert!(sim.calls_of("updatestate").await.is_empty());
 }
 
 async fn two_replicas_on_one_schema_share_the_queue_and_keep_each_order_in_line() {

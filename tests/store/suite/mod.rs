@@ -1,11 +1,12 @@
 //! The store's behaviour suite, written against [`Store`] alone so every store runs the same
 //! cases: a backend module (`sqlite.rs`, `postgres/mod.rs`) implements [`Backend`] and lists the
 //! suite's trials with [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`,
-//! `claim`, `admin`, `upkeep`.
+//! `claim`, `admin`, `upkeep`, `rejections`.
 
 pub mod admin;
 pub mod claim;
 pub mod enqueue;
+pub mod rejections;
 pub mod upkeep;
 
 use std::sync::Arc;
@@ -76,6 +77,14 @@ macro_rules! store_suite {
             upkeep::last_sent_round_trip,
             upkeep::finish_records_what_was_sent,
             upkeep::a_working_store_is_accepting,
+            rejections::kept_as_received_with_its_exact_bytes,
+            rejections::listed_newest_first_by_vendor_code_and_time,
+            rejections::listed_in_pages_with_a_cursor,
+            rejections::deleted_one_by_one,
+            rejections::purged_by_retention,
+            rejections::trimmed_to_the_newest_max,
+            rejections::kept_while_webhooks_commit,
+            rejections::a_failing_rejection_among_webhooks_fails_alone,
         )
     };
     (@cases $kind:ident $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {

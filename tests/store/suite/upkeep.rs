@@ -21,6 +21,7 @@ fn retention() -> Retention {
         dead: Duration::ZERO,
         dedup_window: DAY,
         orders: 90 * DAY,
+        rejections: 7 * DAY,
     }
 }
 

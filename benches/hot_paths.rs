@@ -1,5 +1,6 @@
 //! What one webhook costs in each pure stage of its path, measured alone with criterion:
-//! signature checks over a ~600-byte body, the canonical envelope's schema, a vendor map, and a
+//! signature checks over a ~600-byte body, the canonical envelope's schema, a vendor map, what
+//! observing a vendor's accepted payload costs (its shadow schema, the drift walk), and a
 //! problem+json answer. `cargo bench --bench hot_paths` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
@@ -11,7 +12,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flowgate::config::MapConfig;
 use flowgate::map::Mapper;
 use flowgate::problem::{Code, Problem};
-use flowgate::validate::{VendorSchemas, Violation, compile_canonical};
+use flowgate::validate::{
+    DeclaredFields, VendorSchemas, Violation, compile_canonical, compile_file,
+};
 use flowgate::verify::signature::{
     DEFAULT_TOLERANCE, HmacSpec, SignatureError, Verifier, VerifierSpec,
 };
@@ -35,6 +38,10 @@ title = "/data/product"
 action_text = { value = "Open in Example Photo" }
 metadata = { "Photographer" = "/data/photographer", "Shoot date" = "/data/shootDate" }
 "#;
+
+/// The photographer's payload grown to ~600 bytes with properties its schema does not declare
+/// (`/source`, `/data/gallery`, `/data/items/*/…`): what drift walks when a vendor adds fields.
+const PHOTO_DRIFTED: &str = r#"{"id":"evt_7Hq2mZ4kLw","type":"order.delivered","createdAt":"2026-11-28T14:05:00Z","source":"app","data":{"orderId":"2d6f1c3a-8b4e-4f0a-9c7d-5e1b2a3c4d5e","flowUrl":"http://127.0.0.1:8081/flow","tenantId":14,"message":"20 photos are ready for the listing","product":"Photo package L","photographer":"Ann Berg","shootDate":"2026-11-27","gallery":"https://photo.example/galleries/2d6f1c3a","items":[{"sku":"PH-L","count":20,"colour":"full"},{"sku":"FP-2","count":2,"colour":"mono"},{"sku":"DR-1","count":1,"colour":"full"}]}}"#;
 
 /// A fixed clock inside the standard-webhooks tolerance of the signature made at it.
 fn now() -> SystemTime {
@@ -124,5 +131,37 @@ fn problems(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(hot_paths, signatures, validation, mapping, problems);
+/// What each accepted webhook of a vendor with a shadow schema costs beyond its live schema:
+/// the shadow check (here the vendor's own schema again, which the payload passes) and the
+/// drift walk.
+fn observing(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/vendors/example-photo.schema.json"
+    );
+    let (schema, validator) = compile_file(std::path::Path::new(path)).expect("compiles");
+    let declared = Arc::new(DeclaredFields::from_schema(&schema));
+    let schemas = VendorSchemas::new(None, None)
+        .with_shadow(Some(Arc::new(validator)))
+        .with_declared(Some(declared));
+    let document: Value = serde_json::from_str(PHOTO_DRIFTED).expect("the payload is JSON");
+    assert!(schemas.shadow_violations(&document).is_empty(), "it passes");
+    assert_eq!(schemas.undeclared(&document).len(), 3, "three undeclared");
+    let plain: Value = serde_json::from_str(PHOTO_PAYLOAD).expect("the payload is JSON");
+    let mut group = c.benchmark_group("observe");
+    group.bench_function("shadow/example-photo", |b| {
+        b.iter(|| schemas.shadow_violations(black_box(&document)));
+    });
+    group.bench_function("drift/example-photo-600b", |b| {
+        b.iter(|| schemas.undeclared(black_box(&document)));
+    });
+    group.bench_function("drift/example-photo-clean", |b| {
+        b.iter(|| schemas.undeclared(black_box(&plain)));
+    });
+    group.finish();
+}
+
+criterion_group!(
+    hot_paths, signatures, validation, mapping, observing, problems
+);
 criterion_main!(hot_paths);

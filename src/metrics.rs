@@ -168,6 +168,18 @@ pub const REJECTIONS_DROPPED: Family = family(
     "Kept rejections dropped, the oldest first, to stay within store.max_rejections.",
     &[],
 );
+pub const SHADOW_VIOLATIONS: Family = family(
+    "flowgate_shadow_violations_total",
+    Kind::Counter,
+    "Webhooks that passed their vendor's live schema but not its shadow_schema, by vendor; the answer is unchanged.",
+    &["vendor"],
+);
+pub const PAYLOAD_UNKNOWN_FIELDS: Family = family(
+    "flowgate_payload_unknown_fields_total",
+    Kind::Counter,
+    "Webhooks that passed their vendor's schema carrying properties it does not declare, by vendor (once per webhook).",
+    &["vendor"],
+);
 pub const READY: Family = family(
     "flowgate_ready",
     Kind::Gauge,
@@ -259,7 +271,7 @@ pub const PROCESS_THREADS: Family = family(
 );
 
 /// Every metric the gateway exports.
-pub const FAMILIES: [Family; 30] = [
+pub const FAMILIES: [Family; 32] = [
     WEBHOOKS_RECEIVED,
     WEBHOOK_DURATION,
     SIGNATURE_FAILURES,
@@ -276,6 +288,8 @@ pub const FAMILIES: [Family; 30] = [
     FLOW_THROTTLED,
     REJECTIONS_STORED,
     REJECTIONS_DROPPED,
+    SHADOW_VIOLATIONS,
+    PAYLOAD_UNKNOWN_FIELDS,
     READY,
     STORE_READY,
     TLS_CERT_EXPIRY,

@@ -1,6 +1,6 @@
 //! The admin listener, on its own address: liveness, readiness and metrics for orchestrators and
 //! Prometheus, and the bearer-protected `/admin` API (contract section 9) to inspect and steer
-//! deliveries, orders and tenants. Each `/admin` file holds one resource; `auth.rs` holds the
+//! deliveries, orders, tenants, rejections and vendors' drift. Each `/admin` file holds one resource; `auth.rs` holds the
 //! token check.
 
 mod auth;
@@ -12,6 +12,7 @@ pub mod reload;
 mod tenants;
 #[cfg(test)]
 mod tests;
+mod vendors;
 
 pub use auth::{AuthError, RequireBearer, RequireBearerLayer};
 
@@ -36,6 +37,7 @@ use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::{Store, StoreError};
+use crate::validate::Drift;
 
 /// What the admin API works on.
 #[derive(Clone)]
@@ -49,6 +51,8 @@ pub struct AdminState {
     pub metrics: Metrics,
     /// Whether the store accepts, as the ingress sees it too.
     pub readiness: Arc<StoreReadiness>,
+    /// The undeclared pointers of each configured vendor's payloads.
+    pub drift: Arc<Drift>,
     /// Loads the configuration again (`POST /admin/reload`).
     pub reload: reload::Reloader,
 }
@@ -77,6 +81,7 @@ pub fn router(state: AdminState) -> Router {
             "/rejections/{id}",
             get(rejections::show).delete(rejections::delete),
         )
+        .route("/vendors/{vendor}/drift", get(vendors::drift))
         .route("/reload", post(reload::reload))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

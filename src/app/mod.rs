@@ -34,6 +34,7 @@ use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::simulator::{Simulator, SimulatorSettings};
 use crate::tls::{LiveTls, LoadedTls};
+use crate::validate::Drift;
 use built::Built;
 use reload::{Generation, Running, Shared};
 use upkeep::{Queue, upkeep};
@@ -144,6 +145,7 @@ impl App {
             client: client.clone(),
             health: health.clone(),
             metrics: metrics.clone(),
+            drift: Arc::new(Drift::default()),
             capacities: Capacities::new(&config),
             cut: cut_requests,
         };

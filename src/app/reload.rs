@@ -28,6 +28,7 @@ use crate::queue::Store;
 use crate::queue::backlog::Backlog;
 use crate::queue::readiness::StoreReadiness;
 use crate::tls::LiveTls;
+use crate::validate::Drift;
 
 /// What every configuration runs on, made once at start-up.
 pub(super) struct Shared {
@@ -42,6 +43,8 @@ pub(super) struct Shared {
     pub client: FlowClient,
     pub health: Health,
     pub metrics: Metrics,
+    /// The undeclared pointers each vendor's payloads carried, kept across reloads.
+    pub drift: Arc<Drift>,
     /// What requests hold while they run, whichever configuration admitted them.
     pub capacities: Capacities,
     /// Requests still running at the end of the drain are cut.
@@ -156,9 +159,11 @@ impl Running {
         shared.backlog.set_limit(config.store.max_pending);
         shared.readiness.set_min_free(config.store.min_free_disk.0);
         shared.capacities.resize(config);
+        shared.drift.keep_vendors(config.vendors.keys());
         let flow = FlowPath {
             tenants: built.tenants.clone(),
             tokens: built.tokens.clone(),
+            drift: shared.drift.clone(),
             dispatch: Dispatch {
                 store: shared.store.clone(),
                 deliverer: shared.deliverer.clone(),
@@ -185,6 +190,7 @@ impl Running {
             health: shared.health.clone(),
             metrics: shared.metrics.clone(),
             readiness: shared.readiness.clone(),
+            drift: shared.drift.clone(),
             reload: Arc::new(Reloads(self.reloader.clone())),
         }));
         if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {

@@ -6,8 +6,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 /// Keys of the contract whose behaviour is not built yet (sections 15–17): known, so they are
 /// never taken for typos, and refused, because a key that silently does nothing is worse than
 /// an error. `vendors` stands for every `[vendors.X]` table.
-pub(super) const NOT_BUILT: [(&str, &str); 2] =
-    [("store", "body_retention"), ("vendors", "shadow_schema")];
+pub(super) const NOT_BUILT: [(&str, &str); 1] = [("store", "body_retention")];
 
 /// Every key `[section]` (or a `[vendors.X]` table) accepts, built and not built yet.
 pub(super) fn known_keys<'de, T: Deserialize<'de>>(section: &str) -> Vec<&'static str> {

@@ -90,9 +90,12 @@ pub fn render(config: &Config, certificate: Option<&str>) -> String {
             .schema
             .as_ref()
             .map_or("canonical envelope".into(), |p| p.display().to_string());
+        let shadow = vendor.shadow_schema.as_ref().map_or(String::new(), |p| {
+            format!(", shadow schema {}", p.display())
+        });
         let _ = writeln!(
             out,
-            "  {name}: {} (secret {secret}), schema {schema}{}, flow_token {}, delivery {}",
+            "  {name}: {} (secret {secret}), schema {schema}{shadow}{}, flow_token {}, delivery {}",
             vendor.verify.scheme_name(),
             if vendor.map.is_some() { ", mapped" } else { "" },
             match vendor.flow_token {

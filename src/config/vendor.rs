@@ -13,6 +13,9 @@ use super::{DeliveryMode, RateLimitConfig, VerifyConfig};
 #[serde(deny_unknown_fields)]
 pub struct VendorConfig {
     pub schema: Option<PathBuf>,
+    /// A candidate schema each webhook the live one accepts is also checked against, only to
+    /// be counted and logged (contract section 17).
+    pub shadow_schema: Option<PathBuf>,
     pub verify: VerifyConfig,
     pub tenant: Option<String>,
     pub tenants: Option<Vec<String>>,

@@ -1,8 +1,10 @@
 //! The pipeline's checks of the request itself, in the contract's order, each a [`Stage`] from one
 //! type of `webhook.rs` to the next and each a thin adapter of its stage library: the vendor
 //! (404), the media type (415), the signature on the raw bytes (401), the vendor's rate limit
-//! (429), JSON (400) and the vendor's schemas (422).
+//! (429), JSON (400) and the vendor's schemas (422), then what only observes an accepted
+//! payload: its vendor's shadow schema and the properties its schema does not declare.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,7 +15,7 @@ use super::webhook::{Inbound, Parsed, Received, Routed, Unique, Valid, Verified}
 use super::{Stage, Vendors};
 use crate::http::client_addr::ClientAddr;
 use crate::validate::{
-    MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
+    Drift, MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
 };
 use crate::verify::signature::SignatureError;
 use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor, is_vendor_name};
@@ -175,5 +177,51 @@ impl Stage<Unique> for ValidateSchema {
             document: unique.document,
             identity: unique.identity,
         })
+    }
+}
+
+/// Stage: compare a payload its schemas accepted with the vendor's shadow schema (each failure
+/// logged with its pointers and counted) and with what its schema declares (drift: counted once
+/// per webhook and remembered per pointer). Never refuses: the answer is what it would be
+/// without it.
+#[derive(Clone)]
+pub struct ObserveSchemas {
+    drift: Arc<Drift>,
+}
+
+impl ObserveSchemas {
+    pub fn new(drift: Arc<Drift>) -> Self {
+        Self { drift }
+    }
+}
+
+impl Stage<Valid> for ObserveSchemas {
+    type Out = Valid;
+    type Error = Infallible;
+
+    fn run(&self, valid: Valid) -> Result<Valid, Infallible> {
+        let vendor = valid.webhook.vendor();
+        let schemas = &vendor.schemas;
+        if schemas.has_shadow() {
+            let violations = schemas.shadow_violations(&valid.document);
+            if !violations.is_empty() {
+                vendor.metrics.shadow_violated();
+                let pointers: Vec<&str> = violations.iter().map(|v| v.pointer.as_str()).collect();
+                tracing::info!(
+                    vendor = %vendor.name,
+                    event_id = %valid.identity.event_id,
+                    pointers = ?pointers,
+                    violations = ?violations,
+                    "the payload passed its schema but not its shadow schema"
+                );
+            }
+        }
+        let undeclared = schemas.undeclared(&valid.document);
+        if !undeclared.is_empty() {
+            vendor.metrics.unknown_fields();
+            self.drift
+                .record(&vendor.name, &undeclared, chrono::Utc::now());
+        }
+        Ok(valid)
     }
 }

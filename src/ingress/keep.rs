@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use axum::response::Response;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
+use http::HeaderValue;
 use tower::{Layer, Service};
 
 use serde_json::Value;
@@ -79,13 +80,14 @@ where
     }
 }
 
-/// What is kept of a webhook, taken before the stages consume it: cheap (the body is shared,
-/// not copied).
+/// What is kept of a webhook, taken before the stages consume it: cheap, as every authenticated
+/// webhook pays it (the body and headers are shared, not copied; text is made only for a
+/// refusal).
 struct Received {
     vendor: Arc<Vendor>,
     received_at: chrono::DateTime<Utc>,
-    request_id: String,
-    content_type: Option<String>,
+    request_id: Option<RequestId>,
+    content_type: Option<HeaderValue>,
     /// The event id its signature covers, when its scheme has one.
     signed_id: Option<String>,
     body: bytes::Bytes,
@@ -94,19 +96,11 @@ struct Received {
 impl Received {
     fn of(webhook: &Verified) -> Received {
         let parts = webhook.parts();
-        let header = |name: http::HeaderName| {
-            let value = parts.headers.get(name)?;
-            value.to_str().ok().map(str::to_owned)
-        };
         Received {
             vendor: webhook.vendor().clone(),
             received_at: Utc::now(),
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.as_str().to_owned())
-                .unwrap_or_default(),
-            content_type: header(http::header::CONTENT_TYPE),
+            request_id: parts.extensions.get::<RequestId>().cloned(),
+            content_type: parts.headers.get(http::header::CONTENT_TYPE).cloned(),
             signed_id: webhook.event_id().map(str::to_owned),
             body: webhook.body().clone(),
         }
@@ -140,8 +134,13 @@ impl Received {
             detail: problem.detail.clone(),
             errors: problem.errors.to_json(),
             event_id: Some(event_id),
-            request_id: self.request_id,
-            content_type: self.content_type,
+            request_id: self
+                .request_id
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
+            content_type: self
+                .content_type
+                .and_then(|value| value.to_str().ok().map(str::to_owned)),
             body: self.body,
             delivery_id: None,
         };

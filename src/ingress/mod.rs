@@ -43,17 +43,20 @@ use crate::http::{method_not_allowed, not_found};
 use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::route::Tenants;
+use crate::validate::Drift;
 use crate::verify::flow_token::FlowTokens;
 
 /// The webhook stages as one service.
 pub type Pipeline = BoxCloneSyncService<Inbound, Response, Infallible>;
 
-/// What stands between a parsed webhook and Flow: the tenants, the FlowToken verifier, and the
-/// last stage (store, deliverer, tenant controls), built once at start-up.
+/// What stands between a parsed webhook and Flow: the tenants, the FlowToken verifier, the
+/// drift record (which outlives configurations), and the last stage (store, deliverer, tenant
+/// controls), built once at start-up.
 #[derive(Clone)]
 pub struct FlowPath {
     pub tenants: Arc<Tenants>,
     pub tokens: Arc<FlowTokens>,
+    pub drift: Arc<Drift>,
     pub dispatch: Dispatch,
 }
 

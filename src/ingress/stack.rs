@@ -17,8 +17,8 @@ use tracing::Level;
 use super::body::ReadBodyLayer;
 use super::capacity::Capacity;
 use super::checks::{
-    Authenticate, CheckClientAddr, LookupVendor, ParseJson, RequireJson, ValidateSchema,
-    VendorRateLimit,
+    Authenticate, CheckClientAddr, LookupVendor, ObserveSchemas, ParseJson, RequireJson,
+    ValidateSchema, VendorRateLimit,
 };
 use super::dedup::Deduplicate;
 use super::guard::{DeadlineLayer, InFlightLayer};
@@ -114,6 +114,9 @@ pub fn webhook_pipeline(
         )))
         // 422: the vendor's schemas, every violation listed.
         .layer(StageLayer::new(ValidateSchema))
+        // Never answers: the shadow schema and drift see only what the live schemas accepted,
+        // and every such payload, before the map or routing can refuse it.
+        .layer(StageLayer::new(ObserveSchemas::new(flow.drift.clone())))
         // 422: only now is the payload known to have the shape the map reads.
         .layer(StageLayer::new(MapUpdate))
         // 422: an update that sets nothing has nothing to deliver; its order is known by now.

@@ -17,7 +17,7 @@ use crate::config::{
 use crate::map::Mapper;
 use crate::metrics::{Metrics, VendorMetrics};
 use crate::route::VendorRouting;
-use crate::validate::{self, VendorSchemas};
+use crate::validate::{self, DeclaredFields, VendorSchemas};
 use crate::verify::signature::Verifier;
 
 /// One vendor, ready to take webhooks.
@@ -38,7 +38,7 @@ pub struct Vendor {
     pub launch: Option<Launch>,
     /// This vendor's series: signature failures, cut fields, deliveries.
     pub metrics: VendorMetrics,
-    /// A digest of its resolved secrets and its schema's bytes (never shown): how a reload
+    /// A digest of its resolved secrets and its schemas' bytes (never shown): how a reload
     /// tells a rotated secret or an edited schema from no change.
     pub fingerprint: [u8; 32],
 }
@@ -167,7 +167,7 @@ fn build_vendor(
 }
 
 /// A digest of what `vendor` was built from beyond its settings: its secrets as resolved now
-/// and the bytes of its schema file.
+/// and the bytes of its schema and shadow schema files.
 fn fingerprint(config: &Config, name: &str, vendor: &config::VendorConfig) -> [u8; 32] {
     let source = &config.source;
     let mut digest = Sha256::new();
@@ -180,49 +180,94 @@ fn fingerprint(config: &Config, name: &str, vendor: &config::VendorConfig) -> [u
         digest.update(secret.len().to_le_bytes());
         digest.update(secret.as_bytes());
     }
-    if let Some(path) = &vendor.schema {
-        let path = source.resolve(&format!("vendors.{name}.schema"), path);
-        digest.update(std::fs::read(path).unwrap_or_default());
+    let files = [
+        ("schema", &vendor.schema),
+        ("shadow_schema", &vendor.shadow_schema),
+    ];
+    for (key, path) in files {
+        // The length first, so bytes moved from one file to the other still change the digest.
+        let bytes = path
+            .as_ref()
+            .map(|path| source.resolve(&format!("vendors.{name}.{key}"), path))
+            .and_then(|path| std::fs::read(path).ok());
+        let bytes = bytes.unwrap_or_default();
+        digest.update(bytes.len().to_le_bytes());
+        digest.update(&bytes);
     }
     digest.finalize().into()
 }
 
 /// The schemas a vendor's payloads are checked against: its own `schema` (every map pointer
-/// must be reachable in it), then for a canonical vendor (no map) the `canonical` envelope.
-/// Needs no secret, so `flowgate map` validates with exactly this.
+/// must be reachable in it), then for a canonical vendor (no map) the `canonical` envelope; its
+/// `shadow_schema`; and what the first of them declares, for drift. Needs no secret, so
+/// `flowgate map` validates with exactly this.
 pub fn vendor_schemas(
     config: &Config,
     name: &str,
     vendor: &config::VendorConfig,
     canonical: Option<&Arc<Validator>>,
 ) -> Result<VendorSchemas, Vec<ConfigError>> {
+    let own_schema = vendor
+        .schema
+        .as_ref()
+        .map(|path| own_schema(config, name, vendor, path));
+    let shadow = vendor.shadow_schema.as_ref().map(|path| {
+        let key = format!("vendors.{name}.shadow_schema");
+        validate::compile_file(&config.source.resolve(&key, path))
+            .map(|(_, validator)| Arc::new(validator))
+            .map_err(|e| vec![config.source.error(&key, e)])
+    });
+    let (own_schema, shadow) = match (own_schema.transpose(), shadow.transpose()) {
+        (Ok(own), Ok(shadow)) => (own, shadow),
+        (own, shadow) => {
+            let errors = [own.err(), shadow.err()].into_iter().flatten().flatten();
+            return Err(errors.collect());
+        }
+    };
+    let envelope = vendor.map.is_none().then(|| canonical.cloned()).flatten();
+    let declared = match (&own_schema, &envelope) {
+        (Some((declared, _)), _) => Some(declared.clone()),
+        (None, Some(_)) => Some(validate::canonical_declared()),
+        (None, None) => None,
+    };
+    Ok(
+        VendorSchemas::new(own_schema.map(|(_, validator)| validator), envelope)
+            .with_shadow(shadow)
+            .with_declared(declared),
+    )
+}
+
+/// A vendor's own schema, compiled, with what it declares; every map pointer must be reachable.
+fn own_schema(
+    config: &Config,
+    name: &str,
+    vendor: &config::VendorConfig,
+    path: &std::path::Path,
+) -> Result<(Arc<DeclaredFields>, Arc<Validator>), Vec<ConfigError>> {
     let source = &config.source;
     let key = format!("vendors.{name}");
     let schema_key = format!("{key}.schema");
-    let own_schema = vendor.schema.as_ref().map(|path| {
-        let (document, validator) = validate::compile_file(&source.resolve(&schema_key, path))
-            .map_err(|e| vec![source.error(&schema_key, e)])?;
-        let unreachable: Vec<ConfigError> = vendor
-            .map
-            .iter()
-            .flat_map(|map| map.pointers())
-            .filter(|(_, pointer)| !validate::reachable(&document, pointer))
-            .map(|(field, pointer)| {
-                let message = format!(
-                    "`{pointer}` cannot be in a payload that {} accepts",
-                    path.display()
-                );
-                source.error(format!("{key}.map.{field}"), message)
-            })
-            .collect();
-        if unreachable.is_empty() {
-            Ok(Arc::new(validator))
-        } else {
-            Err(unreachable)
-        }
-    });
-    let envelope = vendor.map.is_none().then(|| canonical.cloned()).flatten();
-    Ok(VendorSchemas::new(own_schema.transpose()?, envelope))
+    let (document, validator) = validate::compile_file(&source.resolve(&schema_key, path))
+        .map_err(|e| vec![source.error(&schema_key, e)])?;
+    let unreachable: Vec<ConfigError> = vendor
+        .map
+        .iter()
+        .flat_map(|map| map.pointers())
+        .filter(|(_, pointer)| !validate::reachable(&document, pointer))
+        .map(|(field, pointer)| {
+            let message = format!(
+                "`{pointer}` cannot be in a payload that {} accepts",
+                path.display()
+            );
+            source.error(format!("{key}.map.{field}"), message)
+        })
+        .collect();
+    if unreachable.is_empty() {
+        let declared = DeclaredFields::from_schema(&document);
+        Ok((Arc::new(declared), Arc::new(validator)))
+    } else {
+        Err(unreachable)
+    }
 }
 
 /// The mapper of a vendor: its `map`, or the canonical envelope's.

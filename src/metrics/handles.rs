@@ -10,9 +10,9 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use super::{
     CIRCUIT_OPEN, DELIVERIES, DELIVERY_LAG, DeliveryResult, FIELDS_TRUNCATED,
     FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, Operation, Outcome,
-    REJECTIONS_STORED, RejectedCode, SIGNATURE_FAILURES, SignatureReason, StatusClass,
-    TENANT_PAUSED, TOKEN_VERIFICATIONS, ThrottleCause, TokenResult, TruncatedField,
-    WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
+    PAYLOAD_UNKNOWN_FIELDS, REJECTIONS_STORED, RejectedCode, SHADOW_VIOLATIONS, SIGNATURE_FAILURES,
+    SignatureReason, StatusClass, TENANT_PAUSED, TOKEN_VERIFICATIONS, ThrottleCause, TokenResult,
+    TruncatedField, WEBHOOK_DURATION, WEBHOOKS_RECEIVED,
 };
 
 /// Registers series on one recorder.
@@ -68,6 +68,8 @@ struct VendorSeries {
     deliveries: [Counter; DeliveryResult::COUNT],
     lag: Histogram,
     rejections: [Counter; RejectedCode::COUNT],
+    shadow_violations: Counter,
+    unknown_fields: Counter,
 }
 
 impl VendorMetrics {
@@ -91,6 +93,8 @@ impl VendorMetrics {
             lag: series.histogram(&DELIVERY_LAG, &vendor_only),
             rejections: RejectedCode::ALL
                 .map(|c| series.counter(&REJECTIONS_STORED, &code(c.as_str()))),
+            shadow_violations: series.counter(&SHADOW_VIOLATIONS, &vendor_only),
+            unknown_fields: series.counter(&PAYLOAD_UNKNOWN_FIELDS, &vendor_only),
         };
         VendorMetrics {
             series: Arc::new(series),
@@ -139,6 +143,16 @@ impl VendorMetrics {
     /// A refused webhook was kept as a rejection.
     pub fn rejection_kept(&self, code: RejectedCode) {
         self.series.rejections[code as usize].increment(1);
+    }
+
+    /// A webhook its live schema accepted broke its shadow schema.
+    pub fn shadow_violated(&self) {
+        self.series.shadow_violations.increment(1);
+    }
+
+    /// A webhook its schema accepted carried properties the schema does not declare.
+    pub fn unknown_fields(&self) {
+        self.series.unknown_fields.increment(1);
     }
 }
 

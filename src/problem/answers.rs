@@ -15,6 +15,13 @@ use crate::verify::policy::PolicyError;
 use crate::verify::signature::SignatureError;
 use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor};
 
+/// A stage that never refuses.
+impl From<std::convert::Infallible> for Problem {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl From<IpNotAllowed> for Problem {
     fn from(error: IpNotAllowed) -> Self {
         Problem::new(Code::IpNotAllowed, error.to_string())

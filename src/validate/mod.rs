@@ -1,15 +1,21 @@
 //! JSON Schema validation: every vendor's schemas compiled once at start-up (a broken schema
 //! stops start-up naming its file), then each payload checked with every violation reported.
 //! `body.rs` holds what a body must be before that: declared JSON, within its caps, parseable.
+//! A payload that passes is also compared with a vendor's shadow schema and with what its schema
+//! declares (`declared.rs`), and `drift.rs` remembers the undeclared pointers seen.
 
 mod body;
+mod declared;
+mod drift;
 
 pub use body::{
     BodyError, MediaTypeError, ParseError, is_json_media_type, nesting_depth, parse_json,
 };
+pub use declared::{DeclaredFields, MAX_UNDECLARED};
+pub use drift::{Drift, DriftPointer, MAX_POINTERS};
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use jsonschema::Validator;
 use serde_json::Value;
@@ -36,34 +42,69 @@ pub struct Violation {
 pub struct SchemaViolations(pub Vec<Violation>);
 
 /// A vendor's schemas in the order they apply: its own (if any), then the canonical envelope
-/// when the vendor has no map.
+/// when the vendor has no map; and beside them, what only observes: its shadow schema and what
+/// its schema declares.
 pub struct VendorSchemas {
     validators: Vec<Arc<Validator>>,
+    shadow: Option<Arc<Validator>>,
+    declared: Option<Arc<DeclaredFields>>,
 }
 
 impl VendorSchemas {
     pub fn new(vendor_schema: Option<Arc<Validator>>, canonical: Option<Arc<Validator>>) -> Self {
         Self {
             validators: vendor_schema.into_iter().chain(canonical).collect(),
+            shadow: None,
+            declared: None,
         }
+    }
+
+    /// With a shadow schema, which every payload the live ones accept is checked against too.
+    pub fn with_shadow(mut self, shadow: Option<Arc<Validator>>) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
+    /// With what the payload's schema declares, to find the properties it does not.
+    pub fn with_declared(mut self, declared: Option<Arc<DeclaredFields>>) -> Self {
+        self.declared = declared;
+        self
     }
 
     /// Every violation of the first schema the document breaks; empty when it is valid.
     pub fn violations(&self, document: &Value) -> Vec<Violation> {
         for validator in &self.validators {
-            if validator.is_valid(document) {
-                continue;
+            if !validator.is_valid(document) {
+                return violations_of(validator, document, |e| e.to_string());
             }
-            return validator
-                .iter_errors(document)
-                .take(MAX_VIOLATIONS)
-                .map(|error| Violation {
-                    pointer: error.instance_path().to_string(),
-                    message: truncate(error.to_string()),
-                })
-                .collect();
         }
         Vec::new()
+    }
+
+    /// Whether there is a shadow schema to compare with.
+    pub fn has_shadow(&self) -> bool {
+        self.shadow.is_some()
+    }
+
+    /// Every violation of the shadow schema (for a document the live ones accepted), its
+    /// message without the payload's values (it is only logged); empty when it passes or there
+    /// is no shadow schema.
+    pub fn shadow_violations(&self, document: &Value) -> Vec<Violation> {
+        match &self.shadow {
+            Some(shadow) if !shadow.is_valid(document) => {
+                violations_of(shadow, document, |e| e.masked().to_string())
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The pointers of the properties in `document` its schema does not declare
+    /// ([`DeclaredFields::undeclared`]).
+    pub fn undeclared(&self, document: &Value) -> Vec<String> {
+        self.declared
+            .as_ref()
+            .map(|declared| declared.undeclared(document))
+            .unwrap_or_default()
     }
 
     /// Every violation in `document`, as an error (also what `flowgate map` validates with).
@@ -75,6 +116,21 @@ impl VendorSchemas {
             Err(SchemaViolations(violations))
         }
     }
+}
+
+fn violations_of(
+    validator: &Validator,
+    document: &Value,
+    message: impl Fn(&jsonschema::ValidationError<'_>) -> String,
+) -> Vec<Violation> {
+    validator
+        .iter_errors(document)
+        .take(MAX_VIOLATIONS)
+        .map(|error| Violation {
+            pointer: error.instance_path().to_string(),
+            message: truncate(message(&error)),
+        })
+        .collect()
 }
 
 fn truncate(mut message: String) -> String {
@@ -90,6 +146,15 @@ pub fn compile_canonical() -> Result<Validator, String> {
     let schema =
         serde_json::from_str(CANONICAL_SCHEMA).map_err(|e| format!("{CANONICAL_NAME}: {e}"))?;
     compile(&schema).map_err(|e| format!("{CANONICAL_NAME}: {e}"))
+}
+
+/// What the canonical envelope declares, read once.
+pub fn canonical_declared() -> Arc<DeclaredFields> {
+    static DECLARED: LazyLock<Arc<DeclaredFields>> = LazyLock::new(|| {
+        let schema = serde_json::from_str(CANONICAL_SCHEMA).unwrap_or(Value::Bool(true));
+        Arc::new(DeclaredFields::from_schema(&schema))
+    });
+    DECLARED.clone()
 }
 
 /// Reads and compiles a schema file; the error names the file. The schema document comes back

@@ -396,3 +396,29 @@ fn the_summary_names_the_certificate_served() {
         assert!(line.contains(words), "no {words:?} in {line}");
     }
 }
+
+#[test]
+fn a_shadow_schema_is_compiled_and_its_errors_are_named_by_its_key() {
+    let shadowed = format!("{GOOD}shadow_schema = \"schemas/acme.v2.json\"\n");
+    let env = [("FLOWGATE_IT_ACME_SECRETS", SECRET)];
+    let files = [
+        ("schemas/acme.json", SCHEMA),
+        ("schemas/acme.v2.json", SCHEMA),
+    ];
+    let output = run(dir_with(&shadowed, &files).path(), &["check-config"], &env);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(
+        stdout.contains("shadow schema schemas/acme.v2.json"),
+        "{stdout}"
+    );
+    let broken = [
+        ("schemas/acme.json", SCHEMA),
+        ("schemas/acme.v2.json", r#"{"type": 12}"#),
+    ];
+    let output = run(dir_with(&shadowed, &broken).path(), &["check-config"], &env);
+    assert!(!output.status.success());
+    let errors = stderr(&output);
+    assert!(errors.contains("vendors.acme.shadow_schema"), "{errors}");
+    assert!(errors.contains("acme.v2.json"), "{errors}");
+}

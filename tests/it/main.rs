@@ -13,6 +13,7 @@ mod queue;
 mod quick_start;
 mod rejections;
 mod reload;
+mod shadow;
 mod shutdown;
 mod signals;
 mod support;

@@ -69,6 +69,7 @@ fn admin_with(token: Option<&str>) -> Admin {
         health: Health::default(),
         metrics: Metrics::new([], tenants.iter().map(String::as_str)),
         readiness: Arc::new(readiness),
+        drift: Arc::default(),
         reload: Arc::new(InvalidFile),
     });
     Admin {

@@ -74,6 +74,21 @@ impl DeliveryState {
     }
 }
 
+/// A page of `rows` fetched with one row more than `limit` (which tells whether another page
+/// follows): at most `limit` rows, and the cursor of the last one when another page follows.
+pub(crate) fn paged<T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    cursor: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(cursor);
+    (rows, next)
+}
+
 /// Every role of one store: what opening it gives. Callers hold the role they use (an
 /// `Arc<dyn Store>` coerces to any of them): the queue path, the admin, the upkeep, the book,
 /// the rejections.

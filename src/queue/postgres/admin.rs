@@ -9,6 +9,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::order::StoreError;
+use crate::queue::paged;
 use crate::queue::{
     Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried,
 };
@@ -85,13 +86,8 @@ pub(super) async fn list(client: &Object, filter: &ListFilter) -> Result<Page, S
         conditions.sql,
         conditions.params.len()
     );
-    let mut rows = record_rows(client, &sql, &conditions.params()).await?;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(seq, _)| seq.to_string())
-    } else {
-        None
-    };
+    let rows = record_rows(client, &sql, &conditions.params()).await?;
+    let (rows, next_cursor) = paged(rows, limit, |(seq, _)| seq.to_string());
     Ok(Page {
         deliveries: with_attempts(client, rows).await?,
         next_cursor,

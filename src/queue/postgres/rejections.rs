@@ -10,6 +10,7 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use crate::order::StoreError;
+use crate::queue::paged;
 use crate::queue::rejections::first_id_at;
 use crate::queue::{Rejection, RejectionFilter, RejectionPage};
 
@@ -131,16 +132,11 @@ pub(super) async fn list(
     );
     let statement = client.prepare_cached(&sql).await?;
     let rows = client.query(&statement, &conditions.params()).await?;
-    let mut rejections = rows
+    let rejections = rows
         .iter()
         .map(|row| rejection(row, false))
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if rejections.len() > limit {
-        rejections.truncate(limit);
-        rejections.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
+    let (rejections, next_cursor) = paged(rejections, limit, |r| r.id.to_string());
     Ok(RejectionPage {
         rejections,
         next_cursor,

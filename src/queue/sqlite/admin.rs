@@ -7,6 +7,7 @@ use rusqlite::{Connection, params, params_from_iter};
 use uuid::Uuid;
 
 use crate::order::StoreError;
+use crate::queue::paged;
 use crate::queue::{
     Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried,
 };
@@ -56,13 +57,8 @@ pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, Store
         " ORDER BY seq DESC LIMIT ?",
         Value::Integer(limit as i64 + 1),
     );
-    let mut rows = record_rows(conn, &sql, params_from_iter(args))?;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(seq, _)| seq.to_string())
-    } else {
-        None
-    };
+    let rows = record_rows(conn, &sql, params_from_iter(args))?;
+    let (rows, next_cursor) = paged(rows, limit, |(seq, _)| seq.to_string());
     Ok(Page {
         deliveries: with_attempts(conn, rows)?,
         next_cursor,

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
 use crate::order::StoreError;
+use crate::queue::paged;
 use crate::queue::rejections::first_id_at;
 use crate::queue::{Rejection, RejectionFilter, RejectionPage};
 
@@ -137,13 +138,8 @@ pub(super) fn list(
     );
     let mut statement = conn.prepare(&sql)?;
     let rows = statement.query_map(params_from_iter(args), |row| rejection(row, false))?;
-    let mut rejections: Vec<Rejection> = rows.collect::<Result<_, _>>()?;
-    let next_cursor = if rejections.len() > limit {
-        rejections.truncate(limit);
-        rejections.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
+    let rejections: Vec<Rejection> = rows.collect::<Result<_, _>>()?;
+    let (rejections, next_cursor) = paged(rejections, limit, |r| r.id.to_string());
     Ok(RejectionPage {
         rejections,
         next_cursor,

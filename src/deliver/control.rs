@@ -167,3 +167,53 @@ impl Admission<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::deliver::circuit::CircuitState;
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_reload_keeps_the_pauses_and_circuits_of_tenants_it_did_not_rebuild() {
+        let settings = CircuitConfig {
+            failures: 1,
+            open_for: Duration::from_secs(60),
+        };
+        let running = TenantControl::new(&names(&["kept", "rebuilt", "gone"]), &settings);
+        let now = Instant::now();
+        for tenant in ["kept", "rebuilt"] {
+            let circuit = running.circuit(tenant).expect("a circuit");
+            circuit.record(now, CallResult::Failure);
+            assert_eq!(circuit.state(now), CircuitState::Open);
+        }
+        running.set_paused("kept", true);
+        running.set_paused("gone", true);
+        let next = running.carry(
+            &names(&["kept", "rebuilt", "new"]),
+            &settings,
+            &names(&["rebuilt"]),
+        );
+        let state = |tenant: &str| next.circuit(tenant).expect("a circuit").state(now);
+        assert_eq!(state("kept"), CircuitState::Open);
+        assert_eq!(state("rebuilt"), CircuitState::Closed);
+        assert_eq!(state("new"), CircuitState::Closed);
+        assert!(next.circuit("gone").is_none());
+        assert_eq!(next.paused(), ["kept"]);
+        // Other circuit settings close every circuit.
+        let stricter = CircuitConfig {
+            failures: 2,
+            ..settings
+        };
+        let after = next.carry(&names(&["kept"]), &stricter, &[]);
+        assert_eq!(
+            after.circuit("kept").expect("a circuit").state(now),
+            CircuitState::Closed
+        );
+    }
+}

@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod order;
 pub mod problem;
 pub mod queue;
+pub mod replay;
 pub mod route;
 pub mod simulator;
 pub mod telemetry;

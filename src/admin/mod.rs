@@ -1,6 +1,6 @@
 //! The admin listener, on its own address: liveness, readiness and metrics for orchestrators and
 //! Prometheus, and the bearer-protected `/admin` API (contract section 9) to inspect and steer
-//! deliveries, orders, tenants, rejections and vendors' drift. Each `/admin` file holds one resource; `auth.rs` holds the
+//! deliveries, orders, tenants, rejections (and their replay) and vendors' drift. Each `/admin` file holds one resource; `auth.rs` holds the
 //! token check.
 
 mod auth;
@@ -9,6 +9,7 @@ mod metrics;
 mod orders;
 mod rejections;
 pub mod reload;
+mod replay;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ use crate::metrics::Metrics;
 use crate::problem::{Code, Problem};
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::{Store, StoreError};
+use crate::replay::Replayer;
 use crate::validate::Drift;
 
 /// What the admin API works on.
@@ -55,6 +57,8 @@ pub struct AdminState {
     pub drift: Arc<Drift>,
     /// Loads the configuration again (`POST /admin/reload`).
     pub reload: reload::Reloader,
+    /// Runs kept webhooks through the running configuration (`POST /admin/replay`).
+    pub replayer: Replayer,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -83,6 +87,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/vendors/{vendor}/drift", get(vendors::drift))
         .route("/reload", post(reload::reload))
+        .route("/replay", post(replay::replay))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Around the fallbacks too, so an unauthenticated caller cannot map the API by its 404s.

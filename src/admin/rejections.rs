@@ -39,6 +39,7 @@ pub async fn list(
         since: since(query.since)?,
         limit: limit(query.limit)?,
         cursor: given(query.cursor),
+        ..RejectionFilter::default()
     };
     let page = admin
         .store

@@ -27,6 +27,7 @@ use crate::metrics::{Metrics, ReloadResult};
 use crate::queue::Store;
 use crate::queue::backlog::Backlog;
 use crate::queue::readiness::StoreReadiness;
+use crate::replay::Replayer;
 use crate::tls::LiveTls;
 use crate::validate::Drift;
 
@@ -174,6 +175,11 @@ impl Running {
                 readiness: shared.readiness.clone(),
             },
         };
+        let replayer = Replayer {
+            vendors: built.vendors.clone(),
+            flow: flow.clone(),
+            max_json_depth: config.limits.max_json_depth,
+        };
         self.public.replace(ingress::router(
             config,
             built.vendors.clone(),
@@ -192,6 +198,7 @@ impl Running {
             readiness: shared.readiness.clone(),
             drift: shared.drift.clone(),
             reload: Arc::new(Reloads(self.reloader.clone())),
+            replayer,
         }));
         if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {
             live.replace(loaded.clone());

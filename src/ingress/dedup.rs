@@ -26,7 +26,8 @@ use crate::queue::{DeliveryState, Existing, Store, StoreError};
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
 impl Identity {
-    fn of(webhook: &Verified, document: &Value) -> Identity {
+    /// Who `webhook` is: its event id ([`event_id`]) and the hash of its body.
+    pub(crate) fn of(webhook: &Verified, document: &Value) -> Identity {
         let body_hash: [u8; 32] = Sha256::digest(webhook.body()).into();
         let (vendor, signed) = (webhook.vendor(), webhook.event_id());
         Identity {

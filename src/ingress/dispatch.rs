@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::dedup::Repeat;
 use super::outcome::OutcomeFields;
 use super::update::flow_deadline;
-use super::webhook::{Addressed, Authorized, Verified};
+use super::webhook::{Addressed, Authorized, Update, Verified};
 use crate::config::DeliveryMode;
 use crate::deliver::control::TenantControl;
 use crate::deliver::plan::{self, NoState};
@@ -54,23 +54,8 @@ impl Dispatch {
     pub async fn answer(&self, authorized: Authorized) -> Response {
         let Addressed { update, tenant, .. } = authorized.addressed;
         let vendor = update.webhook.vendor();
-        let content = DeliveryContent {
-            id: Uuid::now_v7(),
-            vendor: vendor.name.clone(),
-            tenant: tenant.name().to_owned(),
-            order_id: update.order.order_id,
-            event_id: update.identity.event_id.clone(),
-            update: update.order.update,
-            state_default: vendor.mapper.state_default().map(str::to_owned),
-            traceparent: traceparent(&update.webhook),
-            created_at: Utc::now(),
-        };
-        let record = NewDelivery {
-            content: content.clone(),
-            dedup: vendor.dedup == crate::config::Dedup::EventId,
-            body_hash: update.identity.body_hash,
-            mode: vendor.mode,
-        };
+        let record = new_delivery(&update, tenant.name(), vendor.mode);
+        let content = record.content.clone();
         if vendor.mode == DeliveryMode::Queued
             && let Err(refusal) = self.admission(&content).await
         {
@@ -96,6 +81,25 @@ impl Dispatch {
             DeliveryMode::Sync => self.sync(&delivery, &update.webhook).await,
         };
         OutcomeFields::delivery(delivery.content.id).mark(response)
+    }
+
+    /// Commits a replayed webhook (`replay`) as a queued delivery whatever its vendor's mode, as
+    /// no caller waits for Flow's answer, after the checks every queued webhook passes: the
+    /// delivery committed, or the one its dedup key already names.
+    pub async fn commit_replayed(
+        &self,
+        authorized: &Authorized,
+    ) -> Result<(Uuid, Enqueued), Problem> {
+        let Addressed { update, tenant, .. } = &authorized.addressed;
+        let record = new_delivery(update, tenant.name(), DeliveryMode::Queued);
+        let id = record.content.id;
+        self.admission(&record.content).await?;
+        let since = Utc::now() - self.dedup_window;
+        let enqueued = self.store.enqueue(record, since).await?;
+        if enqueued == Enqueued::Accepted {
+            self.waker.notify_one();
+        }
+        Ok((id, enqueued))
     }
 
     /// A queued delivery's checks before its commit, as answers: a status with no state to go
@@ -141,6 +145,28 @@ impl Dispatch {
                 .into_response()
             }
         }
+    }
+}
+
+/// The delivery `update` becomes for `tenant`, committed as `mode`.
+pub fn new_delivery(update: &Update, tenant: &str, mode: DeliveryMode) -> NewDelivery {
+    let vendor = update.webhook.vendor();
+    let content = DeliveryContent {
+        id: Uuid::now_v7(),
+        vendor: vendor.name.clone(),
+        tenant: tenant.to_owned(),
+        order_id: update.order.order_id,
+        event_id: update.identity.event_id.clone(),
+        update: update.order.update.clone(),
+        state_default: vendor.mapper.state_default().map(str::to_owned),
+        traceparent: traceparent(&update.webhook),
+        created_at: Utc::now(),
+    };
+    NewDelivery {
+        content,
+        dedup: vendor.dedup == crate::config::Dedup::EventId,
+        body_hash: update.identity.body_hash,
+        mode,
     }
 }
 

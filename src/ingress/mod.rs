@@ -32,8 +32,10 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 pub use capacity::{Capacities, Capacity};
+pub use checks::{ParseJson, ValidateSchema};
 pub use dispatch::Dispatch;
 pub use stage::{AsyncStage, AsyncStageLayer, Stage, StageLayer};
+pub use update::{CheckFlowToken, MapUpdate, RequireChange, ResolveTenant};
 pub use vendors::{Vendor, Vendors, vendor_mapper, vendor_schemas};
 use webhook::Inbound;
 

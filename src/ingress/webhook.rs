@@ -72,6 +72,20 @@ impl Verified {
         }
     }
 
+    /// A webhook the store kept (refused, or accepted with its body), whose sender was proven
+    /// when it arrived: what a replay runs again from parsing onwards, under the event id it
+    /// was kept with. It carries no request headers: its trace is a new one.
+    pub fn kept(vendor: Arc<Vendor>, body: Bytes, event_id: Option<String>) -> Verified {
+        let (parts, ()) = Request::new(()).into_parts();
+        Verified {
+            vendor,
+            parts,
+            body,
+            event_id,
+            _budget: None,
+        }
+    }
+
     pub fn vendor(&self) -> &Arc<Vendor> {
         &self.vendor
     }

@@ -54,13 +54,19 @@ pub(crate) fn first_id_at(at: DateTime<Utc>) -> Uuid {
     Uuid::from_u128(millis.min((1 << 48) - 1) << 80)
 }
 
-/// `GET /admin/rejections` filters; newest first.
+/// Which rejections `GET /admin/rejections` lists (newest first) or a replay reads (oldest
+/// first).
 #[derive(Clone, Debug, Default)]
 pub struct RejectionFilter {
     pub vendor: Option<String>,
     pub code: Option<String>,
+    /// Received at or after.
     pub since: Option<DateTime<Utc>>,
-    /// 1..=500.
+    /// Received before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only these; empty = any.
+    pub ids: Vec<Uuid>,
+    /// 1..=500 for a listing, 1..=1000 for a replay.
     pub limit: usize,
     /// From the previous page's `next_cursor`: opaque to callers.
     pub cursor: Option<String>,
@@ -84,6 +90,16 @@ pub trait RejectionStore: Send + Sync {
 
     /// A page of rejections matching `filter`, newest first, without their bodies.
     async fn rejections(&self, filter: &RejectionFilter) -> Result<RejectionPage, StoreError>;
+
+    /// A page of rejections matching `filter` with their bodies, oldest first: a replay
+    /// commits what now passes in the order it arrived.
+    async fn rejections_to_replay(
+        &self,
+        filter: &RejectionFilter,
+    ) -> Result<RejectionPage, StoreError>;
+
+    /// Records the delivery a replay made of rejection `id`.
+    async fn record_replay(&self, id: Uuid, delivery_id: Uuid) -> Result<(), StoreError>;
 
     /// One rejection with its body.
     async fn rejection(&self, id: Uuid) -> Result<Option<Rejection>, StoreError>;

@@ -13,6 +13,7 @@ mod queue;
 mod quick_start;
 mod rejections;
 mod reload;
+mod replay;
 mod shadow;
 mod shutdown;
 mod signals;

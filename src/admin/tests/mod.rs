@@ -15,16 +15,23 @@ use uuid::Uuid;
 
 use super::reload::{Reload, Reloaded};
 use super::{AdminState, router};
-use crate::config::{CircuitConfig, DeliveryMode, SyncMode};
+use crate::config::{CircuitConfig, Config, DeliveryMode, SyncMode};
 use crate::config::{ConfigError, ConfigErrors, Origin};
+use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
+use crate::flow::FlowClient;
 use crate::health::Health;
+use crate::ingress::{Dispatch, FlowPath, Vendors};
 use crate::metrics::Metrics;
 use crate::order::OrderUpdate;
+use crate::queue::backlog::Backlog;
 use crate::queue::readiness::StoreReadiness;
 use crate::queue::sqlite::SqliteStore;
 use crate::queue::{Attempt, DeliveryContent, DeliveryQueue, Enqueued, Finish, NewDelivery};
+use crate::replay::Replayer;
+use crate::route::Tenants;
 use crate::telemetry::Captured;
+use crate::verify::flow_token::FlowTokens;
 
 mod cli;
 mod deliveries;
@@ -61,22 +68,55 @@ fn admin_with(token: Option<&str>) -> Admin {
     let store = Arc::new(SqliteStore::open(&path, SyncMode::Normal).expect("store"));
     let tenants = ["acme".to_owned(), "beta".to_owned()];
     let control = Arc::new(TenantControl::new(&tenants, &CircuitConfig::default()));
-    let readiness = StoreReadiness::new(store.clone(), Some(&path), 0);
+    let readiness = Arc::new(StoreReadiness::new(store.clone(), Some(&path), 0));
+    let replayer = replayer(store.clone(), control.clone(), readiness.clone());
     let router = router(AdminState {
         store: store.clone(),
         control: control.clone(),
         token: token.map(str::to_owned),
         health: Health::default(),
         metrics: Metrics::new([], tenants.iter().map(String::as_str)),
-        readiness: Arc::new(readiness),
+        readiness,
         drift: Arc::default(),
         reload: Arc::new(InvalidFile),
+        replayer,
     });
     Admin {
         dir,
         store,
         control,
         router,
+    }
+}
+
+/// Replays through a configuration with no vendors, on `store`.
+fn replayer(
+    store: Arc<SqliteStore>,
+    control: Arc<TenantControl>,
+    readiness: Arc<StoreReadiness>,
+) -> Replayer {
+    let config = Config::default();
+    let metrics = Metrics::from_config(&config);
+    let client = FlowClient::new(std::time::Duration::from_secs(1));
+    let ttl = config.flow.token_cache_ttl;
+    let flow = FlowPath {
+        tenants: Arc::new(Tenants::build(&config, &metrics).expect("tenants")),
+        tokens: Arc::new(FlowTokens::new(client.clone(), ttl, ttl)),
+        drift: Arc::default(),
+        dispatch: Dispatch {
+            store: store.clone(),
+            deliverer: Arc::new(Deliverer::new(client, store)),
+            control,
+            waker: Arc::default(),
+            dedup_window: config.store.dedup_window,
+            backlog: Arc::new(Backlog::new(config.store.max_pending)),
+            readiness,
+        },
+    };
+    Replayer {
+        vendors: Arc::new(Vendors::build(&config, &metrics, None).expect("vendors")),
+        flow,
+        max_json_depth: config.limits.max_json_depth,
     }
 }
 

@@ -17,8 +17,11 @@ use crate::queue::{Rejection, RejectionFilter, RejectionPage};
 use super::admin::Conditions;
 use super::rows::before;
 
-/// The largest page, whatever the caller asks.
+/// The largest page of a listing, whatever the caller asks.
 const MAX_LIMIT: usize = 500;
+
+/// The largest page of a replay (contract section 17).
+const MAX_REPLAY: usize = 1000;
 
 /// Rows one trim or purge statement deletes at most; either repeats while a chunk was full.
 pub(super) const CHUNK: i64 = 2000;
@@ -96,11 +99,21 @@ fn rejection(row: &Row, with_body: bool) -> Result<Rejection, StoreError> {
     })
 }
 
-/// Newest first; the cursor is the id of the previous page's last rejection. A cursor that is
-/// not one (it is opaque to callers, so only a tampered one) yields an empty page.
+/// A listing's order, page size and columns.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Listing {
+    /// An operator's listing: newest first, without bodies.
+    Newest,
+    /// A replay's selection: oldest first, with bodies.
+    Replay,
+}
+
+/// In `listing`'s order; the cursor is the id of the previous page's last rejection. A cursor
+/// that is not one (it is opaque to callers, so only a tampered one) yields an empty page.
 pub(super) async fn list(
     client: &Object,
     filter: &RejectionFilter,
+    listing: Listing,
 ) -> Result<RejectionPage, StoreError> {
     let mut conditions = Conditions::default();
     if let Some(vendor) = &filter.vendor {
@@ -112,6 +125,18 @@ pub(super) async fn list(
     if let Some(since) = filter.since {
         conditions.and("id", ">=", first_id_at(since));
     }
+    if let Some(until) = filter.until {
+        conditions.and("id", "<", first_id_at(until));
+    }
+    if !filter.ids.is_empty() {
+        conditions.params.push(Box::new(filter.ids.clone()));
+        let n = conditions.params.len();
+        conditions.sql.push_str(&format!(" AND id = ANY(${n})"));
+    }
+    let (with_body, beyond, order, max) = match listing {
+        Listing::Newest => (false, "<", "DESC", MAX_LIMIT),
+        Listing::Replay => (true, ">", "ASC", MAX_REPLAY),
+    };
     if let Some(cursor) = &filter.cursor {
         let Ok(after) = Uuid::parse_str(cursor) else {
             return Ok(RejectionPage {
@@ -119,14 +144,15 @@ pub(super) async fn list(
                 next_cursor: None,
             });
         };
-        conditions.and("id", "<", after);
+        conditions.and("id", beyond, after);
     }
-    let limit = filter.limit.clamp(1, MAX_LIMIT);
+    let limit = filter.limit.clamp(1, max);
     // One row more than the page tells whether another page follows.
     let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     conditions.params.push(Box::new(fetch));
+    let body = if with_body { ", body" } else { "" };
     let sql = format!(
-        "SELECT {COLUMNS} FROM rejections WHERE true{} ORDER BY id DESC LIMIT ${}",
+        "SELECT {COLUMNS}{body} FROM rejections WHERE true{} ORDER BY id {order} LIMIT ${}",
         conditions.sql,
         conditions.params.len()
     );
@@ -134,13 +160,26 @@ pub(super) async fn list(
     let rows = client.query(&statement, &conditions.params()).await?;
     let rejections = rows
         .iter()
-        .map(|row| rejection(row, false))
+        .map(|row| rejection(row, with_body))
         .collect::<Result<Vec<_>, _>>()?;
     let (rejections, next_cursor) = paged(rejections, limit, |r| r.id.to_string());
     Ok(RejectionPage {
         rejections,
         next_cursor,
     })
+}
+
+/// Records the delivery a replay made of rejection `id`.
+pub(super) async fn record_replay(
+    client: &Object,
+    id: Uuid,
+    delivery_id: Uuid,
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached("UPDATE rejections SET delivery_id = $2 WHERE id = $1")
+        .await?;
+    client.execute(&statement, &[&id, &delivery_id]).await?;
+    Ok(())
 }
 
 pub(super) async fn get(client: &Object, id: Uuid) -> Result<Option<Rejection>, StoreError> {

@@ -13,6 +13,7 @@ use crate::queue::{
     RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
 };
 
+use super::rejections::Listing;
 use super::{PgStore, admin, book, claims, deliveries, rejections, upkeep};
 
 #[async_trait]
@@ -156,7 +157,20 @@ impl RejectionStore for PgStore {
     }
 
     async fn rejections(&self, filter: &RejectionFilter) -> Result<RejectionPage, StoreError> {
-        rejections::list(&self.client().await?, filter).await
+        let client = self.client().await?;
+        rejections::list(&client, filter, Listing::Newest).await
+    }
+
+    async fn rejections_to_replay(
+        &self,
+        filter: &RejectionFilter,
+    ) -> Result<RejectionPage, StoreError> {
+        let client = self.client().await?;
+        rejections::list(&client, filter, Listing::Replay).await
+    }
+
+    async fn record_replay(&self, id: Uuid, delivery_id: Uuid) -> Result<(), StoreError> {
+        rejections::record_replay(&self.client().await?, id, delivery_id).await
     }
 
     async fn rejection(&self, id: Uuid) -> Result<Option<Rejection>, StoreError> {

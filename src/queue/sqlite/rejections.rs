@@ -16,8 +16,11 @@ use crate::queue::{Rejection, RejectionFilter, RejectionPage};
 use super::error::json_error;
 use super::rows::{millis, opt_uuid, time, unreadable, uuid};
 
-/// The largest page, whatever the caller asks.
+/// The largest page of a listing, whatever the caller asks.
 const MAX_LIMIT: usize = 500;
+
+/// The largest page of a replay (contract section 17).
+const MAX_REPLAY: usize = 1000;
 
 /// Rows one trim or purge statement deletes at most, so webhooks' commits go between chunks.
 pub(super) const CHUNK: u64 = 2000;
@@ -98,15 +101,41 @@ fn rejection(row: &Row<'_>, with_body: bool) -> rusqlite::Result<Rejection> {
     })
 }
 
-/// Newest first; the cursor is the id of the previous page's last rejection. A cursor that is
-/// not one (it is opaque to callers, so only a tampered one) yields an empty page. Prepared
-/// anew at each call: an operator's rare listing does not push the webhooks' statements out of
-/// the connection's cache.
+/// A listing's order, page size and columns.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Listing {
+    /// An operator's listing: newest first, without bodies.
+    Newest,
+    /// A replay's selection: oldest first, with bodies.
+    Replay,
+}
+
+impl Listing {
+    /// The largest page, whatever the caller asks.
+    fn max_limit(self) -> usize {
+        match self {
+            Listing::Newest => MAX_LIMIT,
+            Listing::Replay => MAX_REPLAY,
+        }
+    }
+}
+
+/// In `listing`'s order; the cursor is the id of the previous page's last rejection. A cursor
+/// that is not one (it is opaque to callers, so only a tampered one) yields an empty page.
+/// Prepared anew at each call: an operator's rare listing does not push the webhooks'
+/// statements out of the connection's cache.
 pub(super) fn list(
     conn: &Connection,
     filter: &RejectionFilter,
+    listing: Listing,
 ) -> Result<RejectionPage, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM rejections WHERE 1 = 1");
+    let with_body = matches!(listing, Listing::Replay);
+    let columns = if with_body {
+        format!("{COLUMNS}, body")
+    } else {
+        COLUMNS.to_owned()
+    };
+    let mut sql = format!("SELECT {columns} FROM rejections WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     let mut and = |condition: &str, value: Value| {
         sql.push_str(condition);
@@ -121,6 +150,18 @@ pub(super) fn list(
     if let Some(since) = filter.since {
         and(" AND id >= ?", Value::Text(first_id_at(since).to_string()));
     }
+    if let Some(until) = filter.until {
+        and(" AND id < ?", Value::Text(first_id_at(until).to_string()));
+    }
+    if !filter.ids.is_empty() {
+        let list = vec!["?"; filter.ids.len()].join(", ");
+        sql.push_str(&format!(" AND id IN ({list})"));
+        args.extend(filter.ids.iter().map(|id| Value::Text(id.to_string())));
+    }
+    let mut and = |condition: &str, value: Value| {
+        sql.push_str(condition);
+        args.push(value);
+    };
     if let Some(cursor) = &filter.cursor {
         let Ok(after) = Uuid::parse_str(cursor) else {
             return Ok(RejectionPage {
@@ -128,22 +169,38 @@ pub(super) fn list(
                 next_cursor: None,
             });
         };
-        and(" AND id < ?", Value::Text(after.to_string()));
+        let beyond = match listing {
+            Listing::Newest => " AND id < ?",
+            Listing::Replay => " AND id > ?",
+        };
+        and(beyond, Value::Text(after.to_string()));
     }
-    let limit = filter.limit.clamp(1, MAX_LIMIT);
+    let limit = filter.limit.clamp(1, listing.max_limit());
+    let order = match listing {
+        Listing::Newest => " ORDER BY id DESC LIMIT ?",
+        Listing::Replay => " ORDER BY id LIMIT ?",
+    };
     // One row more than the page tells whether another page follows.
-    and(
-        " ORDER BY id DESC LIMIT ?",
-        Value::Integer(limit as i64 + 1),
-    );
+    and(order, Value::Integer(limit as i64 + 1));
     let mut statement = conn.prepare(&sql)?;
-    let rows = statement.query_map(params_from_iter(args), |row| rejection(row, false))?;
+    let rows = statement.query_map(params_from_iter(args), |row| rejection(row, with_body))?;
     let rejections: Vec<Rejection> = rows.collect::<Result<_, _>>()?;
     let (rejections, next_cursor) = paged(rejections, limit, |r| r.id.to_string());
     Ok(RejectionPage {
         rejections,
         next_cursor,
     })
+}
+
+/// Records the delivery a replay made of rejection `id`.
+pub(super) fn record_replay(
+    conn: &Connection,
+    id: Uuid,
+    delivery_id: Uuid,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE rejections SET delivery_id = ?2 WHERE id = ?1")?
+        .execute([id.to_string(), delivery_id.to_string()])?;
+    Ok(())
 }
 
 pub(super) fn get(conn: &Connection, id: Uuid) -> Result<Option<Rejection>, StoreError> {

@@ -13,6 +13,7 @@ use crate::queue::{
     RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
 };
 
+use super::rejections::Listing;
 use super::rows::millis;
 use super::{SqliteStore, admin, book, deliveries, rejections, upkeep};
 
@@ -228,7 +229,22 @@ impl RejectionStore for SqliteStore {
 
     async fn rejections(&self, filter: &RejectionFilter) -> Result<RejectionPage, StoreError> {
         let filter = filter.clone();
-        self.read(move |conn| rejections::list(conn, &filter)).await
+        self.read(move |conn| rejections::list(conn, &filter, Listing::Newest))
+            .await
+    }
+
+    async fn rejections_to_replay(
+        &self,
+        filter: &RejectionFilter,
+    ) -> Result<RejectionPage, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| rejections::list(conn, &filter, Listing::Replay))
+            .await
+    }
+
+    async fn record_replay(&self, id: Uuid, delivery_id: Uuid) -> Result<(), StoreError> {
+        self.write(move |conn| rejections::record_replay(conn, id, delivery_id))
+            .await
     }
 
     async fn rejection(&self, id: Uuid) -> Result<Option<Rejection>, StoreError> {

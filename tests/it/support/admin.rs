@@ -79,3 +79,19 @@ async fn wait_for_state(address: &str, id: &str, state: &str, limit: std::time::
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// `POST path` on the admin listener with the token and `body` as JSON; the reply's status
+/// and JSON body.
+pub async fn admin_post(gw: &Gateway, path: &str, body: &Value) -> (u16, Value) {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(gw.admin_url(path))
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .expect("a request");
+    let reply = exchange(request).await;
+    (reply.status.as_u16(), reply.json())
+}

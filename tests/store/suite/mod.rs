@@ -80,6 +80,7 @@ macro_rules! store_suite {
             rejections::kept_as_received_with_its_exact_bytes,
             rejections::listed_newest_first_by_vendor_code_and_time,
             rejections::listed_in_pages_with_a_cursor,
+            rejections::read_for_replay_oldest_first_with_bodies,
             rejections::deleted_one_by_one,
             rejections::purged_by_retention,
             rejections::trimmed_to_the_newest_max,

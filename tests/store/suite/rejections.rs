@@ -237,6 +237,75 @@ pub async fn listed_in_pages_with_a_cursor(backend: &mut dyn Backend) {
     assert!(page.rejections.is_empty() && page.next_cursor.is_none());
 }
 
+/// A replay reads oldest first with bodies, between `since` and `until` or by id, in pages,
+/// and a replayed rejection records the delivery it became.
+pub async fn read_for_replay_oldest_first_with_bodies(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    let mut kept = Vec::new();
+    for n in (0..5).rev() {
+        kept.push(keep(&*store, rejection(VENDOR, t - secs(n))).await);
+    }
+    keep(
+        &*store,
+        rejection("video", t - secs(2) - TimeDelta::milliseconds(500)),
+    )
+    .await;
+    let mut filter = RejectionFilter {
+        vendor: Some(VENDOR.to_owned()),
+        limit: 2,
+        ..RejectionFilter::default()
+    };
+    let mut pages = Vec::new();
+    loop {
+        let page = store
+            .rejections_to_replay(&filter)
+            .await
+            .expect("replay page");
+        for kept in &page.rejections {
+            let whole = store.rejection(kept.id).await.expect("get").expect("kept");
+            assert_eq!(kept.body, whole.body, "a replay reads the body");
+        }
+        pages.push(page.rejections.iter().map(|r| r.id).collect::<Vec<_>>());
+        match page.next_cursor {
+            Some(cursor) => filter.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages,
+        vec![kept[0..2].to_vec(), kept[2..4].to_vec(), kept[4..].to_vec()]
+    );
+    let between = RejectionFilter {
+        since: Some(t - secs(3)),
+        until: Some(t - secs(1)),
+        limit: 1000,
+        ..RejectionFilter::default()
+    };
+    let ids = |page: flowgate::queue::RejectionPage| -> Vec<Uuid> {
+        page.rejections.iter().map(|r| r.id).collect()
+    };
+    let page = store.rejections_to_replay(&between).await.expect("between");
+    assert_eq!(page.rejections.len(), 3, "two of the vendor's and video's");
+    assert_eq!(page.rejections[0].id, kept[1]);
+    let chosen = RejectionFilter {
+        ids: vec![kept[3], kept[0]],
+        limit: 1000,
+        ..RejectionFilter::default()
+    };
+    let page = store.rejections_to_replay(&chosen).await.expect("by id");
+    assert_eq!(ids(page), vec![kept[0], kept[3]]);
+    let delivery = Uuid::now_v7();
+    store
+        .record_replay(kept[2], delivery)
+        .await
+        .expect("record");
+    let replayed = store.rejection(kept[2]).await.expect("get").expect("kept");
+    assert_eq!(replayed.delivery_id, Some(delivery));
+    let others = store.rejection(kept[1]).await.expect("get").expect("kept");
+    assert_eq!(others.delivery_id, None);
+}
+
 pub async fn deleted_one_by_one(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();

@@ -123,6 +123,7 @@ fn delivery(n: u64) -> NewDelivery {
         dedup: true,
         body_hash: [7; 32],
         mode: DeliveryMode::Queued,
+        body: None,
     }
 }
 

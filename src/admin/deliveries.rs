@@ -1,15 +1,17 @@
-//! `/admin/deliveries`: list, show, retry, cancel, delete and redrive deliveries. Query values
-//! are checked here, each bad one answered 400 `invalid-query` naming the parameter, so the
-//! store only ever sees a well-formed filter.
+//! `/admin/deliveries`: list, show (with the webhook's body while it is kept), retry, cancel,
+//! delete and redrive deliveries. Query values are checked here, each bad one answered 400
+//! `invalid-query` naming the parameter, so the store only ever sees a well-formed filter.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{AdminState, not_found_named, path_id, store_failed};
@@ -66,10 +68,33 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let key = path_id(&id, "delivery")?;
-    match admin.store.get(key).await {
-        Ok(Some(delivery)) => Ok(Json(delivery).into_response()),
-        Ok(None) => Err(not_found_named("delivery", &id)),
-        Err(error) => Err(store_failed("show", error)),
+    let delivery = match admin.store.get(key).await {
+        Ok(Some(delivery)) => delivery,
+        Ok(None) => return Err(not_found_named("delivery", &id)),
+        Err(error) => return Err(store_failed("show", error)),
+    };
+    let body = (admin.store.accepted_body(key).await).map_err(|e| store_failed("show", e))?;
+    let mut shown = serde_json::to_value(&delivery).map_err(|e| {
+        tracing::error!(error = %e, "a delivery could not be shown");
+        Problem::internal()
+    })?;
+    with_body(&mut shown, body.as_deref());
+    Ok(Json(shown).into_response())
+}
+
+/// Adds a kept body to `shown` as `body` and `body_encoding`: the text when it is UTF-8
+/// (`utf-8`), else base64 (`base64`); both null when no body is kept.
+pub(super) fn with_body(shown: &mut Value, body: Option<&[u8]>) {
+    let (body, encoding) = match body {
+        None => (Value::Null, Value::Null),
+        Some(raw) => match std::str::from_utf8(raw) {
+            Ok(text) => (text.into(), "utf-8".into()),
+            Err(_) => (STANDARD.encode(raw).into(), "base64".into()),
+        },
+    };
+    if let Some(fields) = shown.as_object_mut() {
+        fields.insert("body".to_owned(), body);
+        fields.insert("body_encoding".to_owned(), encoding);
     }
 }
 

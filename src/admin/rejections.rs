@@ -6,13 +6,11 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::deliveries::{bad_query, given, limit, since};
+use super::deliveries::{bad_query, given, limit, since, with_body};
 use super::{AdminState, not_found_named, path_id, store_failed};
 use crate::problem::Problem;
 use crate::queue::{Rejection, RejectionFilter};
@@ -97,17 +95,9 @@ fn listed(rejection: &Rejection) -> Value {
     })
 }
 
-/// A rejection with its body: as text when it is UTF-8, else base64, `body_encoding` saying
-/// which.
+/// A rejection with its body ([`with_body`]).
 fn shown(rejection: &Rejection) -> Value {
     let mut shown = listed(rejection);
-    let (body, encoding) = match std::str::from_utf8(&rejection.body) {
-        Ok(text) => (text.to_owned(), "utf-8"),
-        Err(_) => (STANDARD.encode(&rejection.body), "base64"),
-    };
-    if let Some(fields) = shown.as_object_mut() {
-        fields.insert("body".to_owned(), body.into());
-        fields.insert("body_encoding".to_owned(), encoding.into());
-    }
+    with_body(&mut shown, Some(&rejection.body));
     shown
 }

@@ -171,6 +171,7 @@ impl Running {
                 control: control.clone(),
                 waker: shared.waker.clone(),
                 dedup_window: config.store.dedup_window,
+                keep_bodies: !config.store.body_retention.is_zero(),
                 backlog: shared.backlog.clone(),
                 readiness: shared.readiness.clone(),
             },

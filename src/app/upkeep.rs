@@ -93,5 +93,6 @@ fn retention(config: &Config) -> Retention {
         dedup_window: store.dedup_window,
         orders: store.order_retention,
         rejections: store.rejection_retention,
+        bodies: store.body_retention,
     }
 }

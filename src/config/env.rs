@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::keys::{closest, known_keys};
+use super::keys::{closest, fields_of};
 use super::{
     AdminConfig, ConfigError, DeliveryConfig, FlowConfig, LimitsConfig, LogConfig, Origin,
     ServerConfig, SimulatorConfig, StoreConfig,
@@ -25,16 +25,16 @@ const ENV_SECTIONS: [&str; 8] = [
 ];
 
 /// Every key of `section` a variable may name, or `None` when no variable sets that section.
-fn section_keys(section: &str) -> Option<Vec<&'static str>> {
+fn section_keys(section: &str) -> Option<&'static [&'static str]> {
     Some(match section {
-        "server" => known_keys::<ServerConfig>(section),
-        "admin" => known_keys::<AdminConfig>(section),
-        "store" => known_keys::<StoreConfig>(section),
-        "delivery" => known_keys::<DeliveryConfig>(section),
-        "flow" => known_keys::<FlowConfig>(section),
-        "limits" => known_keys::<LimitsConfig>(section),
-        "log" => known_keys::<LogConfig>(section),
-        "simulator" => known_keys::<SimulatorConfig>(section),
+        "server" => fields_of::<ServerConfig>(),
+        "admin" => fields_of::<AdminConfig>(),
+        "store" => fields_of::<StoreConfig>(),
+        "delivery" => fields_of::<DeliveryConfig>(),
+        "flow" => fields_of::<FlowConfig>(),
+        "limits" => fields_of::<LimitsConfig>(),
+        "log" => fields_of::<LogConfig>(),
+        "simulator" => fields_of::<SimulatorConfig>(),
         _ => return None,
     })
 }
@@ -104,7 +104,7 @@ fn check_key(section: &str, key: &str) -> Result<(), String> {
     if keys.contains(&key) {
         return Ok(());
     }
-    let meant = closest(key, &keys);
+    let meant = closest(key, keys);
     Err(if meant.is_empty() {
         format!(
             "names no key of [{section}]; its keys are {}",

@@ -1,5 +1,5 @@
 //! The guards of section 3: listeners sharing an address, inline secrets beyond loopback,
-//! variables naming no key, keys not built yet, and every mistake reported at once.
+//! variables naming no key, and every mistake reported at once.
 
 use std::path::Path;
 
@@ -143,35 +143,6 @@ fn a_variable_naming_no_key_is_refused_with_what_it_could_mean() {
         ("FLOWGATE_TEST_POSTGRES_URL", "postgres://x"),
     ];
     load("", &not_configuration).1.expect("not configuration");
-}
-
-#[test]
-fn keys_not_built_yet_are_refused_by_name() {
-    let text = format!(
-        "[store]\nbody_retention = \"0s\"\n\
-         {VENDOR}shadow_schema = \"s.json\"\n"
-    );
-    let all = errors(&text, &[]);
-    for (section, key) in keys::NOT_BUILT {
-        let section = if section == "vendors" {
-            "vendors.acme"
-        } else {
-            section
-        };
-        let full = format!("{section}.{key}");
-        let error = all
-            .iter()
-            .find(|e| e.key == full)
-            .unwrap_or_else(|| panic!("{full} not refused: {all:#?}"));
-        assert!(error.message.contains("not supported yet"), "{error}");
-    }
-    assert_eq!(all.len(), keys::NOT_BUILT.len(), "{all:#?}");
-    let all = errors("", &[("FLOWGATE_STORE__BODY_RETENTION", "0s")]);
-    assert_eq!(keys_of(&all), ["store.body_retention"]);
-    assert_eq!(
-        all[0].origin,
-        Origin::Env("FLOWGATE_STORE__BODY_RETENTION".into())
-    );
 }
 
 /// Checks across tables still run, except where they depend on a table with a mistake (tenant

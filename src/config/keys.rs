@@ -1,20 +1,7 @@
-//! The keys the configuration knows: read from the model's types so they cannot drift from it,
-//! plus the contract's keys not built yet; and the known keys nearest to a misspelt one.
+//! The keys the configuration knows, read from the model's types so they cannot drift from it;
+//! and the known keys nearest to a misspelt one.
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-
-/// Keys of the contract whose behaviour is not built yet (sections 15–17): known, so they are
-/// never taken for typos, and refused, because a key that silently does nothing is worse than
-/// an error. `vendors` stands for every `[vendors.X]` table.
-pub(super) const NOT_BUILT: [(&str, &str); 1] = [("store", "body_retention")];
-
-/// Every key `[section]` (or a `[vendors.X]` table) accepts, built and not built yet.
-pub(super) fn known_keys<'de, T: Deserialize<'de>>(section: &str) -> Vec<&'static str> {
-    let not_built = NOT_BUILT.iter().filter(|(s, _)| *s == section);
-    let mut keys = fields_of::<T>().to_vec();
-    keys.extend(not_built.map(|(_, key)| *key));
-    keys
-}
 
 /// The field names of the struct `T`, as its derived `Deserialize` asks for them.
 pub(super) fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {

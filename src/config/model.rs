@@ -159,6 +159,10 @@ pub struct StoreConfig {
     pub rejection_retention: Duration,
     /// At most this many rejections are kept; beyond it the oldest go.
     pub max_rejections: u64,
+    /// The raw bodies of accepted webhooks are kept this long, beside their delivery, for
+    /// replay (contract section 17); zero keeps none.
+    #[serde(with = "duration")]
+    pub body_retention: Duration,
 }
 
 impl StoreConfig {
@@ -185,6 +189,7 @@ impl Default for StoreConfig {
             min_free_disk: ByteSize(1 << 30),
             rejection_retention: Duration::from_secs(7 * DAY),
             max_rejections: 100_000,
+            body_retention: Duration::from_secs(DAY),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use super::keys::{NOT_BUILT, closest, fields_of};
+use super::keys::{closest, fields_of};
 use super::{Config, ConfigError, Source};
 
 /// What reading the table gave: the configuration, in which a table with a mistake is left at
@@ -68,7 +68,7 @@ impl SectionReader<'_> {
     /// `[name]`, or its defaults when absent or wrong (the error is recorded).
     fn section<T: DeserializeOwned + Default>(&mut self, name: &str) -> T {
         match self.table.remove(name) {
-            Some(value) => self.read(name, name, value).unwrap_or_default(),
+            Some(value) => self.read(name, value).unwrap_or_default(),
             None => T::default(),
         }
     }
@@ -89,29 +89,13 @@ impl SectionReader<'_> {
             .into_iter()
             .filter_map(|(entry, value)| {
                 let key = format!("{name}.{entry}");
-                Some((entry, self.read(name, &key, value)?))
+                Some((entry, self.read(&key, value)?))
             })
             .collect()
     }
 
-    /// Reads `value`, the table at `key` in `section`; keys not built yet are refused first.
-    fn read<T: DeserializeOwned>(
-        &mut self,
-        section: &str,
-        key: &str,
-        mut value: toml::Value,
-    ) -> Option<T> {
-        if let toml::Value::Table(table) = &mut value {
-            for (_, name) in NOT_BUILT.iter().filter(|(s, _)| *s == section) {
-                if table.remove(*name).is_some() {
-                    self.errors.push(self.source.error(
-                        format!("{key}.{name}"),
-                        "is not supported yet: remove it (this version refuses it rather than \
-                         ignore it)",
-                    ));
-                }
-            }
-        }
+    /// Reads `value`, the table at `key`.
+    fn read<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
         serde_path_to_error::deserialize(value)
             .map_err(|e| {
                 let path = e.path().to_string();

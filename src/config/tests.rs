@@ -57,6 +57,23 @@ fn an_empty_file_gives_the_documented_defaults() {
 }
 
 #[test]
+fn body_retention_is_a_day_unless_the_file_or_a_variable_says_otherwise() {
+    let (_dir, config) = load("", &[]);
+    let day = Duration::from_secs(24 * 3600);
+    assert_eq!(config.expect("defaults").store.body_retention, day);
+    let (_dir, config) = load("[store]\nbody_retention = \"0s\"\n", &[]);
+    assert_eq!(config.expect("0s").store.body_retention, Duration::ZERO);
+    let env = [("FLOWGATE_STORE__BODY_RETENTION", "2h")];
+    let (_dir, config) = load("[store]\nbody_retention = \"0s\"\n", &env);
+    let hours = Duration::from_secs(2 * 3600);
+    assert_eq!(config.expect("2h").store.body_retention, hours);
+    error_for(
+        "[store]\nbody_retention = \"soon\"\n",
+        "store.body_retention",
+    );
+}
+
+#[test]
 fn the_contract_example_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/design-example.toml");
     let config = Config::load_with_env(&path, []).expect("the example of the contract loads");

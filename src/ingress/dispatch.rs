@@ -45,6 +45,9 @@ pub struct Dispatch {
     /// Wakes the workers after a commit.
     pub waker: Arc<Notify>,
     pub dedup_window: Duration,
+    /// Whether accepted webhooks' raw bodies are kept with their deliveries
+    /// (`store.body_retention` above zero).
+    pub keep_bodies: bool,
     pub backlog: Arc<Backlog>,
     /// Whether the store accepts: shared with `/readyz`, so both say the same.
     pub readiness: Arc<StoreReadiness>,
@@ -54,7 +57,7 @@ impl Dispatch {
     pub async fn answer(&self, authorized: Authorized) -> Response {
         let Addressed { update, tenant, .. } = authorized.addressed;
         let vendor = update.webhook.vendor();
-        let record = new_delivery(&update, tenant.name(), vendor.mode);
+        let record = new_delivery(&update, tenant.name(), vendor.mode, self.keep_bodies);
         let content = record.content.clone();
         if vendor.mode == DeliveryMode::Queued
             && let Err(refusal) = self.admission(&content).await
@@ -91,7 +94,12 @@ impl Dispatch {
         authorized: &Authorized,
     ) -> Result<(Uuid, Enqueued), Problem> {
         let Addressed { update, tenant, .. } = &authorized.addressed;
-        let record = new_delivery(update, tenant.name(), DeliveryMode::Queued);
+        let record = new_delivery(
+            update,
+            tenant.name(),
+            DeliveryMode::Queued,
+            self.keep_bodies,
+        );
         let id = record.content.id;
         self.admission(&record.content).await?;
         let since = Utc::now() - self.dedup_window;
@@ -148,8 +156,14 @@ impl Dispatch {
     }
 }
 
-/// The delivery `update` becomes for `tenant`, committed as `mode`.
-pub fn new_delivery(update: &Update, tenant: &str, mode: DeliveryMode) -> NewDelivery {
+/// The delivery `update` becomes for `tenant`, committed as `mode`, with its raw body when
+/// `keep_body`.
+pub fn new_delivery(
+    update: &Update,
+    tenant: &str,
+    mode: DeliveryMode,
+    keep_body: bool,
+) -> NewDelivery {
     let vendor = update.webhook.vendor();
     let content = DeliveryContent {
         id: Uuid::now_v7(),
@@ -167,6 +181,7 @@ pub fn new_delivery(update: &Update, tenant: &str, mode: DeliveryMode) -> NewDel
         dedup: vendor.dedup == crate::config::Dedup::EventId,
         body_hash: update.identity.body_hash,
         mode,
+        body: keep_body.then(|| update.webhook.body().clone()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! workers ask of the store.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -41,6 +42,9 @@ pub struct NewDelivery {
     /// SHA-256 of the raw body: the same key with another body is a conflict.
     pub body_hash: [u8; 32],
     pub mode: DeliveryMode,
+    /// The raw body, kept with the delivery when `store.body_retention` keeps bodies
+    /// (`AcceptedBodies`); a duplicate keeps none.
+    pub body: Option<Bytes>,
 }
 
 /// The delivery a dedup key already names.

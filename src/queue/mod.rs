@@ -1,11 +1,12 @@
 //! The durable queue (contract section 8): a webhook is acknowledged only once its delivery is
 //! committed here; workers claim deliveries, one order at a time and in order, and record every
-//! attempt. A [`Store`] has four roles, each its own trait: the queue path (`delivery_queue.rs`),
-//! the operators' admin (`delivery_admin.rs`), the upkeep (`upkeep.rs`) and the refused webhooks
-//! kept (`rejections.rs`); `sqlite` is the embedded store of one process, `postgres` the shared
-//! one; `readiness` says if it accepts now.
+//! attempt. A [`Store`] has five roles, each its own trait: the queue path (`delivery_queue.rs`),
+//! the operators' admin (`delivery_admin.rs`), the upkeep (`upkeep.rs`), the refused webhooks
+//! kept (`rejections.rs`) and the accepted webhooks' bodies kept (`bodies.rs`); `sqlite` is the
+//! embedded store of one process, `postgres` the shared one; `readiness` says if it accepts now.
 
 pub mod backlog;
+mod bodies;
 mod delivery_admin;
 mod delivery_queue;
 mod fault;
@@ -22,6 +23,7 @@ use crate::order::OrderBook;
 
 pub use crate::metrics::QueueDepth;
 pub use crate::order::StoreError;
+pub use bodies::{AcceptedBodies, AcceptedFilter, AcceptedWebhook};
 pub use delivery_admin::{
     Deleted, DeliveryAdmin, DeliveryRecord, ListFilter, Page, RedriveFilter, Retried,
 };
@@ -91,11 +93,20 @@ pub(crate) fn paged<T>(
 
 /// Every role of one store: what opening it gives. Callers hold the role they use (an
 /// `Arc<dyn Store>` coerces to any of them): the queue path, the admin, the upkeep, the book,
-/// the rejections.
-pub trait Store: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + RejectionStore {}
+/// the rejections, the accepted bodies.
+pub trait Store:
+    DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + RejectionStore + AcceptedBodies
+{
+}
 
 impl<T> Store for T where
-    T: DeliveryQueue + DeliveryAdmin + StoreUpkeep + OrderBook + RejectionStore + ?Sized
+    T: DeliveryQueue
+        + DeliveryAdmin
+        + StoreUpkeep
+        + OrderBook
+        + RejectionStore
+        + AcceptedBodies
+        + ?Sized
 {
 }
 

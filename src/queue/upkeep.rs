@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::metrics::QueueDepth;
 use crate::order::StoreError;
 
-/// How long finished records, dedup keys, order memories and rejections are kept.
+/// How long finished records, dedup keys, order memories, rejections and accepted bodies are
+/// kept.
 #[derive(Clone, Copy, Debug)]
 pub struct Retention {
     pub delivered: std::time::Duration,
@@ -17,12 +18,15 @@ pub struct Retention {
     pub orders: std::time::Duration,
     /// Rejections received longer ago go.
     pub rejections: std::time::Duration,
+    /// Accepted webhooks' bodies received longer ago go (their deliveries stay).
+    pub bodies: std::time::Duration,
 }
 
 #[async_trait]
 pub trait StoreUpkeep: Send + Sync {
     /// Deletes what `retention` no longer keeps; how many records (deliveries and rejections)
-    /// went.
+    /// went. Bodies go with their deliveries, and on their own once older than
+    /// `retention.bodies`; they are not counted.
     async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, StoreError>;
     async fn depth(&self) -> Result<QueueDepth, StoreError>;
     /// Whether the store accepts new deliveries, as it last saw itself (readiness): a cheap

@@ -43,8 +43,11 @@ impl Replayer {
         dry_run: bool,
     ) -> Result<Replayed, ReplayError> {
         let before = self.before(&kept).await?;
-        let mut order_id = None;
-        let stopped = match delivered_already(&kept) {
+        let mut order_id = match &kept.was {
+            Was::Accepted(content) => Some(content.order_id),
+            Was::Refused { .. } => None,
+        };
+        let stopped = match delivered_already(&kept, dry_run) {
             Some(delivery) => Err(Stop::Duplicate(delivery)),
             None => self.stages(&kept, dry_run, &mut order_id).await,
         };
@@ -83,6 +86,16 @@ impl Replayer {
                 code: Some(code.clone()),
                 ..Verdict::default()
             },
+            Was::Accepted(content) => {
+                let last = self.flow.dispatch.store.last_sent(content.order_id).await?;
+                let default = content.state_default.as_deref();
+                Verdict {
+                    outcome: Verdict::ACCEPTED,
+                    calls: Some(calls(&content.update, &last, default)),
+                    delivery_id: Some(content.id),
+                    ..Verdict::default()
+                }
+            }
         })
     }
 
@@ -102,7 +115,7 @@ impl Replayer {
             .run(webhook)
             .map_err(refused)?;
         let identity = Identity::of(&parsed.webhook, &parsed.document);
-        self.not_seen(&parsed.webhook, &identity).await?;
+        self.not_seen(kept, &parsed.webhook, &identity).await?;
         let unique = Unique {
             webhook: parsed.webhook,
             document: parsed.document,
@@ -138,8 +151,14 @@ impl Replayer {
         }
     }
 
-    /// Dedup as the pipeline does it.
-    async fn not_seen(&self, webhook: &Verified, identity: &Identity) -> Result<(), Stop> {
+    /// Dedup as the pipeline does it, except that an accepted webhook is not a repeat of its
+    /// own delivery.
+    async fn not_seen(
+        &self,
+        kept: &Kept,
+        webhook: &Verified,
+        identity: &Identity,
+    ) -> Result<(), Stop> {
         let vendor = webhook.vendor();
         if vendor.dedup == Dedup::Off {
             return Ok(());
@@ -152,8 +171,10 @@ impl Replayer {
             .await
             .map_err(refused)?;
         match found {
-            Some(existing) => Err(repeat(existing, &identity.body_hash)),
-            None => Ok(()),
+            Some(existing) if !matches!(&kept.was, Was::Accepted(c) if c.id == existing.id) => {
+                Err(repeat(existing, &identity.body_hash))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -178,7 +199,7 @@ impl Replayer {
         let token =
             token_to_verify(policy, update.order.flow_token.as_deref(), bound).map_err(refused)?;
         let tenant = addressed.tenant.name();
-        let record = new_delivery(update, tenant, DeliveryMode::Queued);
+        let record = new_delivery(update, tenant, DeliveryMode::Queued, false);
         let store = &*self.flow.dispatch.store;
         if !plan::state_known(&record.content, store, store)
             .await
@@ -197,9 +218,10 @@ impl Replayer {
 
 /// A kept webhook that is a delivery already, so a replay makes nothing more of it: a rejection
 /// an earlier replay committed, or (applying) an accepted webhook, which has its delivery.
-fn delivered_already(kept: &Kept) -> Option<Uuid> {
+fn delivered_already(kept: &Kept, dry_run: bool) -> Option<Uuid> {
     match &kept.was {
         Was::Refused { replayed_as, .. } => *replayed_as,
+        Was::Accepted(content) => (!dry_run).then_some(content.id),
     }
 }
 

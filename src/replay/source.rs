@@ -6,7 +6,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{MAX_PER_CALL, ReplayError, ReplayRequest};
-use crate::queue::{RejectionFilter, Store};
+use crate::queue::{AcceptedFilter, DeliveryContent, RejectionFilter, Store};
 
 /// Where a replay's webhooks come from.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub(super) enum Was {
         code: String,
         replayed_as: Option<Uuid>,
     },
+    /// Accepted as this delivery.
+    Accepted(Box<DeliveryContent>),
 }
 
 /// One page of what `request` selects, and the `next` of the page after it.
@@ -46,9 +48,7 @@ pub(super) async fn read(
 ) -> Result<(Vec<Kept>, Option<String>), ReplayError> {
     match request.source {
         Source::Rejections => rejections(store, request).await,
-        Source::Accepted => Err(ReplayError::Invalid(
-            "Accepted webhooks cannot be replayed: their bodies are not kept.".to_owned(),
-        )),
+        Source::Accepted => accepted(store, request).await,
     }
 }
 
@@ -81,4 +81,30 @@ async fn rejections(
         })
         .collect();
     Ok((kept, page.next_cursor))
+}
+
+async fn accepted(
+    store: &dyn Store,
+    request: &ReplayRequest,
+) -> Result<(Vec<Kept>, Option<String>), ReplayError> {
+    let filter = AcceptedFilter {
+        vendor: request.vendor.clone(),
+        since: request.since,
+        until: request.until,
+        ids: request.ids.clone(),
+        limit: MAX_PER_CALL,
+        cursor: request.next.clone(),
+    };
+    let (page, next) = store.accepted(&filter).await?;
+    let kept = page
+        .into_iter()
+        .map(|accepted| Kept {
+            id: accepted.content.id,
+            vendor: accepted.content.vendor.clone(),
+            event_id: Some(accepted.content.event_id.clone()),
+            body: accepted.body,
+            was: Was::Accepted(Box::new(accepted.content)),
+        })
+        .collect();
+    Ok((kept, next))
 }

@@ -193,7 +193,7 @@ fn mistakes_in_several_sections_vendors_and_variables_are_listed_in_one_run() {
 [server]
 max_in_flight = "many"
 [store]
-body_retention = "24h"
+body_retention = "soon"
 [delivery]
 workers = 0
 [vendors.a]
@@ -212,7 +212,7 @@ size = 3
         let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
         for expected in [
             "config.toml: `server.max_in_flight`",
-            "config.toml: `store.body_retention`: is not supported yet",
+            "config.toml: `store.body_retention`",
             "config.toml: `delivery.workers`: must be at least 1",
             "config.toml: `vendors.a.colour`",
             "config.toml: `vendors.b.size`",

@@ -1,4 +1,5 @@
 //! Integration tests: the real gateway on loopback ports.
+mod bodies;
 mod check_config;
 mod cli_map;
 mod cli_send;

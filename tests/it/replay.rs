@@ -210,3 +210,52 @@ async fn a_replay_request_that_cannot_mean_anything_is_refused_by_name() {
         "nothing kept, nothing replayed"
     );
 }
+
+#[tokio::test]
+async fn accepted_traffic_replays_through_a_changed_map_without_being_delivered_again() {
+    let sim = FlowSim::start().await;
+    let config = config(&sim, "");
+    let files = [(PHOTO_SCHEMA_PATH, PHOTO_SCHEMA)];
+    let gw = Gateway::start_with_files(&config, &files)
+        .await
+        .with_sim(sim);
+    let accepted = gw
+        .webhook("photo", fixtures::photo_event())
+        .signed(&photo())
+        .send()
+        .await;
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    let delivery = accepted.json()["id"].as_str().expect("an id").to_owned();
+    let completed = json!([{"operation": "updatestate", "body": {"Status": "Completed", "State": "Completed"}}]);
+
+    let answer = replay(&gw, json!({"source": "accepted"})).await;
+    let result = only(&answer);
+    assert_eq!(result["id"], delivery.as_str());
+    assert_eq!(result["before"]["outcome"], "accepted");
+    assert_eq!(result["before"]["calls"], completed);
+    assert_eq!(result["after"]["outcome"], "accepted", "{result}");
+    assert_eq!(result["after"]["calls"], completed);
+    assert_eq!(result["changed"], false);
+
+    let remapped = config.replace(
+        r#""order.delivered" = "Completed""#,
+        r#""order.delivered" = "InProcess""#,
+    );
+    assert_ne!(remapped, config);
+    gw.write_file("config.toml", &remapped);
+    reload(&gw).await;
+    let answer = replay(&gw, json!({"source": "accepted", "vendor": "photo"})).await;
+    let result = only(&answer);
+    assert_eq!(result["changed"], true, "{result}");
+    assert_eq!(
+        result["after"]["calls"],
+        json!([{"operation": "updatestate", "body": {"Status": "InProcess", "State": "InProcess"}}])
+    );
+
+    // An accepted webhook has its delivery: applying makes nothing more of it.
+    let answer = replay(&gw, json!({"source": "accepted", "dry_run": false})).await;
+    let result = only(&answer);
+    assert_eq!(result["after"]["outcome"], "duplicate", "{result}");
+    assert_eq!(result["after"]["delivery_id"], delivery.as_str());
+    assert_eq!(gw.sim().calls_of("updatestate").await.len(), 1);
+}

@@ -175,7 +175,7 @@ async fn reopening_keeps_schema_and_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");
@@ -279,6 +279,7 @@ async fn the_rejections_count_follows_every_insert_and_delete() {
         dedup_window: Duration::from_secs(3600),
         orders: Duration::from_secs(3600),
         rejections: Duration::from_secs(10 * 24 * 3600 - 60),
+        bodies: Duration::from_secs(3600),
     };
     assert_eq!(store.purge(t, retention).await.expect("purge"), 2);
     assert_eq!(counts(&backend.path), (9, 9));

@@ -109,6 +109,7 @@ fn replayer(
             control,
             waker: Arc::default(),
             dedup_window: config.store.dedup_window,
+            keep_bodies: false,
             backlog: Arc::new(Backlog::new(config.store.max_pending)),
             readiness,
         },
@@ -193,6 +194,7 @@ impl Admin {
             dedup: true,
             body_hash: [7; 32],
             mode: DeliveryMode::Queued,
+            body: None,
         };
         let enqueued = self
             .store

@@ -213,6 +213,7 @@ impl Harness {
             dedup: true,
             body_hash: [0; 32],
             mode: DeliveryMode::Queued,
+            body: None,
         };
         let since = Utc::now() - TimeDelta::hours(1);
         let enqueued = self.store.enqueue(delivery, since).await.expect("queued");

@@ -7,7 +7,7 @@ use deadpool_postgres::Object;
 use uuid::Uuid;
 
 use crate::order::StoreError;
-use crate::queue::{Claimed, DeliveryContent};
+use crate::queue::Claimed;
 
 use super::rows;
 
@@ -92,19 +92,8 @@ pub(super) async fn claim(
 /// A leased row (columns of [`LEASE`]'s `RETURNING`).
 fn claimed_row(row: &tokio_postgres::Row) -> Result<Claimed, StoreError> {
     let attempts: i32 = row.try_get(11)?;
-    let content = DeliveryContent {
-        id: row.try_get(2)?,
-        vendor: row.try_get(3)?,
-        tenant: row.try_get(4)?,
-        order_id: row.try_get(5)?,
-        event_id: row.try_get(6)?,
-        update: rows::update(row, 7)?,
-        state_default: row.try_get(8)?,
-        traceparent: row.try_get(9)?,
-        created_at: row.try_get(10)?,
-    };
     Ok(Claimed {
-        content,
+        content: rows::content(row, 2)?,
         attempts: u32::try_from(attempts).unwrap_or(0),
         patched: row.try_get(12)?,
     })

@@ -14,8 +14,8 @@ use crate::config::DeliveryMode;
 use crate::order::{LastSent, StoreError, StoreErrorKind as Kind};
 use crate::queue::{Attempt, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
-use super::book;
 use super::rows::{self, Brief, after, stored_status};
+use super::{bodies, book};
 
 /// The delivery a key names now, whenever the key was committed.
 const KEY: &str = "
@@ -128,11 +128,11 @@ pub(super) async fn enqueue(
     if !delivery.dedup {
         let statement = tx.prepare_cached(&INSERT).await?;
         tx.execute(&statement, &parameters[..15]).await?;
-        return Ok(Enqueued::Accepted);
+        return keep_body(tx, delivery).await;
     }
     let statement = tx.prepare_cached(&INSERT_WITH_KEY).await?;
     if tx.execute(&statement, &parameters).await? == 1 {
-        return Ok(Enqueued::Accepted);
+        return keep_body(tx, delivery).await;
     }
     // A new statement sees the key's holder, committed before the key could be locked.
     let key = tx.prepare_cached(KEY).await?;
@@ -146,6 +146,17 @@ pub(super) async fn enqueue(
             "a dedup key was taken but its delivery is missing",
         )),
     }
+}
+
+/// The committed delivery's body, when it keeps one, in the same transaction.
+async fn keep_body(
+    tx: &impl GenericClient,
+    delivery: &NewDelivery,
+) -> Result<Enqueued, StoreError> {
+    if let Some(body) = &delivery.body {
+        bodies::keep(tx, delivery.content.id, body).await?;
+    }
+    Ok(Enqueued::Accepted)
 }
 
 /// Records what Flow accepted and the attempts, then ends the turn, but only of a delivery

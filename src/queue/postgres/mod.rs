@@ -1,12 +1,14 @@
 //! The shared store: one PostgreSQL schema used by several flowgate processes at once, each call
-//! on a pooled connection in a transaction of its own, except new deliveries and rejections,
-//! which a process commits several to a transaction (`commits.rs`). What keeps replicas apart
-//! lives in the database: row and per-order advisory locks for claims (`claims.rs`), `ON
-//! CONFLICT` for dedup keys (`deliveries.rs`) and bindings (`book.rs`), and a connection-held
-//! lock per process (`presence.rs`) telling a starting process whose claims are orphaned
-//! (`schema.rs`), and one row per client id for the tenants' rate buckets (`buckets.rs`).
+//! on a pooled connection in a transaction of its own, except new deliveries (with their
+//! bodies, `bodies.rs`) and rejections, which a process commits several to a transaction
+//! (`commits.rs`). What keeps replicas apart lives in the database: row and per-order advisory
+//! locks for claims (`claims.rs`), `ON CONFLICT` for dedup keys (`deliveries.rs`) and bindings
+//! (`book.rs`), and a connection-held lock per process (`presence.rs`) telling a starting
+//! process whose claims are orphaned (`schema.rs`), and one row per client id for the tenants'
+//! rate buckets (`buckets.rs`).
 
 mod admin;
+mod bodies;
 mod book;
 mod buckets;
 mod claims;

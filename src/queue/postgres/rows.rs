@@ -10,7 +10,7 @@ use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::order::{OrderUpdate, StoreError, StoreErrorKind as Kind};
-use crate::queue::{Attempt, DeliveryRecord, DeliveryState};
+use crate::queue::{Attempt, DeliveryContent, DeliveryRecord, DeliveryState};
 
 /// `SELECT` of the columns [`record`] reads, followed by the rest of the statement.
 macro_rules! record_sql {
@@ -24,6 +24,25 @@ macro_rules! record_sql {
     };
 }
 pub(super) use record_sql;
+
+/// The columns [`content`] reads, in its order, from a table aliased `d`.
+pub(super) const CONTENT_COLUMNS: &str = "d.id, d.vendor, d.tenant, d.order_id, d.event_id, \
+    d.order_update, d.state_default, d.traceparent, d.created_at";
+
+/// A delivery's content: the nine columns of [`CONTENT_COLUMNS`], from `at` on.
+pub(super) fn content(row: &Row, at: usize) -> Result<DeliveryContent, StoreError> {
+    Ok(DeliveryContent {
+        id: row.try_get(at)?,
+        vendor: row.try_get(at + 1)?,
+        tenant: row.try_get(at + 2)?,
+        order_id: row.try_get(at + 3)?,
+        event_id: row.try_get(at + 4)?,
+        update: update(row, at + 5)?,
+        state_default: row.try_get(at + 6)?,
+        traceparent: row.try_get(at + 7)?,
+        created_at: row.try_get(at + 8)?,
+    })
+}
 
 /// The open states, as SQL: they hold their order's line.
 pub(super) const OPEN: &str = "('pending', 'in_flight', 'retrying')";

@@ -11,7 +11,7 @@ use crate::order::{StoreError, StoreErrorKind as Kind};
 use super::presence::PRESENT_OWNERS;
 
 /// Migration `n` (from 1) is recorded as version `n` once applied. Append, never edit.
-const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; 5] = [V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE deliveries (
@@ -137,6 +137,18 @@ CREATE TABLE rejections (
 -- An operator's listing (and a replay) of one vendor's rejections, newest first, reads only
 -- that vendor's; the code filter is checked on the rows a listing reads.
 CREATE INDEX rejections_vendor ON rejections (vendor, id);
+";
+
+/// Accepted webhooks' bodies (`bodies.rs`), in a table of their own so a delivery's row stays
+/// small and the purge can drop bodies while their deliveries stay. Keyed by the delivery's id
+/// alone (a `uuid`, like `deliveries.id`), with no other index: keeping a body writes one row
+/// and one key at the end of its index (v7 ids sort by time), and the purge deletes a range of
+/// the key. The reference takes a body with its delivery (admin delete, purge) through that key.
+const V5: &str = "
+CREATE TABLE bodies (
+    delivery_id uuid PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,
+    body        bytea NOT NULL
+);
 ";
 
 /// Creates the schema when missing and brings it to the newest version; a schema written by a

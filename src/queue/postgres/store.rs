@@ -1,20 +1,23 @@
 //! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`],
-//! [`RejectionStore`]) and [`OrderBook`] for [`PgStore`]: each call on a pooled connection,
-//! durable when it answers. Times are taken here, at the call, as the SQLite store does.
+//! [`RejectionStore`], [`AcceptedBodies`]) and [`OrderBook`] for [`PgStore`]: each call on a
+//! pooled connection, durable when it answers. Times are taken here, at the call, as the SQLite
+//! store does.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
-    Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
-    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter,
-    RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
+    AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
+    DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
+    QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
+    Retention, Retried, StoreUpkeep,
 };
 
 use super::rejections::Listing;
-use super::{PgStore, admin, book, claims, deliveries, rejections, upkeep};
+use super::{PgStore, admin, bodies, book, claims, deliveries, rejections, upkeep};
 
 #[async_trait]
 impl OrderBook for PgStore {
@@ -179,5 +182,19 @@ impl RejectionStore for PgStore {
 
     async fn delete_rejection(&self, id: Uuid) -> Result<bool, StoreError> {
         rejections::delete(&self.client().await?, id).await
+    }
+}
+
+#[async_trait]
+impl AcceptedBodies for PgStore {
+    async fn accepted(
+        &self,
+        filter: &AcceptedFilter,
+    ) -> Result<(Vec<AcceptedWebhook>, Option<String>), StoreError> {
+        bodies::list(&self.client().await?, filter).await
+    }
+
+    async fn accepted_body(&self, delivery_id: Uuid) -> Result<Option<Bytes>, StoreError> {
+        bodies::get(&self.client().await?, delivery_id).await
     }
 }

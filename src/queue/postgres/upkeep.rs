@@ -9,13 +9,13 @@ use deadpool_postgres::Object;
 use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention};
 
-use super::rejections;
 use super::rows::{self, OPEN, before};
+use super::{bodies, rejections};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
 const PURGE_CHUNK: i64 = 2000;
 
-/// Their attempts and dedup keys go with them (cascade).
+/// Their attempts, dedup keys and bodies go with them (cascade).
 const DELIVERED: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
     WHERE state = 'delivered' AND updated_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
@@ -46,8 +46,8 @@ const LAST_SENT: &str = "DELETE FROM last_sent WHERE order_id IN (SELECT l.order
         WHERE b.order_id = l.order_id AND b.bound_at >= $1)
     LIMIT $2 FOR UPDATE OF l SKIP LOCKED)";
 
-/// Chunk by chunk until none is full; the deliveries (their attempts go with them) and the
-/// rejections removed.
+/// Chunk by chunk until none is full; the deliveries (their attempts and bodies go with them)
+/// and the rejections removed. Bodies past their own retention go too, uncounted.
 pub(super) async fn purge(
     client: &Object,
     now: DateTime<Utc>,
@@ -72,6 +72,7 @@ pub(super) async fn purge(
             .iter()
             .any(|n| *n >= PURGE_CHUNK as u64);
         if !full {
+            bodies::purge(client, now, retention.bodies).await?;
             return Ok(removed + rejections::purge(client, now, retention.rejections).await?);
         }
     }

@@ -12,10 +12,9 @@ use uuid::Uuid;
 
 use crate::config::DeliveryMode;
 use crate::order::StoreError;
-use crate::queue::{
-    Attempt, Claimed, DeliveryContent, DeliveryState, Enqueued, Existing, Finish, NewDelivery,
-};
+use crate::queue::{Attempt, Claimed, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
 
+use super::bodies;
 use super::error::json_error;
 use super::parked::park_paused;
 use super::rows::{self, Brief, millis};
@@ -93,6 +92,9 @@ pub(super) fn enqueue(
         return Ok(Enqueued::Taken(existing));
     }
     insert(conn, delivery, encoded)?;
+    if let Some(body) = &delivery.body {
+        bodies::keep(conn, &encoded.id, body)?;
+    }
     if delivery.dedup {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
@@ -203,19 +205,8 @@ pub(super) fn claim(
     park_paused(conn, now, paused)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mapped = |row: &rusqlite::Row<'_>| {
-        let content = DeliveryContent {
-            id: rows::uuid(row, 1)?,
-            vendor: row.get(2)?,
-            tenant: row.get(3)?,
-            order_id: rows::uuid(row, 4)?,
-            event_id: row.get(5)?,
-            update: rows::update(row, 6)?,
-            state_default: row.get(7)?,
-            traceparent: row.get(8)?,
-            created_at: rows::time(row, 9)?,
-        };
         let claimed = Claimed {
-            content,
+            content: rows::content(row, 1)?,
             attempts: row.get(10)?,
             patched: row.get(11)?,
         };

@@ -4,10 +4,11 @@
 //! (WAL lets them run beside the writer). One process at a time holds the database (`lock.rs`),
 //! and a thread checks that the file at its path is still the one open (`watch.rs`). The
 //! queries live in `deliveries.rs` (with `parked.rs`, which keeps paused tenants' deliveries
-//! out of the claims' way), `admin.rs`, `upkeep.rs`, `book.rs` and `rejections.rs`; the trait
-//! impls that route them in `store.rs`.
+//! out of the claims' way), `admin.rs`, `upkeep.rs`, `book.rs`, `rejections.rs` and
+//! `bodies.rs`; the trait impls that route them in `store.rs`.
 
 mod admin;
+mod bodies;
 mod book;
 mod checkpoint;
 mod deliveries;

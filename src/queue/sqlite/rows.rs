@@ -9,7 +9,7 @@ use rusqlite::{Connection, Params, Row};
 use uuid::Uuid;
 
 use crate::order::{OrderUpdate, StoreError, StoreErrorKind as Kind};
-use crate::queue::{Attempt, DeliveryRecord, DeliveryState};
+use crate::queue::{Attempt, DeliveryContent, DeliveryRecord, DeliveryState};
 
 use super::error::json_error;
 
@@ -86,6 +86,25 @@ pub(super) fn mode(row: &Row<'_>, idx: usize) -> rusqlite::Result<&'static str> 
 pub(super) fn update(row: &Row<'_>, idx: usize) -> rusqlite::Result<OrderUpdate> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|_| unreadable(idx, Type::Text, "not an update"))
+}
+
+/// The columns [`content`] reads, in its order, from a table aliased `d`.
+pub(super) const CONTENT_COLUMNS: &str = "d.id, d.vendor, d.tenant, d.order_id, d.event_id, \
+    d.update_json, d.state_default, d.traceparent, d.created_at";
+
+/// A delivery's content: the nine columns of [`CONTENT_COLUMNS`], from `at` on.
+pub(super) fn content(row: &Row<'_>, at: usize) -> rusqlite::Result<DeliveryContent> {
+    Ok(DeliveryContent {
+        id: uuid(row, at)?,
+        vendor: row.get(at + 1)?,
+        tenant: row.get(at + 2)?,
+        order_id: uuid(row, at + 3)?,
+        event_id: row.get(at + 4)?,
+        update: update(row, at + 5)?,
+        state_default: row.get(at + 6)?,
+        traceparent: row.get(at + 7)?,
+        created_at: time(row, at + 8)?,
+    })
 }
 
 /// One delivery (columns of [`record_sql`]) without its attempts, and its `seq`.

@@ -27,12 +27,13 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 const STATEMENT_CACHE: usize = 64;
 
 /// Migration `n` (from 1) brings `user_version` from `n - 1` to `n`. Append, never edit.
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration::Sql(V1),
     Migration::Sql(V2),
     Migration::Sql(V3),
     Migration::Run(state_check_without_a_list),
     Migration::Sql(V5),
+    Migration::Sql(V6),
 ];
 
 enum Migration {
@@ -180,6 +181,24 @@ END;
 CREATE TRIGGER rejections_out AFTER DELETE ON rejections
 BEGIN
     UPDATE rejections_count SET n = n - 1;
+END;
+";
+
+/// Accepted webhooks' bodies (`bodies.rs`), in a table of their own so a delivery's row stays
+/// small and the purge can drop bodies while their deliveries stay. Keyed by the delivery's id
+/// alone, as text like `deliveries.id` (so the two join), with no other index: keeping a body
+/// writes one row and one key, each at the end of its b-tree (v7 ids sort by time), and the
+/// purge deletes a range of the key. A rowid table, as for rejections: WITHOUT ROWID would copy
+/// bodies into the b-tree's interior pages. The trigger takes a body with its delivery, wherever
+/// that is deleted (admin, purge): a lookup per deleted delivery, nothing per commit.
+const V6: &str = "
+CREATE TABLE bodies (
+    delivery_id TEXT PRIMARY KEY,
+    body        BLOB NOT NULL
+);
+CREATE TRIGGER deliveries_bodies_out AFTER DELETE ON deliveries
+BEGIN
+    DELETE FROM bodies WHERE delivery_id = old.id;
 END;
 ";
 
@@ -380,6 +399,7 @@ mod tests {
         assert_eq!(number("SELECT parked FROM deliveries WHERE id = 'd1'"), 0);
         assert_eq!(index("rejections_vendor"), 1);
         assert_eq!(number("SELECT n FROM rejections_count"), 0);
+        assert_eq!(number("SELECT COUNT(*) FROM bodies"), 0);
         let integrity: String = conn
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .expect("integrity check");

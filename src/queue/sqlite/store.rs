@@ -1,21 +1,24 @@
 //! The store's roles ([`DeliveryQueue`], [`DeliveryAdmin`], [`StoreUpkeep`],
-//! [`RejectionStore`]) and [`OrderBook`] for [`SqliteStore`]: writes go to the writer thread
-//! (durable when they answer), reads to the reader pool. Times are taken here, at the call.
+//! [`RejectionStore`], [`AcceptedBodies`]) and [`OrderBook`] for [`SqliteStore`]: writes go to
+//! the writer thread (durable when they answer), reads to the reader pool. Times are taken here,
+//! at the call.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
-    Attempt, Claimed, Deleted, DeliveryAdmin, DeliveryQueue, DeliveryRecord, Enqueued, Existing,
-    Finish, ListFilter, NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter,
-    RejectionPage, RejectionStore, Retention, Retried, StoreUpkeep,
+    AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
+    DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
+    QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
+    Retention, Retried, StoreUpkeep,
 };
 
 use super::rejections::Listing;
 use super::rows::millis;
-use super::{SqliteStore, admin, book, deliveries, rejections, upkeep};
+use super::{SqliteStore, admin, bodies, book, deliveries, rejections, upkeep};
 
 #[async_trait]
 impl OrderBook for SqliteStore {
@@ -253,5 +256,20 @@ impl RejectionStore for SqliteStore {
 
     async fn delete_rejection(&self, id: Uuid) -> Result<bool, StoreError> {
         self.write(move |conn| rejections::delete(conn, id)).await
+    }
+}
+
+#[async_trait]
+impl AcceptedBodies for SqliteStore {
+    async fn accepted(
+        &self,
+        filter: &AcceptedFilter,
+    ) -> Result<(Vec<AcceptedWebhook>, Option<String>), StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| bodies::list(conn, &filter)).await
+    }
+
+    async fn accepted_body(&self, delivery_id: Uuid) -> Result<Option<Bytes>, StoreError> {
+        self.read(move |conn| bodies::get(conn, delivery_id)).await
     }
 }

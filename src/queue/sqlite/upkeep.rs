@@ -7,8 +7,8 @@ use rusqlite::{Connection, params};
 use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention};
 
-use super::rejections;
 use super::rows::{before, time};
+use super::{bodies, rejections};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
 const PURGE_CHUNK: i64 = 2000;
@@ -53,7 +53,8 @@ pub(super) fn schedule_stranded(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// One chunk of the purge: the deliveries and rejections it removed (the deliveries' attempts
-/// go with them), and whether any statement hit the chunk size (so more may be left).
+/// and bodies go with them; bodies past their own retention go uncounted), and whether any
+/// statement hit the chunk size (so more may be left).
 pub(super) fn purge_chunk(
     conn: &Connection,
     now: i64,
@@ -71,10 +72,12 @@ pub(super) fn purge_chunk(
     let bindings = delete_chunk(conn, BINDINGS, orders)?;
     let sent = delete_chunk(conn, LAST_SENT, orders)?;
     let refused = rejections::purge_chunk(conn, before(now, retention.rejections))?;
+    let kept_bodies = bodies::purge_chunk(conn, before(now, retention.bodies))?;
     let full = [delivered, dead, keys, bindings, sent]
         .iter()
         .any(|n| *n >= PURGE_CHUNK as u64)
-        || refused >= rejections::CHUNK;
+        || refused >= rejections::CHUNK
+        || kept_bodies >= bodies::CHUNK;
     Ok((delivered + dead + refused, full))
 }
 

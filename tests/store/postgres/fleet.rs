@@ -150,7 +150,7 @@ async fn replicas_starting_at_once_migrate_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
     let id = accept(&stores[3], delivery(Uuid::new_v4(), t0())).await;
     assert!(stores[0].get(id).await.expect("get").is_some());
 }
@@ -187,6 +187,7 @@ async fn every_table_lives_in_the_configured_schema() {
     let expected = [
         "attempts",
         "bindings",
+        "bodies",
         "buckets",
         "dedup",
         "deliveries",

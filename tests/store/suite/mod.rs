@@ -1,9 +1,10 @@
 //! The store's behaviour suite, written against [`Store`] alone so every store runs the same
 //! cases: a backend module (`sqlite.rs`, `postgres/mod.rs`) implements [`Backend`] and lists the
 //! suite's trials with [`store_suite!`]. Cases are grouped by what they exercise: `enqueue`,
-//! `claim`, `admin`, `upkeep`, `rejections`.
+//! `claim`, `admin`, `upkeep`, `rejections`, `bodies`.
 
 pub mod admin;
+pub mod bodies;
 pub mod claim;
 pub mod enqueue;
 pub mod rejections;
@@ -86,6 +87,11 @@ macro_rules! store_suite {
             rejections::trimmed_to_the_newest_max,
             rejections::kept_while_webhooks_commit,
             rejections::a_failing_rejection_among_webhooks_fails_alone,
+            bodies::kept_in_its_deliverys_commit_with_its_exact_bytes,
+            bodies::listed_oldest_first_by_vendor_time_and_ids,
+            bodies::listed_in_pages_with_a_cursor,
+            bodies::purged_by_their_own_retention,
+            bodies::deleted_with_their_delivery,
         )
     };
     (@cases $kind:ident $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {
@@ -146,6 +152,7 @@ pub fn delivery(order: Uuid, created_at: DateTime<Utc>) -> NewDelivery {
         dedup: true,
         body_hash: [7; 32],
         mode: DeliveryMode::Queued,
+        body: None,
     }
 }
 

@@ -83,6 +83,7 @@ fn retention(rejections: Duration) -> Retention {
         dedup_window: DAY,
         orders: 90 * DAY,
         rejections,
+        bodies: DAY,
     }
 }
 

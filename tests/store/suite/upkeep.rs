@@ -22,6 +22,7 @@ fn retention() -> Retention {
         dedup_window: DAY,
         orders: 90 * DAY,
         rejections: 7 * DAY,
+        bodies: DAY,
     }
 }
 

@@ -61,8 +61,14 @@ impl Replayer {
                 ..Verdict::default()
             },
         };
-        if let (false, Was::Refused { .. }, Some(delivery)) =
-            (dry_run, &kept.was, after.delivery_id)
+        // The delivery a rejection became (or turned out to be a duplicate of), once.
+        if let (
+            false,
+            Was::Refused {
+                replayed_as: None, ..
+            },
+            Some(delivery),
+        ) = (dry_run, &kept.was, after.delivery_id)
         {
             let store = &self.flow.dispatch.store;
             store.record_replay(kept.id, delivery).await?;

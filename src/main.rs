@@ -42,6 +42,7 @@ async fn main() -> ExitCode {
         Command::Deliveries(args) => cli::deliveries(&config, args).await,
         Command::Rejections(args) => cli::rejections(&config, args).await,
         Command::Reload(args) => cli::reload(&config, args).await,
+        Command::Replay(args) => cli::replay(&config, args).await,
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };
     // What was logged comes before the error that ends the run.

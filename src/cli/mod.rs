@@ -1,17 +1,20 @@
 //! The command-line verbs. Each loads only what it uses: `send` resolves one vendor's secret,
 //! `map` compiles one vendor's schema and routes by the tenants' URLs and ids, `healthcheck` needs
-//! only the admin address.
+//! only the admin address, `replay --candidate` loads a second configuration without its secrets.
 
 mod deliveries;
+mod dry_run;
 mod map;
 mod rejections;
 mod reload;
+mod replay;
 mod simulate;
 
 pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
 pub use rejections::{RejectionsAction, RejectionsArgs, rejections};
 pub use reload::{ReloadArgs, reload};
+pub use replay::{ReplayArgs, ReplaySource, replay};
 pub use simulate::simulate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -88,6 +91,9 @@ pub enum Command {
     Deliveries(DeliveriesArgs),
     /// List and show the webhooks that authenticated but were refused (needs the admin token).
     Rejections(RejectionsArgs),
+    /// Run kept webhooks again through the running configuration (a dry run unless --apply),
+    /// or through a candidate configuration that is not running (needs the admin token).
+    Replay(ReplayArgs),
     /// Ask the running gateway to load its configuration again (needs the admin token); exit
     /// 0 only when the new configuration runs.
     Reload(ReloadArgs),

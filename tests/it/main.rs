@@ -2,6 +2,7 @@
 mod bodies;
 mod check_config;
 mod cli_map;
+mod cli_replay;
 mod cli_send;
 mod deploy;
 mod docs;

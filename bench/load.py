@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """The parts of bench/load.sh that are easier in Python than in shell.
 
-  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot), as
-                                  lines of [signature, body] (SET.jsonl), and one probe body of
-                                  each set (SET.json, SET.sig)
+  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot,
+                                  invalid), as lines of [signature, body] (SET.jsonl), and one
+                                  probe body of each set (SET.json, SET.sig)
   post URL SET COUNT STATUS       send COUNT requests of the set SET ("-" for GETs) one after
                                   another on one connection; exit 1 unless each answers STATUS
   totals FILE                     the instructions a callgrind dump counted
   ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200 and the
                                   RSS (MiB) WAIT seconds later, then stop it
-  report RESULTS STARTS MODE      print the table, the TLS runs' CPU and, unless MODE is smoke,
-                                  the targets; exit 1 when a run is not sane (no requests, or the
-                                  wrong status class)
+  report RESULTS STARTS MODE      print the table, the TLS runs' CPU, what keeping a rejection
+                                  costs and, unless MODE is smoke, the targets; exit 1 when a run
+                                  is not sane (no requests, the wrong status class, rejections
+                                  kept or not as its scenario says)
 """
 
 import hashlib
@@ -68,6 +69,17 @@ def envelope(rng: random.Random, n: int, order: uuid.UUID) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+# What a vendor that renamed its states sends: values the canonical schema's enum refuses.
+RENAMED_STATES = {"InProcess": "InProgress", "Completed": "Done"}
+
+
+def schema_invalid(body: str) -> str:
+    """The same envelope with its state renamed: authenticated, then refused 422 by the schema."""
+    document = json.loads(body)
+    document["state"] = RENAMED_STATES[document["state"]]
+    return json.dumps(document, separators=(",", ":"))
+
+
 def signature(body: str, forged: bool) -> str:
     mac = "0" * 64 if forged else hmac.new(SECRET, body.encode(), hashlib.sha256).hexdigest()
     return f"sha256={mac}"
@@ -113,6 +125,7 @@ def bodies(work: str) -> None:
     write_set(work, "post", distinct, forged=False)
     write_set(work, "forged", distinct, forged=True)
     write_set(work, "hot", hot, forged=False)
+    write_set(work, "invalid", [schema_invalid(body) for body in distinct], forged=False)
     sizes = [len(body) for body in distinct + hot]
     print(f"bodies: {ORDERS} orders, {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
 
@@ -190,6 +203,8 @@ def totals(dump: str) -> None:
 # === report ===
 
 BASELINES = ("nginx", "proxy", "nginx-tls", "nginx-tls-new")
+# The refusals flooded with rejections kept, and the same with none kept.
+KEEPING = ("invalid-kept", "invalid-unkept")
 # The TLS runs, each with the plain-HTTP run over the same path: what TLS adds is the difference.
 OVER_TLS = {"nginx-tls": "nginx", "nginx-tls-new": "nginx", "tls": "rejected", "tls-full": "full", "tls-new": "rejected"}
 
@@ -209,14 +224,14 @@ def ms(text: str) -> float:
 
 
 def read_runs(path: str) -> list:
-    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed cpu flow_cpu".split()
+    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed cpu flow_cpu kept".split()
     runs = []
     with open(path) as lines:
         for line in lines:
             run = dict(zip(keys, line.split()))
             run["rps"] = float(run["rps"])
             run["p50"], run["p99"] = ms(run["p50"]), ms(run["p99"])
-            for key in ("requests", "bad", "errors", "delivered", "failed", "cpu", "flow_cpu"):
+            for key in ("requests", "bad", "errors", "delivered", "failed", "cpu", "flow_cpu", "kept"):
                 run[key] = int(run[key])
             runs.append(run)
     return runs
@@ -230,8 +245,12 @@ def insane(run: dict) -> str:
         return f"{run['errors']} socket errors"
     if run["failed"]:
         return f"{run['failed']} Flow calls or deliveries failed"
-    if run["name"] not in (*BASELINES, "ping", "rejected", "tls", "tls-new") and not run["delivered"]:
+    if run["name"] not in (*BASELINES, *KEEPING, "ping", "rejected", "tls", "tls-new") and not run["delivered"]:
         return "nothing was delivered to Flow"
+    if run["name"] == "invalid-kept" and run["kept"] < run["requests"]:
+        return f"{run['kept']} rejections kept for {run['requests']} refused"
+    if run["name"] == "invalid-unkept" and run["kept"]:
+        return f"{run['kept']} rejections kept, none should be"
     if run["probe"] != run["expect"]:
         return f"a probe answered {run['probe']}, expected {run['expect']}"
     if run["expect"].startswith("2") and run["bad"]:
@@ -318,6 +337,35 @@ def tls_table(runs: list, tick_us: float) -> None:
         )
 
 
+def keeping_table(runs: list, tick_us: float) -> None:
+    """What keeping a rejection costs: the server's CPU per refused webhook with rejections kept
+    and with none kept, each the median over rounds (with its range), and per round the
+    difference (µs per kept rejection) and the ratio."""
+    by = {(r["round"], r["name"]): r for r in runs}
+    rounds = sorted({r["round"] for r in runs if r["name"] in KEEPING}, key=int)
+    kept, unkept, cost, ratios, rates = [], [], [], [], []
+    for n in rounds:
+        on, off = by.get((n, "invalid-kept")), by.get((n, "invalid-unkept"))
+        if not on or not off:
+            continue
+        kept.append(cpu_per_request(on, tick_us)[0])
+        unkept.append(cpu_per_request(off, tick_us)[0])
+        cost.append(kept[-1] - unkept[-1])
+        ratios.append(kept[-1] / max(unkept[-1], 1e-9))
+        rates.append(on["rps"] / max(off["rps"], 1e-9))
+    if not kept:
+        return
+    us = lambda v: f"{v:.1f}"  # noqa: E731
+    print("\n| keeping rejections | rounds | CPU/req: kept | not kept | keeping adds | kept × not kept "
+          "| req/s kept × not kept |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| 422 `schema-violation` | {len(kept)} | {spread(kept, us, ' µs')} | {spread(unkept, us, ' µs')} "
+        f"| {spread(cost, lambda v: f'{v:+.1f}', ' µs')} | {spread(ratios, lambda v: f'{v:.2f}')} "
+        f"| {spread(rates, lambda v: f'{v:.2f}')} |"
+    )
+
+
 def per_round(runs: list, name: str, value) -> list:
     nginx = {r["round"]: r for r in runs if r["name"] == "nginx"}
     return [value(r, nginx[r["round"]]) for r in runs if r["name"] == name and r["round"] in nginx]
@@ -360,6 +408,7 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
     tick_us = 1_000_000 / float(clock_ticks)
     table(runs, tick_us)
     tls_table(runs, tick_us)
+    keeping_table(runs, tick_us)
     if starts:
         ready_ms = [s[0] for s in starts]
         print(

@@ -17,6 +17,11 @@
 #   paced     as full, the tenant at its default budget (36 calls/s): durable ingest while the
 #             workers deliver at a real Flow's pace instead of competing for the cores
 #   rejected  a bad signature: 401
+#   invalid-kept    correctly signed but schema-invalid (states the schema does not know): 422
+#             `schema-violation`, each kept as a rejection with its body (the default
+#             store.rejection_retention)
+#   invalid-unkept  the same flood with store.rejection_retention = "0s": nothing kept, so the
+#             difference between the two is what keeping one rejection costs
 #   ping      GET /ping, the cheapest route
 # and over TLS: the gateway serves [server.tls] with a self-signed ECDSA P-256 certificate made
 # here with openssl for 127.0.0.1, and the same nginx terminates TLS with the same certificate and
@@ -39,8 +44,8 @@
 # request of the server (the gateway, nginx's master and workers, or the proxy) and of the
 # instant Flow, the gateway's peak RSS (VmHWM) and the deliveries it completed; before the load,
 # start-up time from exec to /readyz 200 (median of several starts) and idle RSS. At the end, the
-# TLS runs' CPU per request against nginx's and against the same path in plain HTTP, then the
-# targets.
+# TLS runs' CPU per request against nginx's and against the same path in plain HTTP, what keeping
+# a rejection costs (invalid-kept against invalid-unkept in the same round), then the targets.
 #
 # Usage: bench/load.sh [SECONDS]   seconds per run (default 10), each after a WARMUP (default 2 s)
 #        bench/load.sh --smoke     (or SMOKE=1) 1 s per run, no warm-up: exits 1 unless every run
@@ -53,7 +58,8 @@
 # SCENARIOS="full hot" runs only those flowgate scenarios (the plain baselines always run);
 # ROUNDS=N repeats every run N times (the targets then take the median ratio); FLOWGATE_BIN=PATH
 # measures that gateway binary instead of this checkout's release build (a before/after in one
-# run). SCENARIOS="rejected full tls tls-full tls-new" ROUNDS=3 compares TLS in both servers.
+# run). SCENARIOS="rejected full tls tls-full tls-new" ROUNDS=3 compares TLS in both servers;
+# SCENARIOS="invalid-kept invalid-unkept" ROUNDS=3 measures what keeping rejections costs.
 # Installs what is missing (wrk, nginx, curl, openssl, python3, and valgrind for --instructions)
 # with apt-get, through sudo when not root.
 set -euo pipefail
@@ -171,8 +177,8 @@ pg_url="${FLOWGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 pg_schema="flowgate_bench_$$"
 
 # Writes a fresh gateway's configuration into $1 for store.sync = $2 ("postgres": a queued
-# store on PostgreSQL instead, in a fresh schema), serving TLS when $3 is "tls"; sets $gw and
-# $gw_admin.
+# store on PostgreSQL instead, in a fresh schema), serving TLS when $3 is "tls", with the
+# `[store]` line $4 when given; sets $gw and $gw_admin.
 configure() {
   gw="127.0.0.1:$(port)" gw_admin="127.0.0.1:$(port)"
   local store="sync = \"$2\"" tls=""
@@ -193,6 +199,7 @@ admin_listen = "$gw_admin"
 $tls
 [store]
 $store
+${4:-}
 [log]
 level = "warn"
 [tenants.bench]
@@ -226,11 +233,15 @@ status = "/status"
 TOML
 }
 
+# The `[store]` line the scenario $1 adds to its gateway's configuration: invalid-unkept keeps
+# no rejection.
+store_line() { if [ "$1" = invalid-unkept ]; then echo 'rejection_retention = "0s"'; fi; }
+
 # Starts a fresh gateway on a fresh database; sets $gw_pid and $gw.
-gateway() { # STORE_SYNC SCHEME: SCHEME https serves TLS
+gateway() { # STORE_SYNC SCHEME [STORE_LINE]: SCHEME https serves TLS; STORE_LINE goes in [store]
   local dir
   dir=$(mktemp -d "$work/gw.XXXX")
-  configure "$dir" "$1" "$([ "$2" = https ] && echo tls)"
+  configure "$dir" "$1" "$([ "$2" = https ] && echo tls)" "${3:-}"
   "$flowgate" --config "$dir/config.toml" serve 2>"$dir/serve.log" &
   gw_pid=$!
   pids+=("$gw_pid")
@@ -286,18 +297,20 @@ load() { # URL SET "PIDS" [new]
 }
 
 # The gateway's deliveries so far: delivered, then failed (Flow calls not answered 2xx,
-# deliveries retried or dead). Nothing should fail against the instant Flow.
+# deliveries retried or dead), then the rejections it kept. Nothing should fail against the
+# instant Flow.
 deliveries() {
   curl -s "http://$gw_admin/metrics" | awk '
     /^flowgate_deliveries_total/ && /result="delivered"/ {done += $NF}
     /^flowgate_deliveries_total/ && /result="(dead|retried)"/ {failed += $NF}
     /^flowgate_flow_requests_total/ && !/status_class="2xx"/ {failed += $NF}
-    END {printf "%d %d\n", done, failed}'
+    /^flowgate_rejections_stored_total/ {kept += $NF}
+    END {printf "%d %d %d\n", done, failed, kept}'
 }
 
 # A NAME ending in -new opens a new connection for every request.
 record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read its peak RSS, stop it]
-  local status rps p50 p99 n bad errors cpu flow_cpu rss=- delivered=0 failed=0 server
+  local status rps p50 p99 n bad errors cpu flow_cpu rss=- delivered=0 failed=0 kept=0 server
   case "$2" in
     nginx*) server="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
     proxy) server=$proxy_pid ;;
@@ -306,11 +319,11 @@ record() { # ROUND NAME URL SET EXPECTED [gateway: count its deliveries, read it
   status=$(probe "$3" "$4")
   read -r rps p50 p99 n bad errors cpu flow_cpu < <(load "$3" "$4" "$server" "$([[ $2 == *-new ]] && echo new)")
   if [ "${6:-}" = gateway ]; then
-    read -r delivered failed < <(deliveries)
+    read -r delivered failed kept < <(deliveries)
     stop
   fi
-  echo "$1 $2 $rps $p50 $p99 $n $bad $errors $rss $5 $status $delivered $failed $cpu $flow_cpu" >> "$work/results"
-  printf '%-9s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$bad" >&2
+  echo "$1 $2 $rps $p50 $p99 $n $bad $errors $rss $5 $status $delivered $failed $cpu $flow_cpu $kept" >> "$work/results"
+  printf '%-14s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$bad" >&2
 }
 
 up "http://$upstream/"; up "http://$proxy/"; up "http://$edge/"; up "https://$tls_edge/"
@@ -330,7 +343,7 @@ counted() { # NAME PID URL SET STATUS [WAIT: deliveries to wait for before the c
   if [ -n "${6:-}" ]; then
     local delivered=0 failed=0
     for _ in $(seq 600); do
-      read -r delivered failed < <(deliveries)
+      read -r delivered failed _ < <(deliveries)
       [ "$delivered" -ge "$6" ] || [ "$failed" -gt 0 ] && break
       sleep 0.5
     done
@@ -371,18 +384,20 @@ if [ "$counting" = 1 ]; then
   # so nothing is claimed and the count is the accept and the commit alone; paused: the same
   # with the tenant paused instead, so every commit's claim skips a growing backlog (its count
   # grows with REQUESTS if a claim steps over that backlog); full: the same webhooks delivered
-  # too (a patch and an updatestate each).
+  # too (a patch and an updatestate each); invalid-kept and invalid-unkept: refused by the
+  # schema, each kept (committed alone) or not.
   silent="127.0.0.1:$(port)"
   python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(3600)' "${silent#*:}" &
   pids+=($!)
   for scenario in "sync /webhooks/sync post 200" "ingest /webhooks/queued post 202" \
                   "paused /webhooks/queued post 202" "full /webhooks/queued post 202" \
-                  "rejected /webhooks/queued forged 401" "ping /ping - 200"; do
+                  "rejected /webhooks/queued forged 401" "invalid-kept /webhooks/queued invalid 422" \
+                  "invalid-unkept /webhooks/queued invalid 422" "ping /ping - 200"; do
     read -r name path set expect <<<"$scenario"
     [[ " ${SCENARIOS:-$name} " == *" $name "* ]] || continue
     dir=$(mktemp -d "$work/gw.XXXX")
-    configure "$dir" full
+    configure "$dir" full "" "$(store_line "$name")"
     wait_for=""
     case "$name" in
       ingest) sed -i "s|http://$upstream/flow|http://$silent/flow|" "$dir/config.toml"
@@ -429,7 +444,10 @@ for round in $(seq "$rounds"); do
                   "normal normal http /webhooks/queued post 202" "hot full http /webhooks/queued hot 202" \
                   "postgres postgres http /webhooks/queued post 202" \
                   "paced full http /webhooks/paced post 202" \
-                  "rejected full http /webhooks/queued forged 401" "ping full http /ping - 200" \
+                  "rejected full http /webhooks/queued forged 401" \
+                  "invalid-kept full http /webhooks/queued invalid 422" \
+                  "invalid-unkept full http /webhooks/queued invalid 422" \
+                  "ping full http /ping - 200" \
                   "tls full https /webhooks/queued forged 401" \
                   "tls-full full https /webhooks/queued post 202" \
                   "tls-new full https /webhooks/queued forged 401"; do
@@ -439,7 +457,7 @@ for round in $(seq "$rounds"); do
       echo "postgres: skipped, no PostgreSQL answers at $pg_url" >&2
       continue
     fi
-    gateway "$sync" "$scheme"
+    gateway "$sync" "$scheme" "$(store_line "$name")"
     if [ "$scheme" = https ] && [ ! -s "$work/tls/flowgate" ]; then
       tls_params "$gw" > "$work/tls/flowgate"
     fi

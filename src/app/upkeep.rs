@@ -61,10 +61,12 @@ impl Queue {
 
 /// Counts the queue, trims the rejections and checks the store every second (and folds
 /// histogram samples into their buckets); purges what retention (as the running configuration
-/// sets it) no longer keeps every minute.
+/// sets it) no longer keeps every minute, and at once when rejections stop being kept (a zero
+/// `rejection_retention` purges every kept one).
 pub(super) async fn upkeep(queue: Queue, config: Arc<ArcSwap<Config>>) {
     let mut every = tokio::time::interval(COUNT_EVERY);
     let store = &queue.store;
+    let mut keeping_rejections = true;
     for tick in 0u32.. {
         every.tick().await;
         queue.count().await;
@@ -72,7 +74,12 @@ pub(super) async fn upkeep(queue: Queue, config: Arc<ArcSwap<Config>>) {
         queue.trim_rejections(max_rejections).await;
         queue.metrics.run_upkeep();
         queue.check_store();
-        if tick % PURGE_EVERY_COUNTS != 0 {
+        // A reload to `rejection_retention = "0s"` keeps no rejection from then on, and its
+        // purge drops the ones kept before at once rather than within the minute.
+        let was_keeping = keeping_rejections;
+        keeping_rejections = !config.load().store.rejection_retention.is_zero();
+        let stopped_keeping = was_keeping && !keeping_rejections;
+        if tick % PURGE_EVERY_COUNTS != 0 && !stopped_keeping {
             continue;
         }
         let retention = retention(&config.load());

@@ -2,11 +2,13 @@
 //! sent it and why it was refused, so an operator can see it and replay it once the schema or the
 //! mapping is fixed. Only an authenticated webhook is kept (nothing else proves who sent it),
 //! and only for the refusals a fix on this side can turn around. Keeping one waits for the
-//! store's group commit; a store that cannot keep it still lets the refusal be answered.
+//! store's group commit; a store that cannot keep it still lets the refusal be answered. A
+//! `store.rejection_retention` of 0s keeps none: the layer is left out of the stack.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::response::Response;
 use chrono::Utc;
@@ -31,6 +33,12 @@ pub struct KeepRejectionsLayer {
 impl KeepRejectionsLayer {
     pub fn new(store: Arc<dyn RejectionStore>) -> Self {
         Self { store }
+    }
+
+    /// The layer that keeps rejections for `retention`, or none when it is zero: what would be
+    /// purged at once is not written at all, so a refusal then costs no store write.
+    pub fn for_retention(retention: Duration, store: Arc<dyn RejectionStore>) -> Option<Self> {
+        (!retention.is_zero()).then(|| Self::new(store))
     }
 }
 

@@ -101,8 +101,12 @@ pub fn webhook_pipeline(
         .layer(StageLayer::new(Authenticate))
         // 429: only authenticated requests spend the vendor's budget.
         .layer(StageLayer::new(VendorRateLimit))
-        // From here on a refusal of an authenticated webhook is kept, with its body, for replay.
-        .layer(KeepRejectionsLayer::new(store.clone()))
+        // From here on a refusal of an authenticated webhook is kept, with its body, for replay
+        // (left out when `store.rejection_retention` is 0s: none is kept).
+        .option_layer(KeepRejectionsLayer::for_retention(
+            config.store.rejection_retention,
+            store.clone(),
+        ))
         // 400: parse with a nesting limit.
         .layer(StageLayer::new(ParseJson::new(
             config.limits.max_json_depth,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::support::admin::{ADMIN_TABLE, admin};
 use crate::support::client::get;
 use crate::support::fixtures::{self, CANONICAL_SECRET, ORDER_ID, photo};
-use crate::support::{Gateway, assert_problem, eventually, flowgate_command};
+use crate::support::{Gateway, TIMEOUT, assert_problem, eventually, flowgate_command, within};
 
 /// A `photo` event whose `type` the schema does not allow.
 fn unknown_type() -> String {
@@ -16,6 +16,15 @@ fn unknown_type() -> String {
 
 async fn gateway(server: &str) -> Gateway {
     fixtures::gateway(server, ADMIN_TABLE).await
+}
+
+/// A gateway whose config appends `extra` (a `[store]` table) to the admin table.
+async fn gateway_with(extra: &str) -> Gateway {
+    let sim = crate::support::flow::FlowSim::start().await;
+    let config = fixtures::config("", &sim, extra);
+    Gateway::start_with_files(&config, fixtures::CONFIG_FILES)
+        .await
+        .with_sim(sim)
 }
 
 async fn kept(gw: &Gateway) -> Vec<Value> {
@@ -127,17 +136,68 @@ async fn what_proves_nothing_about_its_sender_is_never_kept() {
 }
 
 #[tokio::test]
-async fn beyond_max_rejections_the_oldest_are_dropped_and_counted() {
-    let sim = crate::support::flow::FlowSim::start().await;
-    let config = fixtures::config(
-        "",
-        &sim,
-        &format!("{ADMIN_TABLE}\n[store]\nmax_rejections = 2\n"),
+async fn a_zero_rejection_retention_keeps_no_refusal_but_still_answers_it() {
+    let gw = gateway_with(&format!(
+        "{ADMIN_TABLE}\n[store]\nrejection_retention = \"0s\"\n"
+    ))
+    .await;
+    let reply = gw
+        .webhook("photo", unknown_type())
+        .signed(&photo())
+        .send()
+        .await;
+    let problem = assert_problem(&reply, 422, "schema-violation");
+    assert!(
+        problem["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{problem}"
     );
-    let files = fixtures::CONFIG_FILES;
-    let gw = Gateway::start_with_files(&config, files)
-        .await
-        .with_sim(sim);
+    assert!(kept(&gw).await.is_empty());
+    let counted = metrics(&gw).await;
+    let stored: Vec<&str> = counted
+        .lines()
+        .filter(|l| l.starts_with("flowgate_rejections_stored_total{"))
+        .collect();
+    assert!(!stored.is_empty(), "the series are there\n{counted}");
+    assert!(stored.iter().all(|l| l.ends_with(" 0")), "{stored:?}");
+}
+
+#[tokio::test]
+async fn a_reload_to_a_zero_rejection_retention_stops_keeping_and_purges_the_kept() {
+    let gw = gateway_with(ADMIN_TABLE).await;
+    let refused = async |id: &str| {
+        let body = format!(r#"{{"id":"{id}","type":"order.shipped","data":{{}}}}"#);
+        let reply = gw.webhook("photo", body).signed(&photo()).send().await;
+        assert_problem(&reply, 422, "schema-violation");
+    };
+    refused("ph-1").await;
+    assert_eq!(kept(&gw).await.len(), 1);
+    let zero = format!("{ADMIN_TABLE}\n[store]\nrejection_retention = \"0s\"\n");
+    let config = fixtures::config("", gw.sim(), &zero);
+    std::fs::write(gw.config_path(), config).expect("rewrite the config");
+    let (status, answer) = admin(&gw, "POST", "/admin/reload").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["changed"],
+        serde_json::json!(["store.rejection_retention"])
+    );
+    refused("ph-2").await;
+    within(TIMEOUT, "the kept rejection purged", async {
+        while !kept(&gw).await.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let series = r#"flowgate_rejections_stored_total{vendor="photo",code="schema-violation"} 1"#;
+    let counted = metrics(&gw).await;
+    assert!(
+        counted.lines().any(|l| l == series),
+        "{series} in\n{counted}"
+    );
+}
+
+#[tokio::test]
+async fn beyond_max_rejections_the_oldest_are_dropped_and_counted() {
+    let gw = gateway_with(&format!("{ADMIN_TABLE}\n[store]\nmax_rejections = 2\n")).await;
     for n in 0..4 {
         let body = format!(
             r#"{{"id":"ph-{n}","type":"order.shipped","data":{{"orderId":"{ORDER_ID}"}}}}"#

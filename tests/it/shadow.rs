@@ -221,3 +221,105 @@ async fn an_unknown_vendor_has_no_drift() {
     assert_eq!(status, 404, "{problem}");
     assert_eq!(problem["code"], "not-found");
 }
+
+/// The schema of `lines`: a declared object and an array whose items declare their properties.
+const LINES_SCHEMA_PATH: &str = "schemas/lines.schema.json";
+const LINES_SCHEMA: &str = r#"{"type": "object", "properties": {"orderId": {}, "state": {},
+    "customer": {"type": "object", "properties": {"name": {}}},
+    "lines": {"type": "array", "items": {"type": "object", "properties": {"sku": {}}}}}}"#;
+
+/// The fixtures' vendors, `lines` when `with_lines`, and `[limits]` with `max_field_chars`.
+fn lines_config(gw_sim: &crate::support::flow::FlowSim, with_lines: bool, chars: u32) -> String {
+    let lines = format!(
+        r#"
+[vendors.lines]
+schema = "{LINES_SCHEMA_PATH}"
+verify = {{ scheme = "hmac", preset = "github", secrets = ["{GITHUB_SECRET}"] }}
+tenant = "sim"
+delivery = "sync"
+
+[vendors.lines.map]
+order_id = "/orderId"
+state = "/state"
+"#
+    );
+    let lines = if with_lines { lines.as_str() } else { "" };
+    let extra = format!("{ADMIN_TABLE}\n[limits]\nmax_field_chars = {chars}\n{lines}");
+    fixtures::config("", gw_sim, &extra)
+}
+
+/// Rewrites the gateway's configuration file and asks it to reload; the answer must be 200.
+async fn reload_with(gw: &Gateway, toml: &str) -> Value {
+    std::fs::write(gw.config_path(), toml).expect("rewrite the config");
+    let (status, answer) = admin(gw, "POST", "/admin/reload").await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// The `lines` vendor's drift as (pointer, count), the most recent first.
+async fn lines_drift(gw: &Gateway) -> (u16, Vec<(String, u64)>) {
+    let (status, drift) = admin(gw, "GET", "/admin/vendors/lines/drift").await;
+    let pointers = drift["pointers"].as_array().cloned().unwrap_or_default();
+    let counts = pointers
+        .iter()
+        .map(|p| {
+            let pointer = p["pointer"].as_str().unwrap_or("").to_owned();
+            (pointer, p["count"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    (status, counts)
+}
+
+#[tokio::test]
+async fn drift_survives_a_reload_and_goes_with_its_vendor() {
+    let sim = crate::support::flow::FlowSim::start().await;
+    let files = [PHOTO_SCHEMA_PATH, LINES_SCHEMA_PATH];
+    let schemas = [fixtures::PHOTO_SCHEMA, LINES_SCHEMA];
+    let files: Vec<(&str, &str)> = files.into_iter().zip(schemas).collect();
+    let gw = Gateway::start_with_files(&lines_config(&sim, true, 255), &files)
+        .await
+        .with_sim(sim);
+    // Each body differs (the customer's name), so none is answered as a duplicate.
+    let post = async |n: u32| {
+        let body = format!(
+            r#"{{"orderId":"{ORDER_ID}","state":"Completed","customer":{{"name":"Ann {n}","phone":"1"}},"lines":[{{"sku":"a","colour":"red"}},{{"sku":"b","colour":"blue"}}]}}"#
+        );
+        let reply = gw.webhook("lines", body).signed(&photo()).send().await;
+        let text = String::from_utf8_lossy(&reply.body).into_owned();
+        assert_eq!(reply.status, 200, "{text}");
+    };
+    post(1).await;
+    post(2).await;
+    let expected = |count: u64| {
+        let mut pointers = vec![
+            ("/customer/phone".to_owned(), count),
+            ("/lines/*/colour".to_owned(), count),
+        ];
+        pointers.sort();
+        pointers
+    };
+    let sorted = |(status, mut pointers): (u16, Vec<(String, u64)>)| {
+        pointers.sort();
+        (status, pointers)
+    };
+    assert_eq!(sorted(lines_drift(&gw).await), (200, expected(2)));
+
+    // A changed key elsewhere rebuilds the configuration; the vendor's drift is carried over
+    // and keeps counting.
+    let answer = reload_with(&gw, &lines_config(gw.sim(), true, 200)).await;
+    assert_eq!(
+        answer["changed"],
+        serde_json::json!(["limits.max_field_chars"])
+    );
+    assert_eq!(sorted(lines_drift(&gw).await), (200, expected(2)));
+    post(3).await;
+    assert_eq!(sorted(lines_drift(&gw).await), (200, expected(3)));
+
+    // A reload without the vendor forgets its drift; brought back, it starts from nothing.
+    reload_with(&gw, &lines_config(gw.sim(), false, 200)).await;
+    let (status, problem) = admin(&gw, "GET", "/admin/vendors/lines/drift").await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(problem["code"], "not-found");
+    reload_with(&gw, &lines_config(gw.sim(), true, 200)).await;
+    assert_eq!(lines_drift(&gw).await, (200, vec![]));
+}

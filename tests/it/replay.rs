@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::admin::{ADMIN_TABLE, admin, admin_post, until_state};
-use crate::support::fixtures::{self, ORDER_ID, PHOTO_SCHEMA, PHOTO_SCHEMA_PATH, photo};
+use crate::support::fixtures::{
+    self, CANONICAL_SECRET, ORDER_ID, PHOTO_SCHEMA, PHOTO_SCHEMA_PATH, photo,
+};
 use crate::support::flow::FlowSim;
 use crate::support::{Gateway, assert_problem};
 
@@ -258,4 +260,78 @@ async fn accepted_traffic_replays_through_a_changed_map_without_being_delivered_
     assert_eq!(result["after"]["outcome"], "duplicate", "{result}");
     assert_eq!(result["after"]["delivery_id"], delivery.as_str());
     assert_eq!(gw.sim().calls_of("updatestate").await.len(), 1);
+}
+
+/// A vendor whose payload carries a FlowToken it must prove, with a schema that knows only
+/// `done` events at first.
+fn tokened(sim: &FlowSim) -> String {
+    let tenant = sim.tenant("sim", None);
+    format!(
+        r#"{ADMIN_TABLE}
+{tenant}
+[vendors.tokened]
+schema = "schemas/tokened.json"
+verify = {{ scheme = "standard-webhooks", secrets = ["{CANONICAL_SECRET}"] }}
+tenant = "sim"
+flow_token = "required"
+
+[vendors.tokened.map]
+order_id = "/order"
+flow_token = "/token"
+state = {{ from = "/type", values = {{ "done" = "Completed", "shipped" = "InProcess" }} }}
+"#
+    )
+}
+
+fn tokened_schema(types: &str) -> String {
+    format!(
+        r#"{{"type": "object", "required": ["order", "token", "type"],
+            "properties": {{"order": {{"type": "string", "format": "uuid"}},
+                            "token": {{"type": "string"}}, "type": {{"enum": [{types}]}}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_dry_run_leaves_flow_tokens_unchecked_and_applying_verifies_them() {
+    let sim = FlowSim::start().await;
+    let schema = tokened_schema(r#""done""#);
+    let files = [("schemas/tokened.json", schema.as_str())];
+    let gw = Gateway::start_with_files(&tokened(&sim), &files)
+        .await
+        .with_sim(sim);
+    let (order, token) = gw.sim().create_order(10351).await;
+    let body = json!({"order": order, "token": token, "type": "shipped"}).to_string();
+    let refused = gw
+        .webhook("tokened", body)
+        .signed(&fixtures::canonical())
+        .send()
+        .await;
+    assert_problem(&refused, 422, "schema-violation");
+    gw.write_file(
+        "schemas/tokened.json",
+        &tokened_schema(r#""done", "shipped""#),
+    );
+    reload(&gw).await;
+
+    let answer = replay(&gw, json!({"vendor": "tokened"})).await;
+    let result = only(&answer);
+    assert_eq!(result["after"]["outcome"], "accepted", "{result}");
+    assert_eq!(result["after"]["flow_token"], "not_checked");
+    assert!(
+        gw.sim().calls_of("verify_token").await.is_empty(),
+        "a dry run asks Flow nothing"
+    );
+
+    let answer = replay(&gw, json!({"vendor": "tokened", "dry_run": false})).await;
+    let result = only(&answer);
+    assert_eq!(result["after"]["outcome"], "accepted", "{result}");
+    assert!(result["after"].get("flow_token").is_none(), "{result}");
+    assert_eq!(gw.sim().calls_of("verify_token").await.len(), 1);
+    let delivery = result["after"]["delivery_id"].as_str().expect("a delivery");
+    until_state(&gw, delivery, "delivered").await;
+    let (_, known) = admin(&gw, "GET", &format!("/admin/orders/{order}")).await;
+    assert_eq!(
+        known["binding"]["vendor"], "tokened",
+        "the verified token bound the order"
+    );
 }

@@ -24,7 +24,9 @@
 //! ```text
 //! cli                                  the command line
 //! app                                  wiring, start-up, reload and drain
-//! ingress, admin, simulator            the listeners
+//! admin                                the operators' listener
+//! replay                               kept webhooks through the public listener's stages again
+//! ingress, simulator                   the public listener, the Flow simulator
 //! http, health                         what both listeners share
 //! tls                                  the public listener's certificate and handshake
 //! problem                              errors become HTTP answers here, and only here

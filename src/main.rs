@@ -40,6 +40,8 @@ async fn main() -> ExitCode {
         Command::Simulate { listen } => cli::simulate(&config, *listen).await,
         Command::Map { vendor, file } => cli::map(&config, vendor, file),
         Command::Deliveries(args) => cli::deliveries(&config, args).await,
+        Command::Tenants(args) => cli::tenants(&config, args).await,
+        Command::Orders(args) => cli::orders(&config, args).await,
         Command::Rejections(args) => cli::rejections(&config, args).await,
         Command::Reload(args) => cli::reload(&config, args).await,
         Command::Replay(args) => cli::replay(&config, args).await,

@@ -311,6 +311,7 @@ pub const UNKNOWN_VENDOR: &str = "unknown";
 
 mod handles;
 mod labels;
+mod last_hour;
 mod process;
 mod registry;
 #[cfg(test)]
@@ -321,4 +322,5 @@ pub use labels::{
     DeliveryResult, Operation, Outcome, QueueState, RejectedCode, ReloadResult, SignatureReason,
     StatusClass, ThrottleCause, TokenResult, TruncatedField,
 };
+pub use last_hour::HourCounts;
 pub use registry::{Metrics, QueueDepth};

@@ -7,6 +7,7 @@ mod auth;
 mod deliveries;
 mod metrics;
 mod orders;
+mod overview;
 mod rejections;
 pub mod reload;
 mod replay;
@@ -24,6 +25,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -31,6 +33,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::deliver::control::TenantControl;
 use crate::health::Health;
 use crate::http::{RequestIdLayer, method_not_allowed, not_found, panicked, span};
@@ -59,6 +62,10 @@ pub struct AdminState {
     pub reload: reload::Reloader,
     /// Runs kept webhooks through the running configuration (`POST /admin/replay`).
     pub replayer: Replayer,
+    /// The running configuration (`GET /admin/overview`: its hash and vendors).
+    pub config: Arc<Config>,
+    /// When the gateway started.
+    pub started_at: DateTime<Utc>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -73,7 +80,9 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/deliveries/{id}/retry", post(deliveries::retry))
         .route("/deliveries/{id}/cancel", post(deliveries::cancel))
+        .route("/overview", get(overview::overview))
         .route("/orders/{order_id}", get(orders::show))
+        .route("/tenants", get(tenants::list))
         .route("/tenants/{tenant}/pause", post(tenants::pause))
         .route("/tenants/{tenant}/resume", post(tenants::resume))
         .route(

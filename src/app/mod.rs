@@ -148,6 +148,8 @@ impl App {
             drift: Arc::new(Drift::default()),
             capacities: Capacities::new(&config),
             cut: cut_requests,
+            // To the millisecond, as the admin API's other times.
+            started_at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3),
         };
         // Served for the configuration's life; a reload replaces the certificate.
         let tls = built.tls.clone().map(|tls| LiveTls::new(tls, &metrics));

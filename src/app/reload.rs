@@ -9,6 +9,7 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -50,6 +51,8 @@ pub(super) struct Shared {
     pub capacities: Capacities,
     /// Requests still running at the end of the drain are cut.
     pub cut: watch::Receiver<bool>,
+    /// When the gateway started, for the admin overview.
+    pub started_at: DateTime<Utc>,
 }
 
 /// The configuration that runs, with the tenants' controls made for it.
@@ -200,6 +203,8 @@ impl Running {
             drift: shared.drift.clone(),
             reload: Arc::new(Reloads(self.reloader.clone())),
             replayer,
+            config: config.clone(),
+            started_at: shared.started_at,
         }));
         if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {
             live.replace(loaded.clone());

@@ -247,7 +247,7 @@ const COLUMNS: [&str; 8] = [
     "FLOW_STATUS",
 ];
 
-fn deliveries_table(deliveries: &[Value]) -> String {
+pub(super) fn deliveries_table(deliveries: &[Value]) -> String {
     let rows: Vec<Vec<String>> = deliveries.iter().map(|d| row(d).to_vec()).collect();
     table(&COLUMNS, &rows)
 }

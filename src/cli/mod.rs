@@ -5,17 +5,21 @@
 mod deliveries;
 mod dry_run;
 mod map;
+mod orders;
 mod rejections;
 mod reload;
 mod replay;
 mod simulate;
+mod tenants;
 
 pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
+pub use orders::{OrdersAction, OrdersArgs, orders};
 pub use rejections::{RejectionsAction, RejectionsArgs, rejections};
 pub use reload::{ReloadArgs, reload};
 pub use replay::{ReplayArgs, ReplaySource, replay};
 pub use simulate::simulate;
+pub use tenants::{TenantsAction, TenantsArgs, tenants};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -89,6 +93,10 @@ pub enum Command {
     },
     /// Inspect and steer deliveries through the admin API (needs the admin token).
     Deliveries(DeliveriesArgs),
+    /// List tenants, pause and resume them, close their circuits (needs the admin token).
+    Tenants(TenantsArgs),
+    /// Show what the gateway knows of an order (needs the admin token).
+    Orders(OrdersArgs),
     /// List and show the webhooks that authenticated but were refused (needs the admin token).
     Rejections(RejectionsArgs),
     /// Run kept webhooks again through the running configuration (a dry run unless --apply),

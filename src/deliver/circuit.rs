@@ -78,6 +78,17 @@ pub enum CircuitState {
     HalfOpen,
 }
 
+impl CircuitState {
+    /// As the admin API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
 impl Circuit {
     /// `failures` below 1 is taken as 1 (configuration refuses 0).
     pub fn new(failures: u32, open_for: Duration) -> Self {

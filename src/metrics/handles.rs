@@ -7,6 +7,7 @@ use std::time::Duration;
 use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::PrometheusRecorder;
 
+use super::last_hour::{HourCounts, LastHour};
 use super::{
     CIRCUIT_OPEN, DELIVERIES, DELIVERY_LAG, DeliveryResult, FIELDS_TRUNCATED,
     FLOW_REQUEST_DURATION, FLOW_REQUESTS, FLOW_THROTTLED, Family, Kind, Operation, Outcome,
@@ -70,6 +71,7 @@ struct VendorSeries {
     rejections: [Counter; RejectedCode::COUNT],
     shadow_violations: Counter,
     unknown_fields: Counter,
+    last_hour: LastHour,
 }
 
 impl VendorMetrics {
@@ -95,6 +97,7 @@ impl VendorMetrics {
                 .map(|c| series.counter(&REJECTIONS_STORED, &code(c.as_str()))),
             shadow_violations: series.counter(&SHADOW_VIOLATIONS, &vendor_only),
             unknown_fields: series.counter(&PAYLOAD_UNKNOWN_FIELDS, &vendor_only),
+            last_hour: LastHour::new(),
         };
         VendorMetrics {
             series: Arc::new(series),
@@ -110,6 +113,13 @@ impl VendorMetrics {
     pub fn received(&self, outcome: Outcome, took: Duration) {
         self.series.received[outcome as usize].increment(1);
         self.series.duration.record(took.as_secs_f64());
+        self.series.last_hour.record(outcome);
+    }
+
+    /// The webhooks this process answered for the vendor in the last hour (not a series: the
+    /// admin overview's figures).
+    pub fn last_hour(&self) -> HourCounts {
+        self.series.last_hour.counts()
     }
 
     pub fn signature_failure(&self, reason: SignatureReason) {

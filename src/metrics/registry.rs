@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use ::metrics::{Gauge, KeyName, Recorder, SharedString};
 use chrono::{DateTime, Utc};
@@ -57,6 +57,8 @@ struct Registry {
     config_hash: ArcSwap<String>,
     queue_depth: [Gauge; QueueState::COUNT],
     oldest_age: [Gauge; AGED_STATES.len()],
+    /// The queue as the gauges were last set from, for the admin overview.
+    queue: ArcSwapOption<QueueDepth>,
     ready: Gauge,
     store_ready: Gauge,
     rejections_dropped: ::metrics::Counter,
@@ -113,6 +115,7 @@ impl Metrics {
                 config_hash: ArcSwap::from_pointee(String::new()),
                 queue_depth,
                 oldest_age,
+                queue: ArcSwapOption::empty(),
                 ready,
                 store_ready,
                 rejections_dropped,
@@ -185,6 +188,13 @@ impl Metrics {
         for (gauge, at) in registry.oldest_age.iter().zip(oldest) {
             gauge.set(age(at));
         }
+        registry.queue.store(Some(Arc::new(depth.clone())));
+    }
+
+    /// The queue as the gauges were last set from (counted every second); `None` before the
+    /// first count.
+    pub fn queue(&self) -> Option<QueueDepth> {
+        self.registry.queue.load().as_deref().cloned()
     }
 
     /// Counts the kept rejections the trim dropped to stay within `store.max_rejections`.

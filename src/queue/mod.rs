@@ -31,7 +31,7 @@ pub use delivery_queue::{
     Attempt, Claimed, DeliveryContent, DeliveryQueue, Enqueued, Existing, Finish, NewDelivery,
 };
 pub use rejections::{Rejection, RejectionFilter, RejectionPage, RejectionStore};
-pub use upkeep::{Retention, StoreUpkeep};
+pub use upkeep::{Retention, StoreUpkeep, TenantDepth};
 
 /// The one vocabulary of delivery states: responses, the admin API, logs and metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

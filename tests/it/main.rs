@@ -20,3 +20,4 @@ mod shadow;
 mod shutdown;
 mod signals;
 mod support;
+mod tenants;

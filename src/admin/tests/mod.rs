@@ -36,6 +36,7 @@ use crate::verify::flow_token::FlowTokens;
 mod cli;
 mod deliveries;
 mod orders;
+mod overview;
 mod reload;
 mod tenants;
 
@@ -53,7 +54,24 @@ pub(super) struct Admin {
     dir: TempDir,
     store: Arc<SqliteStore>,
     control: Arc<TenantControl>,
+    metrics: Metrics,
+    config_hash: String,
+    started_at: chrono::DateTime<Utc>,
     router: Router,
+}
+
+/// The vendors of the admin's configuration.
+const VENDORS: [&str; 2] = ["photo", "video"];
+
+/// The default configuration with `vendors`, each verified by a bearer token.
+fn config_with_vendors(vendors: &[&str]) -> Config {
+    let mut config = Config::default();
+    for vendor in vendors {
+        let settings = toml::from_str("verify = { scheme = \"bearer\", tokens = [\"t\"] }");
+        let settings = settings.expect("a vendor's settings");
+        config.vendors.insert((*vendor).to_owned(), settings);
+    }
+    config
 }
 
 struct Reply {
@@ -70,21 +88,29 @@ fn admin_with(token: Option<&str>) -> Admin {
     let control = Arc::new(TenantControl::new(&tenants, &CircuitConfig::default()));
     let readiness = Arc::new(StoreReadiness::new(store.clone(), Some(&path), 0));
     let replayer = replayer(store.clone(), control.clone(), readiness.clone());
+    let config = config_with_vendors(&VENDORS);
+    let metrics = Metrics::new(VENDORS, tenants.iter().map(String::as_str));
+    let (config_hash, started_at) = (config.settings.hash(), Utc::now());
     let router = router(AdminState {
         store: store.clone(),
         control: control.clone(),
         token: token.map(str::to_owned),
         health: Health::default(),
-        metrics: Metrics::new([], tenants.iter().map(String::as_str)),
+        metrics: metrics.clone(),
         readiness,
         drift: Arc::default(),
         reload: Arc::new(InvalidFile),
         replayer,
+        config: Arc::new(config),
+        started_at,
     });
     Admin {
         dir,
         store,
         control,
+        metrics,
+        config_hash,
+        started_at,
         router,
     }
 }

@@ -1,9 +1,9 @@
-//! Tenants: pause, resume and closing the circuit by hand.
+//! Tenants: the list, pause, resume and closing the circuit by hand.
 
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{admin, assert_problem};
+use super::{End, admin, assert_problem};
 use crate::config::CircuitConfig;
 use crate::deliver::circuit::CallResult;
 
@@ -45,4 +45,28 @@ async fn an_unknown_tenant_is_404() {
     ] {
         assert_problem(&gw.call("POST", uri).await, 404, "not-found");
     }
+}
+
+#[tokio::test]
+async fn the_list_shows_every_tenant_with_its_switches_and_deliveries() {
+    let gw = admin();
+    let order = uuid::Uuid::new_v4;
+    gw.delivery("photo", "acme", order(), 5, End::Dead).await;
+    gw.delivery("photo", "acme", order(), 5, End::Delivered)
+        .await;
+    gw.delivery("photo", "acme", order(), 3, End::Pending).await;
+    gw.delivery("photo", "acme", order(), 1, End::Pending).await;
+    gw.delivery("photo", "gone", order(), 1, End::Pending).await;
+    gw.control.set_paused("acme", true);
+    let circuit = gw.control.circuit("beta").expect("a circuit");
+    for _ in 0..CircuitConfig::default().failures {
+        circuit.record(Instant::now(), CallResult::Failure);
+    }
+    let reply = gw.call("GET", "/admin/tenants").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let expected = json!({"tenants": [
+        {"tenant": "acme", "paused": true, "circuit": "closed", "pending": 2, "retrying": 0, "dead": 1},
+        {"tenant": "beta", "paused": false, "circuit": "open", "pending": 0, "retrying": 0, "dead": 0},
+    ]});
+    assert_eq!(reply.body, expected, "only configured tenants, by name");
 }

@@ -3,6 +3,8 @@
 //! pooled connection, durable when it answers. Times are taken here, at the call, as the SQLite
 //! store does.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -13,7 +15,7 @@ use crate::queue::{
     AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
     DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
     QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
-    Retention, Retried, StoreUpkeep,
+    Retention, Retried, StoreUpkeep, TenantDepth,
 };
 
 use super::rejections::Listing;
@@ -138,6 +140,10 @@ impl StoreUpkeep for PgStore {
 
     async fn depth(&self) -> Result<QueueDepth, StoreError> {
         upkeep::depth(&self.client().await?).await
+    }
+
+    async fn depth_by_tenant(&self) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
+        upkeep::depth_by_tenant(&self.client().await?).await
     }
 
     /// What the pool last found: connections refused or timing out make the store unreachable

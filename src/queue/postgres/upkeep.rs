@@ -3,11 +3,13 @@
 //! wait for each other nor hold long locks), and the queue's depth for metrics and
 //! back-pressure: the whole fleet's queue, whichever process asks.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 
 use crate::order::StoreError;
-use crate::queue::{DeliveryState, QueueDepth, Retention};
+use crate::queue::{DeliveryState, QueueDepth, Retention, TenantDepth};
 
 use super::rows::{self, OPEN, before};
 use super::{bodies, rejections};
@@ -111,6 +113,30 @@ pub(super) async fn depth(client: &Object) -> Result<QueueDepth, StoreError> {
     depth.oldest_pending = oldest(client, DeliveryState::Pending).await?;
     depth.oldest_retrying = oldest(client, DeliveryState::Retrying).await?;
     Ok(depth)
+}
+
+/// The open and dead deliveries per tenant: the state condition lets the (state, seq) index
+/// find them, so delivered ones, most of the table, need not be read.
+pub(super) async fn depth_by_tenant(
+    client: &Object,
+) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
+    let counts = client
+        .prepare_cached(
+            "SELECT tenant, state, count(*) FROM deliveries
+             WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY tenant, state",
+        )
+        .await?;
+    let mut depths: BTreeMap<String, TenantDepth> = BTreeMap::new();
+    for row in client.query(&counts, &[]).await? {
+        let tenant: String = row.try_get(0)?;
+        let count: i64 = row.try_get(2)?;
+        let state = rows::state(&row, 1)?;
+        depths
+            .entry(tenant)
+            .or_default()
+            .set(state, u64::try_from(count).unwrap_or(0));
+    }
+    Ok(depths)
 }
 
 async fn oldest(

@@ -3,6 +3,8 @@
 //! the writer thread (durable when they answer), reads to the reader pool. Times are taken here,
 //! at the call.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -13,7 +15,7 @@ use crate::queue::{
     AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
     DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
     QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
-    Retention, Retried, StoreUpkeep,
+    Retention, Retried, StoreUpkeep, TenantDepth,
 };
 
 use super::rejections::Listing;
@@ -191,6 +193,10 @@ impl StoreUpkeep for SqliteStore {
 
     async fn depth(&self) -> Result<QueueDepth, StoreError> {
         self.read(upkeep::depth).await
+    }
+
+    async fn depth_by_tenant(&self) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
+        self.read(upkeep::depth_by_tenant).await
     }
 
     /// The file watch first: commits into a file that is gone would succeed, and be lost.

@@ -2,10 +2,12 @@
 //! commits interleave with it, and the queue's depth for metrics and back-pressure. "Open" is
 //! written `state > 'delivered'`, as in `deliveries.rs`.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, params};
 
 use crate::order::StoreError;
-use crate::queue::{DeliveryState, QueueDepth, Retention};
+use crate::queue::{DeliveryState, QueueDepth, Retention, TenantDepth};
 
 use super::rows::{before, time};
 use super::{bodies, rejections};
@@ -113,6 +115,28 @@ pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
     depth.oldest_pending = oldest(conn, DeliveryState::Pending)?;
     depth.oldest_retrying = oldest(conn, DeliveryState::Retrying)?;
     Ok(depth)
+}
+
+/// The open and dead deliveries per tenant, read through the (state, seq) index: delivered
+/// ones, most of the table, are never visited.
+pub(super) fn depth_by_tenant(
+    conn: &Connection,
+) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
+    let mut counts = conn.prepare_cached(
+        "SELECT tenant, state, COUNT(*) FROM deliveries INDEXED BY deliveries_state
+         WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY tenant, state",
+    )?;
+    let rows = counts.query_map([], |row| {
+        let tenant: String = row.get(0)?;
+        Ok((tenant, super::rows::state(row, 1)?, row.get::<_, i64>(2)?))
+    })?;
+    let mut depths: BTreeMap<String, TenantDepth> = BTreeMap::new();
+    for row in rows {
+        let (tenant, state, count) = row?;
+        let count = u64::try_from(count).unwrap_or(0);
+        depths.entry(tenant).or_default().set(state, count);
+    }
+    Ok(depths)
 }
 
 fn oldest(

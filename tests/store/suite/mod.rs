@@ -74,6 +74,7 @@ macro_rules! store_suite {
             upkeep::purge_dedup_keys_of_finished_deliveries,
             upkeep::purge_forgets_untouched_orders,
             upkeep::depth_counts_and_oldest,
+            upkeep::depth_by_tenant_counts_open_and_dead,
             upkeep::first_binding_wins,
             upkeep::last_sent_round_trip,
             upkeep::finish_records_what_was_sent,

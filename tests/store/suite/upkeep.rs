@@ -7,7 +7,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use flowgate::order::{Binding, Broker, LastSent};
-use flowgate::queue::{Deleted, Finish, QueueDepth, Retention};
+use flowgate::queue::{Deleted, Finish, QueueDepth, Retention, TenantDepth};
 
 use super::{
     Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
@@ -197,6 +197,45 @@ pub async fn depth_counts_and_oldest(backend: &mut dyn Backend) {
         oldest_retrying: Some(t - secs(20)),
     };
     assert_eq!(depth, expected);
+}
+
+pub async fn depth_by_tenant_counts_open_and_dead(backend: &mut dyn Backend) {
+    let store = backend.store();
+    let t = t0();
+    assert!(store.depth_by_tenant().await.expect("depth").is_empty());
+    let retrying = accept(&*store, delivery(Uuid::new_v4(), t - secs(20))).await;
+    claim_and_finish(&*store, t, retrying, retry_at(t + days(1), true)).await;
+    let in_flight = accept(&*store, delivery(Uuid::new_v4(), t - secs(30))).await;
+    claim_one(&*store, t, in_flight).await;
+    let delivered = accept(&*store, delivery(Uuid::new_v4(), t - secs(50))).await;
+    claim_and_finish(&*store, t, delivered, Finish::Delivered).await;
+    let mut other = delivery(Uuid::new_v4(), t - secs(40));
+    other.content.tenant = "other".to_owned();
+    let refused = accept(&*store, other).await;
+    claim_and_finish(&*store, t, refused, dead(400)).await;
+    let mut done = delivery(Uuid::new_v4(), t - secs(5));
+    done.content.tenant = "done".to_owned();
+    let done = accept(&*store, done).await;
+    claim_and_finish(&*store, t, done, Finish::Delivered).await;
+    accept(&*store, delivery(Uuid::new_v4(), t - secs(10))).await;
+
+    let depths = store.depth_by_tenant().await.expect("depth");
+    let counted: Vec<(&str, TenantDepth)> = depths.iter().map(|(t, d)| (t.as_str(), *d)).collect();
+    let demo = TenantDepth {
+        pending: 1,
+        in_flight: 1,
+        retrying: 1,
+        dead: 0,
+    };
+    let other = TenantDepth {
+        dead: 1,
+        ..TenantDepth::default()
+    };
+    assert_eq!(
+        counted,
+        [("demo", demo), ("other", other)],
+        "no row for `done`"
+    );
 }
 
 pub async fn first_binding_wins(backend: &mut dyn Backend) {

@@ -4,6 +4,7 @@
 //! token check.
 
 mod auth;
+mod console;
 mod deliveries;
 mod metrics;
 mod orders;
@@ -102,7 +103,9 @@ pub fn router(state: AdminState) -> Router {
         // Around the fallbacks too, so an unauthenticated caller cannot map the API by its 404s.
         .layer(auth)
         .with_state(state.clone());
-    around(health_routes(state).nest("/admin", admin))
+    // The console is open: its page asks for the token its calls to /admin carry.
+    let routes = health_routes(state).nest("/admin", admin);
+    around(routes.merge(console::router()))
 }
 
 fn health_routes(state: AdminState) -> Router {

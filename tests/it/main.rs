@@ -4,6 +4,7 @@ mod check_config;
 mod cli_map;
 mod cli_replay;
 mod cli_send;
+mod console;
 mod deploy;
 mod docs;
 mod flow;

@@ -24,6 +24,7 @@
 //! ```text
 //! cli                                  the command line
 //! app                                  wiring, start-up, reload and drain
+//! openapi                              the document of both listeners' routes
 //! admin                                the operators' listener
 //! replay                               kept webhooks through the public listener's stages again
 //! ingress, simulator                   the public listener, the Flow simulator
@@ -52,6 +53,7 @@ pub mod http;
 pub mod ingress;
 pub mod map;
 pub mod metrics;
+pub mod openapi;
 pub mod order;
 pub mod problem;
 pub mod queue;

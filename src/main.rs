@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
         Command::Rejections(args) => cli::rejections(&config, args).await,
         Command::Reload(args) => cli::reload(&config, args).await,
         Command::Replay(args) => cli::replay(&config, args).await,
+        Command::Openapi { vendor } => cli::openapi(&config, vendor.as_deref()),
         Command::CheckConfig => Ok(cli::check_config(&cli.config)),
     };
     // What was logged comes before the error that ends the run.

@@ -18,6 +18,9 @@ mod tests;
 mod vendors;
 
 pub use auth::{AuthError, RequireBearer, RequireBearerLayer};
+pub use orders::{BindingView, OrderView};
+pub use overview::Overview;
+pub use tenants::{TenantState, TenantView};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,8 @@ pub struct AdminState {
     pub config: Arc<Config>,
     /// When the gateway started.
     pub started_at: DateTime<Utc>,
+    /// The OpenAPI document of the running configuration (`GET /openapi.json`).
+    pub openapi: Arc<serde_json::Value>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -113,6 +118,7 @@ fn health_routes(state: AdminState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -139,6 +145,11 @@ fn around(router: Router) -> Router {
 /// The process is up and serving this listener.
 async fn healthz() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
+}
+
+/// The OpenAPI document, made when this router was (at start and on each reload).
+async fn openapi(State(state): State<AdminState>) -> Response {
+    axum::Json(state.openapi.as_ref()).into_response()
 }
 
 /// Ready: started, not draining, and the store accepting; else 503 naming each failing check.

@@ -13,8 +13,8 @@ use crate::order::{Binding, Broker, LastSent};
 use crate::problem::Problem;
 use crate::queue::DeliveryRecord;
 
-#[derive(Debug, Serialize)]
-struct OrderView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
     order_id: Uuid,
     binding: Option<BindingView>,
     last_sent: LastSent,
@@ -22,8 +22,8 @@ struct OrderView {
 }
 
 /// A binding as operators see it: the hash of the FlowToken that made it stays inside.
-#[derive(Debug, Serialize)]
-struct BindingView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BindingView {
     tenant: String,
     vendor: String,
     case_id: Option<i64>,

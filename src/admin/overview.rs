@@ -13,8 +13,8 @@ use super::{AdminState, store_failed};
 use crate::problem::Problem;
 use crate::queue::QueueDepth;
 
-#[derive(Debug, Serialize)]
-struct Overview {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
     version: &'static str,
     started_at: DateTime<Utc>,
     config_hash: String,
@@ -24,7 +24,7 @@ struct Overview {
     vendors: Vec<VendorTraffic>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct QueueCounts {
     pending: u64,
     in_flight: u64,
@@ -34,14 +34,14 @@ struct QueueCounts {
 
 /// Whole seconds since the oldest delivery in the state was committed; 0 when there is none,
 /// as `flowgate_queue_oldest_age_seconds` says.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct OldestAges {
     pending: u64,
     retrying: u64,
 }
 
 /// A configured vendor's webhooks of the last hour.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct VendorTraffic {
     vendor: String,
     accepted_1h: u64,

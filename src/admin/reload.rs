@@ -22,7 +22,7 @@ pub trait Reload: Send + Sync {
 }
 
 /// A reload that took effect.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Reloaded {
     pub reloaded: bool,
     pub config_hash: String,

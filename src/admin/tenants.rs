@@ -14,8 +14,8 @@ use crate::deliver::control::TenantControl;
 use crate::problem::Problem;
 
 /// A tenant as the overview shows it: what an operator switches.
-#[derive(Debug, Serialize)]
-pub(super) struct TenantState {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantState {
     tenant: String,
     paused: bool,
     /// `closed`, `open` or `half_open`.
@@ -36,8 +36,8 @@ pub(super) fn states(control: &TenantControl) -> Vec<TenantState> {
 }
 
 /// A tenant in the list: its state and its deliveries.
-#[derive(Debug, Serialize)]
-struct TenantView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantView {
     #[serde(flatten)]
     state: TenantState,
     /// Not yet delivered nor waiting for a retry: in flight included.

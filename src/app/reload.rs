@@ -205,6 +205,7 @@ impl Running {
             replayer,
             config: config.clone(),
             started_at: shared.started_at,
+            openapi: Arc::new(openapi_document(config)),
         }));
         if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {
             live.replace(loaded.clone());
@@ -308,4 +309,13 @@ pub(super) fn on_hangup(running: Weak<Running>) -> JoinHandle<()> {
 #[cfg(not(unix))]
 pub(super) fn on_hangup(_running: Weak<Running>) -> JoinHandle<()> {
     tokio::spawn(async {})
+}
+
+/// The document `GET /openapi.json` serves for `config`; one whose schema file cannot be read
+/// now (it compiled a moment ago) is logged, and the route serves a document without paths.
+fn openapi_document(config: &Config) -> serde_json::Value {
+    crate::openapi::document(config).unwrap_or_else(|error| {
+        tracing::warn!(%error, "the OpenAPI document could not be made");
+        serde_json::json!({"openapi": "3.1.0", "info": {"title": "flowgate", "version": env!("CARGO_PKG_VERSION")}, "paths": {}})
+    })
 }

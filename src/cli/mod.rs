@@ -5,6 +5,7 @@
 mod deliveries;
 mod dry_run;
 mod map;
+mod openapi;
 mod orders;
 mod rejections;
 mod reload;
@@ -14,6 +15,7 @@ mod tenants;
 
 pub use deliveries::{DeliveriesAction, DeliveriesArgs, deliveries};
 pub use map::map;
+pub use openapi::openapi;
 pub use orders::{OrdersAction, OrdersArgs, orders};
 pub use rejections::{RejectionsAction, RejectionsArgs, rejections};
 pub use reload::{ReloadArgs, reload};
@@ -105,6 +107,12 @@ pub enum Command {
     /// Ask the running gateway to load its configuration again (needs the admin token); exit
     /// 0 only when the new configuration runs.
     Reload(ReloadArgs),
+    /// Print the OpenAPI 3.1 document of the configuration (no secret is read); with
+    /// `--vendor`, only what that vendor needs, to hand over to it.
+    Openapi {
+        #[arg(long)]
+        vendor: Option<String>,
+    },
 }
 
 impl Command {

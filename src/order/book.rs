@@ -22,7 +22,9 @@ pub struct Binding {
 }
 
 /// Who handed the vendor the order, as Flow's VerifyToken told it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Broker {
     pub user_id: Option<i64>,
     pub full_name: Option<String>,
@@ -33,7 +35,7 @@ pub struct Broker {
 }
 
 /// The values Flow last accepted for an order; each PATCH sends all three, merged over these.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LastSent {
     pub title: Option<String>,
     pub action_text: Option<String>,

@@ -52,6 +52,41 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, as the OpenAPI document lists them.
+    pub const ALL: &'static [Code] = &[
+        Code::InvalidJson,
+        Code::SignatureInvalid,
+        Code::FlowTokenMissing,
+        Code::FlowTokenInvalid,
+        Code::FlowTokenMismatch,
+        Code::TenantNotAllowed,
+        Code::OrderNotAllowed,
+        Code::UnknownVendor,
+        Code::IpNotAllowed,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::RequestTimeout,
+        Code::DuplicateConflict,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::SchemaViolation,
+        Code::MappingFailed,
+        Code::TenantUnresolved,
+        Code::RateLimited,
+        Code::Internal,
+        Code::FlowRejected,
+        Code::Overloaded,
+        Code::Unavailable,
+        Code::FlowTimeout,
+        Code::Unauthorized,
+        Code::Forbidden,
+        Code::InvalidQuery,
+        Code::NotDead,
+        Code::Superseded,
+        Code::NotFinished,
+        Code::ConfigInvalid,
+    ];
+
     pub fn as_str(self) -> &'static str {
         self.describe().0
     }
@@ -417,7 +452,7 @@ impl Errors {
 }
 
 /// One key of a configuration that does not load.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KeyError {
     pub key: String,
     pub message: String,

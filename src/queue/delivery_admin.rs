@@ -10,7 +10,7 @@ use super::{Attempt, DeliveryState};
 use crate::order::StoreError;
 
 /// A delivery as the admin API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     pub id: Uuid,
     pub state: DeliveryState,
@@ -44,7 +44,8 @@ pub struct ListFilter {
     pub cursor: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = DeliveryPage)]
 pub struct Page {
     pub deliveries: Vec<DeliveryRecord>,
     pub next_cursor: Option<String>,

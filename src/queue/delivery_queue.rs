@@ -75,7 +75,7 @@ pub struct Claimed {
 }
 
 /// One call to Flow, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub at: DateTime<Utc>,
     /// `patch` or `updatestate`.

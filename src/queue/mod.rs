@@ -34,7 +34,7 @@ pub use rejections::{Rejection, RejectionFilter, RejectionPage, RejectionStore};
 pub use upkeep::{Retention, StoreUpkeep, TenantDepth};
 
 /// The one vocabulary of delivery states: responses, the admin API, logs and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Committed, waiting for its first attempt.

@@ -26,7 +26,7 @@ pub use source::Source;
 pub const MAX_PER_CALL: usize = 1000;
 
 /// `POST /admin/replay`'s body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     #[serde(default)]
@@ -52,7 +52,7 @@ fn dry_run_by_default() -> bool {
 }
 
 /// What one kept webhook was, or is now.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     /// `accepted`, `duplicate` or `rejected`.
     pub outcome: &'static str,
@@ -101,14 +101,14 @@ impl Verdict {
 }
 
 /// One Flow call: `patch` or `updatestate`, and its body as Flow receives it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Call {
     pub operation: &'static str,
     pub body: Value,
 }
 
 /// One kept webhook, before and after.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Replayed {
     /// The rejection's id, or the accepted webhook's delivery id.
     pub id: Uuid,
@@ -120,7 +120,7 @@ pub struct Replayed {
     pub changed: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub now_accepted: usize,
     pub still_rejected: usize,
@@ -129,7 +129,7 @@ pub struct Summary {
 }
 
 /// `POST /admin/replay`'s answer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReplayAnswer {
     pub results: Vec<Replayed>,
     pub summary: Summary,

@@ -9,7 +9,7 @@ use super::{MAX_PER_CALL, ReplayError, ReplayRequest};
 use crate::queue::{AcceptedFilter, DeliveryContent, RejectionFilter, Store};
 
 /// Where a replay's webhooks come from.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Authenticated webhooks that were refused.

@@ -12,7 +12,7 @@ use serde::Serialize;
 pub const MAX_POINTERS: usize = 100;
 
 /// One undeclared pointer of a vendor's payloads.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DriftPointer {
     pub pointer: String,
     /// Webhooks that carried it.

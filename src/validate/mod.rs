@@ -30,7 +30,7 @@ const MAX_VIOLATIONS: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 300;
 
 /// One broken rule: where in the posted payload, and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Violation {
     pub pointer: String,
     pub message: String,

@@ -11,6 +11,7 @@ mod flow;
 mod ingress;
 mod layout;
 mod metrics;
+mod openapi;
 mod packaging;
 mod queue;
 mod quick_start;

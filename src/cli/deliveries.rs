@@ -3,18 +3,14 @@
 //! exit 0 only on a 2xx answer. It needs the admin token and the admin address, nothing else.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
-use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
-use http::{Method, Request, header};
-use http_body_util::Full;
+use http::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{dialable, fetch, print};
+use super::admin_api::AdminCall;
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -80,62 +76,11 @@ pub enum DeliveriesAction {
     },
 }
 
-/// How long the admin API may take to answer one call.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn deliveries(config: &Config, args: &DeliveriesArgs) -> anyhow::Result<ExitCode> {
     let (method, path) = target(&args.action);
-    let request = admin_request(config, args.admin_url.as_deref(), method, &path)?;
-    let (status, body) = fetch(request, TIMEOUT).await?;
-    if args.json {
-        print(String::from_utf8_lossy(&body).trim_end());
-    }
-    if !status.is_success() {
-        if !args.json {
-            eprintln!("error: {}", problem_line(status, &body));
-        }
-        return Ok(ExitCode::FAILURE);
-    }
-    if !args.json {
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        render(&args.action, &answer);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `method path` on the admin listener (`admin_url`, else `http://{server.admin_listen}`) with
-/// the admin token.
-pub(super) fn admin_request(
-    config: &Config,
-    admin_url: Option<&str>,
-    method: Method,
-    path: &str,
-) -> anyhow::Result<Request<Full<Bytes>>> {
-    let token = admin_token(config)?;
-    let base = admin_url.map_or_else(
-        || format!("http://{}", dialable(config.server.admin_listen)),
-        str::to_owned,
-    );
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    Request::builder()
-        .method(method)
-        .uri(&url)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::new()))
-        .with_context(|| format!("bad URL {url}"))
-}
-
-/// The admin token, from wherever `[admin]` says (default `FLOWGATE_ADMIN_TOKEN`).
-fn admin_token(config: &Config) -> anyhow::Result<String> {
-    let values = config
-        .admin_token()
-        .and_then(|secret| secret.resolve(&config.source))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    values
-        .into_iter()
-        .next()
-        .context("the admin token is empty")
+    let call = AdminCall::new(config, args.admin_url.as_deref(), args.json);
+    call.show(method, &path, |answer| render(&args.action, answer))
+        .await
 }
 
 /// The method and the path with its query for `action`.
@@ -201,38 +146,27 @@ pub(super) fn query(pairs: &[(&str, Option<&str>)]) -> String {
     }
 }
 
-/// `409 not-dead: Delivery … is not dead…` from a problem+json answer, or the bare status.
-pub(super) fn problem_line(status: http::StatusCode, body: &[u8]) -> String {
-    let problem: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let code = problem["code"].as_str();
-    let detail = problem["detail"].as_str();
-    match (code, detail) {
-        (Some(code), Some(detail)) => format!("{} {code}: {detail}", status.as_u16()),
-        _ => status.to_string(),
-    }
-}
-
-fn render(action: &DeliveriesAction, answer: &Value) {
+fn render(action: &DeliveriesAction, answer: &Value) -> String {
     match action {
         DeliveriesAction::List { .. } => {
             let deliveries = answer["deliveries"]
                 .as_array()
                 .map_or(&[][..], Vec::as_slice);
             if deliveries.is_empty() {
-                print("no deliveries");
-                return;
+                return "no deliveries".to_owned();
             }
-            print(&deliveries_table(deliveries));
-            if let Some(cursor) = answer["next_cursor"].as_str() {
-                print(&format!("more: --cursor {cursor}"));
+            let table = deliveries_table(deliveries);
+            match answer["next_cursor"].as_str() {
+                Some(cursor) => format!("{table}\nmore: --cursor {cursor}"),
+                None => table,
             }
         }
-        DeliveriesAction::Redrive { .. } => print(&format!(
+        DeliveriesAction::Redrive { .. } => format!(
             "redriven: {}, superseded: {}",
             cell(&answer["redriven"]),
             cell(&answer["superseded"])
-        )),
-        _ => print(&detail(answer)),
+        ),
+        _ => detail(answer),
     }
 }
 
@@ -402,18 +336,5 @@ mod tests {
         );
         assert!(lines[1].contains("2025-01-31T12:00:00Z"), "{text}");
         assert!(lines[1].ends_with("2         -"), "{text}");
-    }
-
-    #[test]
-    fn a_problem_is_printed_with_its_code_and_detail() {
-        let body = br#"{"code":"not-dead","detail":"Delivery x is not dead."}"#;
-        assert_eq!(
-            problem_line(http::StatusCode::CONFLICT, body),
-            "409 not-dead: Delivery x is not dead."
-        );
-        assert_eq!(
-            problem_line(http::StatusCode::BAD_GATEWAY, b"oops"),
-            "502 Bad Gateway"
-        );
     }
 }

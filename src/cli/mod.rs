@@ -2,6 +2,7 @@
 //! `map` compiles one vendor's schema and routes by the tenants' URLs and ids, `healthcheck` needs
 //! only the admin address, `replay --candidate` loads a second configuration without its secrets.
 
+mod admin_api;
 mod deliveries;
 mod dry_run;
 mod map;

@@ -3,15 +3,14 @@
 //! compact summary, or the API's JSON with `--json`; exit 0 only on a 2xx answer.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::deliveries::{admin_request, cell, deliveries_table, problem_line, time};
-use super::{fetch, print};
+use super::admin_api::AdminCall;
+use super::deliveries::{cell, deliveries_table, time};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -32,26 +31,11 @@ pub enum OrdersAction {
     Show { order: Uuid },
 }
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn orders(config: &Config, args: &OrdersArgs) -> anyhow::Result<ExitCode> {
     let OrdersAction::Show { order } = args.action;
-    let path = format!("/admin/orders/{order}");
-    let request = admin_request(config, args.admin_url.as_deref(), Method::GET, &path)?;
-    let (status, body) = fetch(request, TIMEOUT).await?;
-    if args.json {
-        print(String::from_utf8_lossy(&body).trim_end());
-    } else if !status.is_success() {
-        eprintln!("error: {}", problem_line(status, &body));
-    } else {
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        print(&detail(&answer));
-    }
-    Ok(if status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let call = AdminCall::new(config, args.admin_url.as_deref(), args.json);
+    call.show(Method::GET, &format!("/admin/orders/{order}"), detail)
+        .await
 }
 
 /// The order's binding and last values, one per line, then its deliveries' table.

@@ -3,15 +3,14 @@
 //! on a 2xx answer.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::deliveries::{admin_request, cell, problem_line, query, table, time};
-use super::{fetch, print};
+use super::admin_api::AdminCall;
+use super::deliveries::{cell, query, table, time};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -50,8 +49,6 @@ pub enum RejectionsAction {
     Show { id: Uuid },
 }
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn rejections(config: &Config, args: &RejectionsArgs) -> anyhow::Result<ExitCode> {
     let path = match &args.action {
         RejectionsAction::List {
@@ -73,24 +70,12 @@ pub async fn rejections(config: &Config, args: &RejectionsArgs) -> anyhow::Resul
         }
         RejectionsAction::Show { id } => format!("/admin/rejections/{id}"),
     };
-    let request = admin_request(config, args.admin_url.as_deref(), Method::GET, &path)?;
-    let (status, body) = fetch(request, TIMEOUT).await?;
-    if args.json {
-        print(String::from_utf8_lossy(&body).trim_end());
-    } else if !status.is_success() {
-        eprintln!("error: {}", problem_line(status, &body));
-    } else {
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        match args.action {
-            RejectionsAction::List { .. } => print(&listing(&answer)),
-            RejectionsAction::Show { .. } => print(&detail(&answer)),
-        }
-    }
-    Ok(if status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let call = AdminCall::new(config, args.admin_url.as_deref(), args.json);
+    call.show(Method::GET, &path, |answer| match args.action {
+        RejectionsAction::List { .. } => listing(answer),
+        RejectionsAction::Show { .. } => detail(answer),
     })
+    .await
 }
 
 const COLUMNS: [&str; 5] = ["ID", "RECEIVED", "VENDOR", "CODE", "EVENT_ID"];

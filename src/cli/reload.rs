@@ -10,7 +10,7 @@ use clap::Args;
 use http::Method;
 use serde_json::Value;
 
-use super::deliveries::{admin_request, problem_line};
+use super::admin_api::{admin_request, problem_line};
 use super::{fetch, print};
 use crate::config::Config;
 

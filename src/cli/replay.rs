@@ -17,7 +17,8 @@ use http::{Method, header};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
-use super::deliveries::{admin_request, cell, problem_line, table};
+use super::admin_api::{admin_request, problem_line};
+use super::deliveries::{cell, table};
 use super::{fetch, print};
 use crate::config::Config;
 

@@ -4,14 +4,13 @@
 //! 2xx answer.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::Value;
 
-use super::deliveries::{admin_request, cell, problem_line, table};
-use super::{fetch, print};
+use super::admin_api::AdminCall;
+use super::deliveries::{cell, table};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -38,25 +37,11 @@ pub enum TenantsAction {
     CloseCircuit { tenant: String },
 }
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn tenants(config: &Config, args: &TenantsArgs) -> anyhow::Result<ExitCode> {
     let (method, path) = target(&args.action);
-    let request = admin_request(config, args.admin_url.as_deref(), method, &path)?;
-    let (status, body) = fetch(request, TIMEOUT).await?;
-    if args.json {
-        print(String::from_utf8_lossy(&body).trim_end());
-    } else if !status.is_success() {
-        eprintln!("error: {}", problem_line(status, &body));
-    } else {
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        print(&render(&args.action, &answer));
-    }
-    Ok(if status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let call = AdminCall::new(config, args.admin_url.as_deref(), args.json);
+    call.show(method, &path, |answer| render(&args.action, answer))
+        .await
 }
 
 /// The method and path for `action`; the tenant's name is percent-encoded as a path segment.

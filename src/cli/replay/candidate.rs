@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::report::{CandidateReport, Comparison, Verdict};
 use super::{ReplayArgs, ReplaySource, TIMEOUT, replay_all};
-use crate::cli::deliveries::{admin_request, problem_line};
+use crate::cli::admin_api::{admin_request, problem_line};
 use crate::cli::dry_run::{DryRun, OrderHistory, Walk, canonical_envelope};
 use crate::cli::{fetch, print};
 use crate::config::Config;

@@ -22,7 +22,7 @@ pub use orders::{BindingView, OrderView};
 pub use overview::Overview;
 pub use tenants::{TenantState, TenantView};
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -48,6 +48,10 @@ use crate::queue::{Store, StoreError};
 use crate::replay::Replayer;
 use crate::validate::Drift;
 
+/// A document made by its function at the first request that reads it.
+pub type OpenApiDocument =
+    Arc<LazyLock<serde_json::Value, Box<dyn FnOnce() -> serde_json::Value + Send>>>;
+
 /// What the admin API works on.
 #[derive(Clone)]
 pub struct AdminState {
@@ -70,8 +74,9 @@ pub struct AdminState {
     pub config: Arc<Config>,
     /// When the gateway started.
     pub started_at: DateTime<Utc>,
-    /// The OpenAPI document of the running configuration (`GET /openapi.json`).
-    pub openapi: Arc<serde_json::Value>,
+    /// The OpenAPI document of the running configuration (`GET /openapi.json`), made at its
+    /// first request: most gateways never serve it, and it holds every vendor's schema.
+    pub openapi: OpenApiDocument,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` (open) and `/admin/*` (bearer token).
@@ -147,9 +152,9 @@ async fn healthz() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// The OpenAPI document, made when this router was (at start and on each reload).
+/// The OpenAPI document of this router's configuration.
 async fn openapi(State(state): State<AdminState>) -> Response {
-    axum::Json(state.openapi.as_ref()).into_response()
+    axum::Json(&**state.openapi).into_response()
 }
 
 /// Ready: started, not draining, and the store accepting; else 503 naming each failing check.

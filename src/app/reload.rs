@@ -5,7 +5,7 @@
 //! tokens, buckets and circuits of unchanged tenants) is carried over, never rebuilt.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, LazyLock, Weak};
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::built::Built;
 use crate::admin::reload::{Reload, Reloaded};
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminState, OpenApiDocument};
 use crate::config::{Config, ConfigError, ConfigErrors, Origin, start_only};
 use crate::deliver::Deliverer;
 use crate::deliver::control::TenantControl;
@@ -205,7 +205,7 @@ impl Running {
             replayer,
             config: config.clone(),
             started_at: shared.started_at,
-            openapi: Arc::new(openapi_document(config)),
+            openapi: openapi_document(config.clone()),
         }));
         if let (Some(live), Some(loaded)) = (&self.tls, &built.tls) {
             live.replace(loaded.clone());
@@ -311,11 +311,14 @@ pub(super) fn on_hangup(_running: Weak<Running>) -> JoinHandle<()> {
     tokio::spawn(async {})
 }
 
-/// The document `GET /openapi.json` serves for `config`; one whose schema file cannot be read
-/// now (it compiled a moment ago) is logged, and the route serves a document without paths.
-fn openapi_document(config: &Config) -> serde_json::Value {
-    crate::openapi::document(config).unwrap_or_else(|error| {
-        tracing::warn!(%error, "the OpenAPI document could not be made");
-        serde_json::json!({"openapi": "3.1.0", "info": {"title": "flowgate", "version": env!("CARGO_PKG_VERSION")}, "paths": {}})
-    })
+/// The document `GET /openapi.json` serves for `config`, made at its first request. One whose
+/// schema file cannot be read then (it compiled when the configuration was built) is logged,
+/// and a document without paths is served.
+fn openapi_document(config: Arc<Config>) -> OpenApiDocument {
+    Arc::new(LazyLock::new(Box::new(move || {
+        crate::openapi::document(&config).unwrap_or_else(|error| {
+            tracing::warn!(%error, "the OpenAPI document could not be made");
+            serde_json::json!({"openapi": "3.1.0", "info": {"title": "flowgate", "version": env!("CARGO_PKG_VERSION")}, "paths": {}})
+        })
+    })))
 }

@@ -8,7 +8,7 @@ use axum::body::Body;
 use chrono::{Duration, Utc};
 use http::{HeaderMap, Request};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -103,7 +103,9 @@ fn admin_with(token: Option<&str>) -> Admin {
         replayer,
         config: Arc::new(config),
         started_at,
-        openapi: Arc::new(json!({"openapi": "3.1.0"})),
+        openapi: Arc::new(std::sync::LazyLock::new(Box::new(
+            || serde_json::json!({"openapi": "3.1.0"}),
+        ))),
     });
     Admin {
         dir,

@@ -2,7 +2,7 @@
 // and pages followed through the API's `next_cursor`.
 
 import { get, query } from './api.js';
-import { h, route, table, time } from './dom.js';
+import { filterForm as filters, h, route, table, time } from './dom.js';
 
 const STATES = ['', 'pending', 'in_flight', 'retrying', 'delivered', 'dead'];
 const FILTERS = ['state', 'vendor', 'tenant', 'order_id', 'since'];
@@ -28,24 +28,15 @@ export async function render(container, _params, search) {
 }
 
 function filterForm(search) {
-  const input = (name, label, attributes = {}) => h('label', {},
-    label, h('input', { name, value: search.get(name) ?? '', ...attributes }));
   const state = h('select', { name: 'state' }, STATES.map((s) =>
     h('option', { value: s, selected: s === (search.get('state') ?? '') }, s || 'any')));
-  const form = h('form', { class: 'filters', 'aria-label': 'Filter deliveries' },
+  return filters('deliveries', 'Filter deliveries', search, (input) => [
     h('label', {}, 'State', state),
     input('vendor', 'Vendor'),
     input('tenant', 'Tenant'),
     input('order_id', 'Order id'),
     input('since', 'Since (RFC 3339)', { placeholder: '2026-12-07T00:00:00Z' }),
-    h('button', { type: 'submit' }, 'Filter'));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(form)) if (value) chosen.set(name, value);
-    location.hash = `#/deliveries${chosen.size ? `?${chosen}` : ''}`;
-  });
-  return form;
+  ]);
 }
 
 /// The table of deliveries the list and an order show.

@@ -139,3 +139,20 @@ export function button(label, action, ask) {
   });
   return element;
 }
+
+// A list's filter form: its fields, pre-filled from `search` by a maker `(name, label,
+// attributes)`, and a Filter button that puts the non-empty values into `#/{list}?…`, so a
+// filtered view is a link an operator can paste.
+export function filterForm(list, label, search, fieldsOf) {
+  const input = (name, text, attributes = {}) => h('label', {},
+    text, h('input', { name, value: search.get(name) ?? '', ...attributes }));
+  const form = h('form', { class: 'filters', 'aria-label': label },
+    ...fieldsOf(input), h('button', { type: 'submit' }, 'Filter'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (value) chosen.set(name, value);
+    location.hash = `#/${list}${chosen.size ? `?${chosen}` : ''}`;
+  });
+  return form;
+}

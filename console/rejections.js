@@ -2,7 +2,7 @@
 // vendor and code (kept in the hash) and paged through `next_cursor`.
 
 import { get, query } from './api.js';
-import { h, route, table, time } from './dom.js';
+import { filterForm as filters, h, route, table, time } from './dom.js';
 
 const FILTERS = ['vendor', 'code', 'since'];
 
@@ -30,18 +30,9 @@ export async function render(container, _params, search) {
 }
 
 function filterForm(search) {
-  const input = (name, label, attributes = {}) => h('label', {},
-    label, h('input', { name, value: search.get(name) ?? '', ...attributes }));
-  const form = h('form', { class: 'filters', 'aria-label': 'Filter rejections' },
+  return filters('rejections', 'Filter rejections', search, (input) => [
     input('vendor', 'Vendor'),
     input('code', 'Code', { placeholder: 'schema-violation' }),
     input('since', 'Since (RFC 3339)', { placeholder: '2026-12-07T00:00:00Z' }),
-    h('button', { type: 'submit' }, 'Filter'));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(form)) if (value) chosen.set(name, value);
-    location.hash = `#/rejections${chosen.size ? `?${chosen}` : ''}`;
-  });
-  return form;
+  ]);
 }

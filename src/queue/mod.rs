@@ -76,6 +76,12 @@ impl DeliveryState {
     }
 }
 
+/// Deliveries one admin listing page reads at most when no index serves its filter (a vendor,
+/// a tenant, the delivered state): no index is written for those on every accepted webhook, so
+/// such a page may hold fewer than its limit and still name the next cursor, and a rare
+/// vendor's listing reads a bounded stretch of the table instead of all of it.
+pub const SCAN_WINDOW: usize = 10_000;
+
 /// A page of `rows` fetched with one row more than `limit` (which tells whether another page
 /// follows): at most `limit` rows, and the cursor of the last one when another page follows.
 pub(crate) fn paged<T>(

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DeliveryState;
@@ -47,6 +47,30 @@ pub struct NewDelivery {
     pub body: Option<Bytes>,
 }
 
+impl NewDelivery {
+    /// The dedup key as the stores index it: the first 16 bytes of SHA-256 over the vendor, a
+    /// zero byte and the event id. One fixed-size entry per key, whatever the ids' lengths; a
+    /// found key's row is still compared on vendor and event id, so a collision is never taken
+    /// for a duplicate.
+    pub fn dedup_key(&self) -> Option<[u8; 16]> {
+        self.dedup
+            .then(|| dedup_key(&self.content.vendor, &self.content.event_id))
+    }
+}
+
+/// The dedup key of (vendor, event id): see [`NewDelivery::dedup_key`].
+pub fn dedup_key(vendor: &str, event_id: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(vendor.as_bytes())
+        .chain_update([0])
+        .chain_update(event_id.as_bytes())
+        .finalize();
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
 /// The delivery a dedup key already names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Existing {
@@ -74,8 +98,8 @@ pub struct Claimed {
     pub patched: bool,
 }
 
-/// One call to Flow, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// One call to Flow, as recorded: a delivery keeps its calls in its own row, as this JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub at: DateTime<Utc>,
     /// `patch` or `updatestate`.

@@ -29,6 +29,7 @@ pub use delivery_admin::{
 };
 pub use delivery_queue::{
     Attempt, Claimed, DeliveryContent, DeliveryQueue, Enqueued, Existing, Finish, NewDelivery,
+    dedup_key,
 };
 pub use rejections::{Rejection, RejectionFilter, RejectionPage, RejectionStore};
 pub use upkeep::{Retention, StoreUpkeep, TenantDepth};

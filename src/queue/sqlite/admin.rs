@@ -3,23 +3,29 @@
 //! dedup key was given back), so retrying it here could send the update twice.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use uuid::Uuid;
 
 use crate::order::StoreError;
-use crate::queue::paged;
 use crate::queue::{
-    Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried,
+    Deleted, DeliveryRecord, DeliveryState, ListFilter, Page, RedriveFilter, Retried, SCAN_WINDOW,
+    paged,
 };
 
 use super::deliveries::{give_back_key, schedule_next};
-use super::rows::{self, Brief, millis, record_by_seq, record_rows, record_sql, with_attempts};
+use super::keys;
+use super::rows::{self, Brief, millis, record_by_seq, record_rows, record_sql, records};
 
 /// The largest page, whatever the caller asks.
 const MAX_LIMIT: usize = 500;
 
 /// Newest first; the cursor is the `seq` of the previous page's last delivery. A cursor that
 /// is not one (it is opaque to callers, so only a tampered one) yields an empty page.
+///
+/// An order's deliveries, and the unfinished ones by state, are read along an index. Other
+/// filters (vendor, tenant, delivered) have no index: each accepted webhook would pay for one.
+/// Their page reads a window of at most [`SCAN_WINDOW`] deliveries down from the cursor and,
+/// when the window ends before the page is full, names the window's end as the next cursor.
 pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, StoreError> {
     let mut sql = String::from(record_sql!("WHERE 1 = 1"));
     let mut args: Vec<Value> = Vec::new();
@@ -28,7 +34,12 @@ pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, Store
         args.push(value);
     };
     if let Some(state) = filter.state {
-        and(" AND state = ?", Value::Text(state.as_str().to_owned()));
+        // The partial index of unfinished deliveries serves a query that names its condition.
+        let condition = match state {
+            DeliveryState::Delivered => " AND state = ?",
+            _ => " AND state <> 'delivered' AND state = ?",
+        };
+        and(condition, Value::Text(state.as_str().to_owned()));
     }
     if let Some(vendor) = &filter.vendor {
         and(" AND vendor = ?", Value::Text(vendor.clone()));
@@ -37,19 +48,29 @@ pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, Store
         and(" AND tenant = ?", Value::Text(tenant.clone()));
     }
     if let Some(order) = filter.order_id {
-        and(" AND order_id = ?", Value::Text(order.to_string()));
+        and(" AND order_id = ?", Value::Blob(order.as_bytes().to_vec()));
     }
     if let Some(since) = filter.since {
-        and(" AND created_at >= ?", Value::Integer(millis(since)));
+        let since = millis(since);
+        and(" AND seq >= ?", Value::Integer(keys::first_at(since)));
+        and(" AND created_at >= ?", Value::Integer(since));
     }
-    if let Some(cursor) = &filter.cursor {
-        let Ok(seq) = cursor.parse::<i64>() else {
-            return Ok(Page {
-                deliveries: Vec::new(),
-                next_cursor: None,
-            });
-        };
-        and(" AND seq < ?", Value::Integer(seq));
+    let from = match &filter.cursor {
+        None => i64::MAX,
+        Some(cursor) => match cursor.parse::<i64>() {
+            Ok(seq) => seq,
+            Err(_) => {
+                return Ok(Page {
+                    deliveries: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+        },
+    };
+    and(" AND seq < ?", Value::Integer(from));
+    let window = window_end(conn, filter, from)?;
+    if let Some(end) = window {
+        and(" AND seq >= ?", Value::Integer(end));
     }
     let limit = filter.limit.clamp(1, MAX_LIMIT);
     // One row more than the page tells whether another page follows.
@@ -58,16 +79,42 @@ pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, Store
         Value::Integer(limit as i64 + 1),
     );
     let rows = record_rows(conn, &sql, params_from_iter(args))?;
-    let (rows, next_cursor) = paged(rows, limit, |(seq, _)| seq.to_string());
+    let (rows, next_cursor) = match (paged(rows, limit, |(seq, _)| seq.to_string()), window) {
+        ((rows, None), Some(end)) => (rows, Some(end.to_string())),
+        (page, _) => page,
+    };
     Ok(Page {
-        deliveries: with_attempts(conn, rows)?,
+        deliveries: records(rows),
         next_cursor,
     })
 }
 
+/// Where the page's window ends (its lowest `seq`), when its filters have no index to read
+/// and the table holds more than a window below `from`; `None` reads to the table's start.
+fn window_end(
+    conn: &Connection,
+    filter: &ListFilter,
+    from: i64,
+) -> Result<Option<i64>, StoreError> {
+    let indexed = filter.order_id.is_some()
+        || filter
+            .state
+            .is_some_and(|state| state != DeliveryState::Delivered);
+    if indexed || (filter.vendor.is_none() && filter.tenant.is_none() && filter.state.is_none()) {
+        return Ok(None);
+    }
+    let end = conn
+        .prepare_cached(
+            "SELECT seq FROM deliveries WHERE seq < ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+        )?
+        .query_row(params![from, SCAN_WINDOW as i64 - 1], |row| row.get(0))
+        .optional()?;
+    Ok(end)
+}
+
 pub(super) fn get(conn: &Connection, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
-    let rows = record_rows(conn, record_sql!("WHERE id = ?1"), [id.to_string()])?;
-    Ok(with_attempts(conn, rows)?.pop())
+    let rows = record_rows(conn, record_sql!("WHERE id = ?1"), [id])?;
+    Ok(records(rows).pop())
 }
 
 pub(super) fn order_deliveries(
@@ -75,8 +122,7 @@ pub(super) fn order_deliveries(
     order: Uuid,
 ) -> Result<Vec<DeliveryRecord>, StoreError> {
     let sql = record_sql!("WHERE order_id = ?1 ORDER BY seq DESC");
-    let rows = record_rows(conn, sql, [order.to_string()])?;
-    with_attempts(conn, rows)
+    Ok(records(record_rows(conn, sql, [order])?))
 }
 
 /// The operator's fresh start: the schedule from the top, the refusal forgotten. `patched`
@@ -119,7 +165,8 @@ pub(super) fn redrive(
     filter: &RedriveFilter,
     now: i64,
 ) -> Result<(u64, u64), StoreError> {
-    let mut matching = String::from("d.state = 'dead' AND d.mode = 'queued'");
+    let mut matching =
+        String::from("d.state <> 'delivered' AND d.state = 'dead' AND d.mode = 'queued'");
     let mut filters: Vec<Value> = Vec::new();
     if let Some(vendor) = &filter.vendor {
         matching.push_str(" AND d.vendor = ?");
@@ -174,7 +221,7 @@ pub(super) fn cancel(
     record_by_seq(conn, delivery.seq).map(Some)
 }
 
-/// Only finished deliveries go; their attempts and dedup key go with them.
+/// Only finished deliveries go; their calls, body and dedup key go with them.
 pub(super) fn delete(conn: &Connection, id: Uuid) -> Result<Deleted, StoreError> {
     let Some(Brief { seq, state, .. }) = rows::brief(conn, id)? else {
         return Ok(Deleted::NotFound);
@@ -182,7 +229,6 @@ pub(super) fn delete(conn: &Connection, id: Uuid) -> Result<Deleted, StoreError>
     if state.is_open() {
         return Ok(Deleted::Open);
     }
-    give_back_key(conn, seq)?;
     conn.prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
         .execute([seq])?;
     Ok(Deleted::Deleted)

@@ -12,35 +12,39 @@ use uuid::Uuid;
 
 use crate::config::DeliveryMode;
 use crate::order::StoreError;
-use crate::queue::{Attempt, Claimed, DeliveryState, Enqueued, Existing, Finish, NewDelivery};
+use crate::queue::{
+    self, Attempt, Claimed, DeliveryState, Enqueued, Existing, Finish, NewDelivery,
+};
 
 use super::bodies;
 use super::error::json_error;
+use super::keys::Keys;
 use super::parked::park_paused;
 use super::rows::{self, Brief, millis};
 
-/// The delivery `(vendor, event_id)` names and when the key was committed.
+/// The delivery `(vendor, event_id)` names, its `seq` and when its key was committed. The key
+/// is a hash: a row found under it is still compared on vendor and event id.
 fn dedup_key(
     conn: &Connection,
     vendor: &str,
     event_id: &str,
-) -> Result<Option<(Existing, i64)>, StoreError> {
+) -> Result<Option<(Existing, i64, i64)>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT k.delivery_id, d.state, k.body_hash, k.created_at
-         FROM dedup k JOIN deliveries d ON d.id = k.delivery_id
-         WHERE k.vendor = ?1 AND k.event_id = ?2",
+        "SELECT id, state, body_hash, created_at, seq, vendor, event_id FROM deliveries
+         WHERE dedup_key = ?1",
     )?;
     let found = statement
-        .query_row([vendor, event_id], |row| {
+        .query_row([queue::dedup_key(vendor, event_id)], |row| {
             let existing = Existing {
                 id: rows::uuid(row, 0)?,
                 state: rows::state(row, 1)?,
                 body_hash: rows::hash(row, 2)?,
             };
-            Ok((existing, row.get(3)?))
+            let same = row.get_ref(5)?.as_str()? == vendor && row.get_ref(6)?.as_str()? == event_id;
+            Ok(same.then_some((existing, row.get(3)?, row.get(4)?)))
         })
         .optional()?;
-    Ok(found)
+    Ok(found.flatten())
 }
 
 pub(super) fn find(
@@ -51,91 +55,88 @@ pub(super) fn find(
 ) -> Result<Option<Existing>, StoreError> {
     let found = dedup_key(conn, vendor, event_id)?;
     Ok(found
-        .filter(|(_, at)| *at >= since)
-        .map(|(existing, _)| existing))
+        .filter(|(_, at, _)| *at >= since)
+        .map(|(existing, _, _)| existing))
 }
 
 /// A delivery's column values that need no database, encoded by the caller: the one writer
 /// thread is the store's bottleneck, so it is given only the work that needs the database.
 pub(super) struct Encoded {
-    id: String,
-    order_id: String,
     update: String,
     created: i64,
+    dedup_key: Option<[u8; 16]>,
 }
 
 impl Encoded {
     pub(super) fn of(delivery: &NewDelivery) -> Result<Encoded, StoreError> {
         let content = &delivery.content;
         Ok(Encoded {
-            id: content.id.to_string(),
-            order_id: content.order_id.to_string(),
             update: serde_json::to_string(&content.update).map_err(json_error)?,
             created: millis(content.created_at),
+            dedup_key: delivery.dedup_key(),
         })
     }
 }
 
 /// Runs on the writer thread, so two enqueues of one key are serialised: the second sees the
-/// first's row. A key older than `since` is stale and is taken over.
+/// first's row. A key older than `since` is stale: its delivery gives it up to this one.
 pub(super) fn enqueue(
     conn: &Connection,
+    keys: &Keys,
     delivery: &NewDelivery,
     encoded: &Encoded,
     since: i64,
 ) -> Result<Enqueued, StoreError> {
     let content = &delivery.content;
     if delivery.dedup
-        && let Some((existing, at)) = dedup_key(conn, &content.vendor, &content.event_id)?
-        && at >= since
+        && let Some((existing, at, seq)) = dedup_key(conn, &content.vendor, &content.event_id)?
     {
-        return Ok(Enqueued::Taken(existing));
+        if at >= since {
+            return Ok(Enqueued::Taken(existing));
+        }
+        give_back_key(conn, seq)?;
     }
-    insert(conn, delivery, encoded)?;
+    let seq = keys.next(encoded.created);
+    insert(conn, seq, delivery, encoded)?;
     if let Some(body) = &delivery.body {
-        bodies::keep(conn, &encoded.id, body)?;
-    }
-    if delivery.dedup {
-        conn.prepare_cached(
-            "INSERT OR REPLACE INTO dedup (vendor, event_id, delivery_id, body_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            content.vendor,
-            content.event_id,
-            encoded.id,
-            delivery.body_hash,
-            encoded.created,
-        ])?;
+        bodies::keep(conn, seq, body)?;
     }
     Ok(Enqueued::Accepted)
 }
 
 pub(super) const INSERT: &str = "
-    INSERT INTO deliveries (id, vendor, tenant, order_id, event_id, mode, state, update_json,
-        state_default, traceparent, body_hash, created_at, updated_at, next_attempt_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)";
+    INSERT INTO deliveries (seq, id, vendor, tenant, order_id, event_id, dedup_key, mode, state,
+        update_json, state_default, traceparent, body_hash, created_at, updated_at,
+        next_attempt_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)";
 
 /// Queued deliveries start `pending`: due at once when they head their order's line, else
 /// unscheduled (no `next_attempt_at`) until the delivery ahead of them finishes, so that an
 /// order with a long line costs a claim one candidate, not the whole line. Sync ones start
 /// `in_flight` and are never claimed.
-fn insert(conn: &Connection, delivery: &NewDelivery, encoded: &Encoded) -> Result<(), StoreError> {
+fn insert(
+    conn: &Connection,
+    seq: i64,
+    delivery: &NewDelivery,
+    encoded: &Encoded,
+) -> Result<(), StoreError> {
+    let content = &delivery.content;
     let created = encoded.created;
     let (state, next_attempt_at) = match delivery.mode {
-        DeliveryMode::Queued if order_is_open(conn, &encoded.order_id)? => {
+        DeliveryMode::Queued if order_is_open(conn, content.order_id)? => {
             (DeliveryState::Pending, None)
         }
         DeliveryMode::Queued => (DeliveryState::Pending, Some(created)),
         DeliveryMode::Sync => (DeliveryState::InFlight, None),
     };
-    let content = &delivery.content;
     conn.prepare_cached(INSERT)?.execute(params![
-        encoded.id,
+        seq,
+        content.id,
         content.vendor,
         content.tenant,
-        encoded.order_id,
+        content.order_id,
         content.event_id,
+        encoded.dedup_key,
         delivery.mode.as_str(),
         state.as_str(),
         encoded.update,
@@ -149,7 +150,7 @@ fn insert(conn: &Connection, delivery: &NewDelivery, encoded: &Encoded) -> Resul
 }
 
 /// Whether the order has a delivery pending, in flight or retrying.
-fn order_is_open(conn: &Connection, order_id: &str) -> Result<bool, StoreError> {
+fn order_is_open(conn: &Connection, order_id: Uuid) -> Result<bool, StoreError> {
     let open = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_order
@@ -230,7 +231,7 @@ pub(super) fn renew(conn: &Connection, id: Uuid, lease_until: i64) -> Result<(),
     conn.prepare_cached(
         "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1 AND state = 'in_flight'",
     )?
-    .execute(params![id.to_string(), lease_until])?;
+    .execute(params![id, lease_until])?;
     Ok(())
 }
 
@@ -246,24 +247,22 @@ pub(super) fn requeue_in_flight(
             "UPDATE deliveries
          SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,
              next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
-         WHERE state = 'in_flight' AND mode = 'queued'
+         WHERE state <> 'delivered' AND state = 'in_flight' AND mode = 'queued'
            AND (lease_until IS NULL OR lease_until < ?2)",
         )?
         .execute(params![now, lease_before])?;
     Ok(u64::try_from(changed).unwrap_or(u64::MAX))
 }
 
-/// A sync delivery that ends dead lets the vendor's retry be processed anew.
+/// A sync delivery that ends dead lets the vendor's retry be processed anew; a stale key goes to
+/// the delivery that takes it over.
 pub(super) fn give_back_key(conn: &Connection, seq: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "DELETE FROM dedup WHERE (vendor, event_id, delivery_id) =
-             (SELECT vendor, event_id, id FROM deliveries WHERE seq = ?1)",
-    )?
-    .execute([seq])?;
+    conn.prepare_cached("UPDATE deliveries SET dedup_key = NULL WHERE seq = ?1")?
+        .execute([seq])?;
     Ok(())
 }
 
-/// Records the attempt, then ends the turn, but only of a delivery still `in_flight`: one
+/// Records the turn's calls, then ends the turn, but only of a delivery still `in_flight`: one
 /// cancelled (dead) meanwhile stays dead. An unknown id (deleted meanwhile) records nothing.
 pub(super) fn finish(
     conn: &Connection,
@@ -275,49 +274,54 @@ pub(super) fn finish(
     let Some(delivery) = rows::brief(conn, id)? else {
         return Ok(());
     };
-    for attempt in attempts {
-        record_attempt(conn, delivery.seq, attempt)?;
-    }
+    let calls = rows::calls_json(attempts)?;
     if delivery.state != DeliveryState::InFlight {
+        if calls.is_some() {
+            conn.prepare_cached(&format!(
+                "UPDATE deliveries SET {APPEND_CALLS} WHERE seq = ?1"
+            ))?
+            .execute(params![delivery.seq, calls])?;
+        }
         return Ok(());
     }
-    end_turn(conn, &delivery, finish, millis(now))
+    end_turn(conn, &delivery, calls, finish, millis(now))
 }
 
-fn record_attempt(conn: &Connection, seq: i64, attempt: &Attempt) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO attempts (delivery_seq, at, operation, status, duration_ms, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        seq,
-        millis(attempt.at),
-        attempt.operation,
-        attempt.status,
-        i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
-        attempt.error,
-    ])?;
-    Ok(())
+/// Appends the JSON array `?2` (a turn's calls; NULL for none) to the row's array: both are
+/// arrays this store wrote, so joining their texts is enough.
+macro_rules! append_calls {
+    () => {
+        "calls = CASE WHEN ?2 IS NULL THEN calls WHEN calls IS NULL THEN ?2
+             ELSE substr(calls, 1, length(calls) - 1) || ',' || substr(?2, 2) END"
+    };
 }
+const APPEND_CALLS: &str = append_calls!();
 
-pub(super) const DELIVERED: &str = "
-    UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, lease_until = NULL,
-        error = NULL, flow_status = NULL, flow_body = NULL, updated_at = ?2
-    WHERE seq = ?1";
+pub(super) const DELIVERED: &str = concat!(
+    "UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, lease_until = NULL,
+        error = NULL, flow_status = NULL, flow_body = NULL, updated_at = ?3, ",
+    append_calls!(),
+    " WHERE seq = ?1"
+);
 
-pub(super) const RETRYING: &str = "
-    UPDATE deliveries SET state = 'retrying', next_attempt_at = ?2, lease_until = NULL,
-        attempts = attempts + ?3, patched = ?4, error = ?5, updated_at = ?6
-    WHERE seq = ?1";
+pub(super) const RETRYING: &str = concat!(
+    "UPDATE deliveries SET state = 'retrying', next_attempt_at = ?3, lease_until = NULL,
+        attempts = attempts + ?4, patched = ?5, error = ?6, updated_at = ?7, ",
+    append_calls!(),
+    " WHERE seq = ?1"
+);
 
-pub(super) const DEAD: &str = "
-    UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, lease_until = NULL,
-        patched = ?2, flow_status = ?3, flow_body = ?4, error = ?5, updated_at = ?6
-    WHERE seq = ?1";
+pub(super) const DEAD: &str = concat!(
+    "UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, lease_until = NULL,
+        patched = ?3, flow_status = ?4, flow_body = ?5, error = ?6, updated_at = ?7, ",
+    append_calls!(),
+    " WHERE seq = ?1"
+);
 
 fn end_turn(
     conn: &Connection,
     delivery: &Brief,
+    calls: Option<String>,
     finish: Finish,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -325,7 +329,8 @@ fn end_turn(
     let seq = delivery.seq;
     match finish {
         Finish::Delivered => {
-            conn.prepare_cached(DELIVERED)?.execute(params![seq, now])?;
+            conn.prepare_cached(DELIVERED)?
+                .execute(params![seq, calls, now])?;
             schedule_next(conn, seq)?;
         }
         Finish::Retry {
@@ -337,6 +342,7 @@ fn end_turn(
             let spent = i64::from(spent);
             conn.prepare_cached(RETRYING)?.execute(params![
                 seq,
+                calls,
                 millis(at),
                 spent,
                 patched,
@@ -352,6 +358,7 @@ fn end_turn(
         } => {
             conn.prepare_cached(DEAD)?.execute(params![
                 seq,
+                calls,
                 patched,
                 flow_status,
                 flow_body,

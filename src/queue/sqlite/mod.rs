@@ -10,9 +10,12 @@
 mod admin;
 mod bodies;
 mod book;
+#[cfg(test)]
+mod budget;
 mod checkpoint;
 mod deliveries;
 mod error;
+mod keys;
 mod lock;
 mod parked;
 #[cfg(test)]
@@ -21,6 +24,7 @@ mod rejections;
 mod remembered;
 mod rows;
 mod schema;
+mod schema_v7;
 mod store;
 mod upkeep;
 mod watch;
@@ -38,6 +42,7 @@ use crate::queue::fault::StoreFault;
 
 use checkpoint::Checkpointer;
 use error::io_error;
+use keys::Keys;
 use lock::DatabaseLock;
 use remembered::Remembered;
 use watch::{FileWatch, Watched};
@@ -67,6 +72,8 @@ struct Inner {
     _watch: FileWatch,
     /// Whether the file at `path` is still the database open (`watch.rs`).
     file: Arc<StoreFault>,
+    /// The deliveries' keys, given out by the writer.
+    keys: Arc<Keys>,
     /// Whether the writer's last batch committed.
     writes: Arc<StoreFault>,
     /// Whether the writer's batch now running hangs (`watch.rs`).
@@ -106,6 +113,10 @@ impl SqliteStore {
         let lock = DatabaseLock::take(path)?;
         let prepared = schema::prepare(path, sync)
             .map_err(|e| e.context(format_args!("cannot open {}", path.display())))?;
+        let last: i64 =
+            prepared.query_row("SELECT COALESCE(MAX(seq), 0) FROM deliveries", [], |row| {
+                row.get(0)
+            })?;
         let writes = Arc::new(StoreFault::new("writes"));
         let writer = Writer::start(prepared, writes.clone())?;
         let watched = Watched {
@@ -121,6 +132,7 @@ impl SqliteStore {
                 _checkpointer: Checkpointer::start(path)?,
                 _watch: FileWatch::start(path, watched)?,
                 file,
+                keys: Arc::new(Keys::starting_after(last)),
                 writes,
                 stall,
                 read_slots: Semaphore::new(READERS),

@@ -1,10 +1,9 @@
-//! Rows ⇄ values: times as UTC milliseconds since the epoch, ids as hyphenated text, hashes as
-//! 32-byte blobs, the update as JSON; and the admin view of deliveries with their attempts.
-
-use std::collections::HashMap;
+//! Rows ⇄ values: times as UTC milliseconds since the epoch, deliveries' ids as 16-byte blobs
+//! (rejections' as hyphenated text), hashes as 32-byte blobs, the update and the calls to Flow
+//! as JSON; and the admin view of deliveries with their attempts.
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Type;
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, Params, Row};
 use uuid::Uuid;
 
@@ -18,7 +17,7 @@ macro_rules! record_sql {
     ($rest:literal) => {
         concat!(
             "SELECT seq, id, state, vendor, tenant, order_id, event_id, mode, created_at, ",
-            "updated_at, next_attempt_at, update_json, flow_status, flow_body, error ",
+            "updated_at, next_attempt_at, update_json, flow_status, flow_body, error, calls ",
             "FROM deliveries ",
             $rest
         )
@@ -51,15 +50,24 @@ pub(super) fn opt_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Dat
     }
 }
 
+/// A UUID stored either way: a delivery's as 16 bytes, a rejection's as text.
 pub(super) fn uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
-    let text: String = row.get(idx)?;
-    Uuid::parse_str(&text).map_err(|_| unreadable(idx, Type::Text, "not a UUID"))
+    match row.get_ref(idx)? {
+        ValueRef::Blob(bytes) => {
+            Uuid::from_slice(bytes).map_err(|_| unreadable(idx, Type::Blob, "not 16 bytes"))
+        }
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| Uuid::parse_str(text).ok())
+            .ok_or_else(|| unreadable(idx, Type::Text, "not a UUID")),
+        other => Err(unreadable(idx, other.data_type(), "not a UUID")),
+    }
 }
 
 pub(super) fn opt_uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
-    match row.get::<_, Option<String>>(idx)? {
-        None => Ok(None),
-        Some(_) => uuid(row, idx).map(Some),
+    match row.get_ref(idx)? {
+        ValueRef::Null => Ok(None),
+        _ => uuid(row, idx).map(Some),
     }
 }
 
@@ -107,7 +115,7 @@ pub(super) fn content(row: &Row<'_>, at: usize) -> rusqlite::Result<DeliveryCont
     })
 }
 
-/// One delivery (columns of [`record_sql`]) without its attempts, and its `seq`.
+/// One delivery (columns of [`record_sql`]) with its attempts, and its `seq`.
 fn record(row: &Row<'_>) -> rusqlite::Result<(i64, DeliveryRecord)> {
     let update = update(row, 11)?;
     let operations = [
@@ -126,7 +134,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<(i64, DeliveryRecord)> {
         updated_at: time(row, 9)?,
         next_attempt_at: opt_time(row, 10)?,
         operations: operations.into_iter().flatten().collect(),
-        attempts: Vec::new(),
+        attempts: calls(row, 15)?,
         flow_status: row.get(12)?,
         flow_body: row.get(13)?,
         error: row.get(14)?,
@@ -134,7 +142,26 @@ fn record(row: &Row<'_>) -> rusqlite::Result<(i64, DeliveryRecord)> {
     Ok((row.get(0)?, record))
 }
 
-/// The deliveries `sql` (made with [`record_sql`]) selects, with their `seq`, no attempts yet.
+/// The calls a delivery made, in order: a JSON array in its row, none before the first.
+fn calls(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Attempt>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|_| unreadable(idx, Type::Text, "not a list of calls")),
+    }
+}
+
+/// The calls of one turn as the JSON array appended to a delivery's `calls`.
+pub(super) fn calls_json(attempts: &[Attempt]) -> Result<Option<String>, StoreError> {
+    if attempts.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(attempts)
+        .map(Some)
+        .map_err(json_error)
+}
+
+/// The deliveries `sql` (made with [`record_sql`]) selects, with their `seq`.
 pub(super) fn record_rows(
     conn: &Connection,
     sql: &str,
@@ -145,49 +172,16 @@ pub(super) fn record_rows(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Fills in each delivery's attempts, in the order they were recorded.
-pub(super) fn with_attempts(
-    conn: &Connection,
-    rows: Vec<(i64, DeliveryRecord)>,
-) -> Result<Vec<DeliveryRecord>, StoreError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let seqs: Vec<i64> = rows.iter().map(|(seq, _)| *seq).collect();
-    let seqs = serde_json::to_string(&seqs).map_err(json_error)?;
-    let mut statement = conn.prepare_cached(
-        "SELECT delivery_seq, at, operation, status, duration_ms, error FROM attempts
-         WHERE delivery_seq IN (SELECT value FROM json_each(?1)) ORDER BY id",
-    )?;
-    let mut by_delivery: HashMap<i64, Vec<Attempt>> = HashMap::new();
-    let attempts = statement.query_map([seqs], |row| Ok((row.get(0)?, attempt(row)?)))?;
-    for found in attempts {
-        let (seq, attempt): (i64, Attempt) = found?;
-        by_delivery.entry(seq).or_default().push(attempt);
-    }
-    let records = rows.into_iter().map(|(seq, mut record)| {
-        record.attempts = by_delivery.remove(&seq).unwrap_or_default();
-        record
-    });
-    Ok(records.collect())
+/// The records alone, without their keys.
+pub(super) fn records(rows: Vec<(i64, DeliveryRecord)>) -> Vec<DeliveryRecord> {
+    rows.into_iter().map(|(_, record)| record).collect()
 }
 
-fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
-    let duration: i64 = row.get(4)?;
-    Ok(Attempt {
-        at: time(row, 1)?,
-        operation: row.get(2)?,
-        status: row.get(3)?,
-        duration_ms: u64::try_from(duration).unwrap_or(0),
-        error: row.get(5)?,
-    })
-}
-
-/// One delivery by `seq`, with its attempts.
+/// One delivery by `seq`.
 pub(super) fn record_by_seq(conn: &Connection, seq: i64) -> Result<DeliveryRecord, StoreError> {
-    let rows = record_rows(conn, record_sql!("WHERE seq = ?1"), [seq])?;
-    with_attempts(conn, rows)?
+    record_rows(conn, record_sql!("WHERE seq = ?1"), [seq])?
         .pop()
+        .map(|(_, record)| record)
         .ok_or_else(|| StoreError::new(Kind::Corrupt, "a delivery vanished while it was read"))
 }
 
@@ -203,7 +197,7 @@ pub(super) fn brief(conn: &Connection, id: Uuid) -> Result<Option<Brief>, StoreE
     let mut statement =
         conn.prepare_cached("SELECT seq, state, mode FROM deliveries WHERE id = ?1")?;
     let found = statement
-        .query_row([id.to_string()], |row| {
+        .query_row([id], |row| {
             Ok(Brief {
                 seq: row.get(0)?,
                 state: state(row, 1)?,

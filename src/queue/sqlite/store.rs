@@ -72,7 +72,8 @@ impl DeliveryQueue for SqliteStore {
     ) -> Result<Enqueued, StoreError> {
         let since = millis(dedup_since);
         let encoded = deliveries::Encoded::of(&delivery)?;
-        self.write(move |conn| deliveries::enqueue(conn, &delivery, &encoded, since))
+        let keys = self.inner.keys.clone();
+        self.write(move |conn| deliveries::enqueue(conn, &keys, &delivery, &encoded, since))
             .await
     }
 

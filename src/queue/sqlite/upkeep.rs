@@ -1,6 +1,7 @@
 //! Housekeeping: the purge of what retention no longer keeps, in bounded chunks so webhooks'
 //! commits interleave with it, and the queue's depth for metrics and back-pressure. "Open" is
-//! written `state > 'delivered'`, as in `deliveries.rs`.
+//! written `state > 'delivered'`, as in `deliveries.rs`; a query of unfinished deliveries
+//! names `state <> 'delivered'`, the condition of their partial index, so SQLite reads that.
 
 use std::collections::BTreeMap;
 
@@ -10,23 +11,20 @@ use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention, TenantDepth};
 
 use super::rows::{before, time};
-use super::{bodies, rejections};
+use super::{bodies, keys, rejections};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
 const PURGE_CHUNK: i64 = 2000;
 
+/// Delivered deliveries by key range: those accepted before the cutoff (`keys.rs`), from the
+/// oldest. What such a range still holds (open, dead, or delivered lately after a long wait) is
+/// stepped over, and it is few.
 const DELIVERED: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
-    INDEXED BY deliveries_delivered WHERE state = 'delivered' AND updated_at < ?1 LIMIT ?2)";
+    WHERE seq < ?3 AND state = 'delivered' AND updated_at < ?1 ORDER BY seq LIMIT ?2)";
 
 const DEAD: &str = "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries
-    WHERE state = 'dead' AND updated_at < ?1 LIMIT ?2)";
-
-/// A key still guards its delivery while that is open, however old.
-const DEDUP: &str = "DELETE FROM dedup WHERE (vendor, event_id) IN
-    (SELECT k.vendor, k.event_id FROM dedup k
-     WHERE k.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d
-         WHERE d.id = k.delivery_id AND d.state > 'delivered')
-     LIMIT ?2)";
+    INDEXED BY deliveries_unfinished
+    WHERE state <> 'delivered' AND state = 'dead' AND updated_at < ?1 LIMIT ?2)";
 
 /// An order is forgotten as a whole once neither its binding nor its last-sent values were
 /// touched within the retention: an order bound long ago but updated lately keeps both.
@@ -35,15 +33,18 @@ const BINDINGS: &str = "DELETE FROM bindings WHERE rowid IN (SELECT b.rowid FROM
         WHERE l.order_id = b.order_id AND l.updated_at >= ?1)
     LIMIT ?2)";
 
-const LAST_SENT: &str = "DELETE FROM last_sent WHERE rowid IN (SELECT l.rowid FROM last_sent l
+const LAST_SENT: &str =
+    "DELETE FROM last_sent WHERE order_id IN (SELECT l.order_id FROM last_sent l
     WHERE l.updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM bindings b
         WHERE b.order_id = l.order_id AND b.bound_at >= ?1)
     LIMIT ?2)";
 
 /// Queued deliveries left unscheduled although nothing is ahead of them in their order's line
 /// are made due: every path that ends a turn schedules the next one, and this makes sure of it.
-const STRANDED: &str = "UPDATE deliveries SET next_attempt_at = created_at
-    WHERE state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL
+const STRANDED: &str = "UPDATE deliveries INDEXED BY deliveries_unfinished
+    SET next_attempt_at = created_at
+    WHERE state <> 'delivered' AND state = 'pending' AND mode = 'queued'
+      AND next_attempt_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM deliveries e
           WHERE e.order_id = deliveries.order_id AND e.seq < deliveries.seq
             AND e.state > 'delivered')";
@@ -54,28 +55,32 @@ pub(super) fn schedule_stranded(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One chunk of the purge: the deliveries and rejections it removed (the deliveries' attempts
-/// and bodies go with them; bodies past their own retention go uncounted), and whether any
-/// statement hit the chunk size (so more may be left).
+/// One chunk of the purge: the deliveries and rejections it removed (the deliveries' calls,
+/// dedup keys and bodies go with them; bodies past their own retention go uncounted), and
+/// whether any statement hit the chunk size (so more may be left).
 pub(super) fn purge_chunk(
     conn: &Connection,
     now: i64,
     retention: Retention,
 ) -> Result<(u64, bool), StoreError> {
-    let delivered = delete_chunk(conn, DELIVERED, before(now, retention.delivered))?;
+    let cutoff = before(now, retention.delivered);
+    let delivered = conn.prepare_cached(DELIVERED)?.execute(params![
+        cutoff,
+        PURGE_CHUNK,
+        keys::first_at(cutoff)
+    ])? as u64;
     // A zero `dead` retention keeps dead records until an operator retries or deletes them.
     let dead = if retention.dead.is_zero() {
         0
     } else {
         delete_chunk(conn, DEAD, before(now, retention.dead))?
     };
-    let keys = delete_chunk(conn, DEDUP, before(now, retention.dedup_window))?;
     let orders = before(now, retention.orders);
     let bindings = delete_chunk(conn, BINDINGS, orders)?;
     let sent = delete_chunk(conn, LAST_SENT, orders)?;
     let refused = rejections::purge_chunk(conn, before(now, retention.rejections))?;
     let kept_bodies = bodies::purge_chunk(conn, before(now, retention.bodies))?;
-    let full = [delivered, dead, keys, bindings, sent]
+    let full = [delivered, dead, bindings, sent]
         .iter()
         .any(|n| *n >= PURGE_CHUNK as u64)
         || refused >= rejections::CHUNK
@@ -91,12 +96,12 @@ fn delete_chunk(conn: &Connection, sql: &str, cutoff: i64) -> Result<u64, StoreE
 }
 
 /// Counts per open state and dead. "Oldest" is the `created_at` of the earliest committed
-/// delivery in that state: found through the (state, seq) index instead of a scan.
+/// delivery in that state: found through the unfinished deliveries' (state, seq) index.
 pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
     let mut depth = QueueDepth::default();
     let mut counts = conn.prepare_cached(
-        "SELECT state, COUNT(*) FROM deliveries
-         WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY state",
+        "SELECT state, COUNT(*) FROM deliveries INDEXED BY deliveries_unfinished
+         WHERE state <> 'delivered' GROUP BY state",
     )?;
     let rows = counts.query_map([], |row| {
         Ok((super::rows::state(row, 0)?, row.get::<_, i64>(1)?))
@@ -117,14 +122,14 @@ pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
     Ok(depth)
 }
 
-/// The open and dead deliveries per tenant, read through the (state, seq) index: delivered
-/// ones, most of the table, are never visited.
+/// The open and dead deliveries per tenant, read through the unfinished deliveries' index:
+/// delivered ones, most of the table, are never visited.
 pub(super) fn depth_by_tenant(
     conn: &Connection,
 ) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
     let mut counts = conn.prepare_cached(
-        "SELECT tenant, state, COUNT(*) FROM deliveries INDEXED BY deliveries_state
-         WHERE state IN ('pending', 'in_flight', 'retrying', 'dead') GROUP BY tenant, state",
+        "SELECT tenant, state, COUNT(*) FROM deliveries INDEXED BY deliveries_unfinished
+         WHERE state <> 'delivered' GROUP BY tenant, state",
     )?;
     let rows = counts.query_map([], |row| {
         let tenant: String = row.get(0)?;
@@ -145,7 +150,10 @@ fn oldest(
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
     use rusqlite::OptionalExtension;
     let found = conn
-        .prepare_cached("SELECT created_at FROM deliveries WHERE state = ?1 ORDER BY seq LIMIT 1")?
+        .prepare_cached(
+            "SELECT created_at FROM deliveries INDEXED BY deliveries_unfinished
+             WHERE state <> 'delivered' AND state = ?1 ORDER BY seq LIMIT 1",
+        )?
         .query_row([state.as_str()], |row| time(row, 0))
         .optional()?;
     Ok(found)

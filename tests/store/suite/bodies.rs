@@ -101,11 +101,11 @@ pub async fn listed_oldest_first_by_vendor_time_and_ids(backend: &mut dyn Backen
     let store = backend.store();
     let t = t0();
     let hours = |n: i64| t - chrono::TimeDelta::hours(n);
-    // Committed newest first, so only the listing's order puts them oldest first.
-    let a3 = accept(&*store, with_body("photo", hours(1), b"a3")).await;
-    let b2 = accept(&*store, with_body("print", hours(2), b"b2")).await;
-    let a2 = accept(&*store, with_body("photo", hours(3), b"a2")).await;
+    // Accepted oldest first, as time runs: the order of their acceptance is the listing's.
     let a1 = accept(&*store, with_body("photo", hours(4), b"a1")).await;
+    let a2 = accept(&*store, with_body("photo", hours(3), b"a2")).await;
+    let b2 = accept(&*store, with_body("print", hours(2), b"b2")).await;
+    let a3 = accept(&*store, with_body("photo", hours(1), b"a3")).await;
 
     assert_eq!(
         listed(&*store, AcceptedFilter::default()).await,

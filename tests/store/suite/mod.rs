@@ -71,7 +71,7 @@ macro_rules! store_suite {
             admin::order_deliveries_newest_first,
             upkeep::purge_delivered_by_retention,
             upkeep::purge_dead_only_with_a_retention,
-            upkeep::purge_dedup_keys_of_finished_deliveries,
+            upkeep::dedup_keys_expire_with_the_window,
             upkeep::purge_forgets_untouched_orders,
             upkeep::depth_counts_and_oldest,
             upkeep::depth_by_tenant_counts_open_and_dead,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use flowgate::order::{Binding, Broker, LastSent};
-use flowgate::queue::{Deleted, Finish, QueueDepth, Retention, TenantDepth};
+use flowgate::queue::{Deleted, Enqueued, Finish, QueueDepth, Retention, TenantDepth};
 
 use super::{
     Backend, accept, claim_and_finish, claim_one, days, dead, delivery, finish, retry_at, secs, t0,
@@ -76,9 +76,12 @@ pub async fn purge_dead_only_with_a_retention(backend: &mut dyn Backend) {
     assert_eq!(store.get(refused).await.expect("get"), None);
 }
 
-pub async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) {
+/// A key guards its delivery for the dedup window, whatever became of it; past the window a
+/// repeat is a new delivery, which takes the key over.
+pub async fn dedup_keys_expire_with_the_window(backend: &mut dyn Backend) {
     let store = backend.store();
     let t = t0();
+    let window = t - days(1);
     let finished = delivery(Uuid::new_v4(), t - days(2));
     accept(&*store, finished.clone()).await;
     claim_and_finish(&*store, t, finished.content.id, Finish::Delivered).await;
@@ -88,19 +91,36 @@ pub async fn purge_dedup_keys_of_finished_deliveries(backend: &mut dyn Backend) 
     accept(&*store, fresh.clone()).await;
 
     assert_eq!(store.purge(t, retention()).await.expect("purge"), 0);
-    let ever = t - days(365);
     let find = |event_id: String| {
         let store = store.clone();
         async move {
             store
-                .find(super::VENDOR, &event_id, ever)
+                .find(super::VENDOR, &event_id, window)
                 .await
                 .expect("find")
         }
     };
-    assert_eq!(find(finished.content.event_id).await, None);
-    assert!(find(open.content.event_id).await.is_some());
-    assert!(find(fresh.content.event_id).await.is_some());
+    assert_eq!(find(finished.content.event_id.clone()).await, None);
+    assert_eq!(find(open.content.event_id.clone()).await, None);
+    assert!(find(fresh.content.event_id.clone()).await.is_some());
+
+    let mut repeat = delivery(Uuid::new_v4(), t);
+    repeat.content.event_id = finished.content.event_id.clone();
+    let enqueued = store
+        .enqueue(repeat.clone(), window)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        enqueued,
+        Enqueued::Accepted,
+        "a repeat past the window is new"
+    );
+    let found = find(finished.content.event_id).await.map(|e| e.id);
+    assert_eq!(
+        found,
+        Some(repeat.content.id),
+        "the key names the new delivery"
+    );
     // The record itself is kept for `retention.delivered`.
     assert!(store.get(finished.content.id).await.expect("get").is_some());
 }

@@ -13,6 +13,7 @@ use crate::queue::{
 };
 
 use super::deliveries::{give_back_key, schedule_next};
+use super::error::json_error;
 use super::keys;
 use super::rows::{self, Brief, millis, record_by_seq, record_rows, record_sql, records};
 
@@ -26,20 +27,35 @@ const MAX_LIMIT: usize = 500;
 /// filters (vendor, tenant, delivered) have no index: each accepted webhook would pay for one.
 /// Their page reads a window of at most [`SCAN_WINDOW`] deliveries down from the cursor and,
 /// when the window ends before the page is full, names the window's end as the next cursor.
-pub(super) fn list(conn: &Connection, filter: &ListFilter) -> Result<Page, StoreError> {
+/// `held`: the keys of the deliveries held in flight (`claims.rs`), listed under `in_flight`
+/// although their rows say otherwise.
+pub(super) fn list(
+    conn: &Connection,
+    filter: &ListFilter,
+    held: &[i64],
+) -> Result<Page, StoreError> {
     let mut sql = String::from(record_sql!("WHERE 1 = 1"));
     let mut args: Vec<Value> = Vec::new();
     let mut and = |condition: &str, value: Value| {
         sql.push_str(condition);
         args.push(value);
     };
-    if let Some(state) = filter.state {
-        // The partial index of unfinished deliveries serves a query that names its condition.
-        let condition = match state {
-            DeliveryState::Delivered => " AND state = ?",
-            _ => " AND state <> 'delivered' AND state = ?",
-        };
-        and(condition, Value::Text(state.as_str().to_owned()));
+    // The partial index of unfinished deliveries serves a query that names its condition.
+    match filter.state {
+        None => {}
+        Some(DeliveryState::Delivered) => and(" AND state = ?", Value::Text("delivered".into())),
+        Some(DeliveryState::InFlight) => {
+            let held = serde_json::to_string(held).map_err(json_error)?;
+            and(
+                " AND state <> 'delivered' AND (state = 'in_flight'
+                      OR seq IN (SELECT value FROM json_each(?)))",
+                Value::Text(held),
+            );
+        }
+        Some(state) => and(
+            " AND state <> 'delivered' AND state = ?",
+            Value::Text(state.as_str().to_owned()),
+        ),
     }
     if let Some(vendor) = &filter.vendor {
         and(" AND vendor = ?", Value::Text(vendor.clone()));

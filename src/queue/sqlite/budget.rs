@@ -14,6 +14,7 @@ use crate::config::{DeliveryMode, SyncMode};
 use crate::order::{LastSent, OrderUpdate};
 use crate::queue::{DeliveryContent, Enqueued, Finish, NewDelivery};
 
+use super::claims::{Claims, Held};
 use super::keys::Keys;
 use super::rows::millis;
 use super::{book, deliveries, schema};
@@ -121,19 +122,33 @@ fn an_accepted_webhook_is_one_row_and_five_index_entries() {
         "written by an accepted webhook"
     );
 
+    // A claim writes nothing: it is held in memory.
+    let now = Utc::now();
+    let claims = Claims::default();
+    let found =
+        deliveries::claimable(&conn, &claims, millis(now), WEBHOOKS as usize, &[]).expect("claim");
+    assert_eq!(found.len(), accepted.len());
+    for (seq, state, claimed) in found {
+        let held = Held {
+            seq,
+            tenant: claimed.content.tenant,
+            state,
+            lease_until: millis(now),
+        };
+        assert!(claims.hold(claimed.content.id, held));
+    }
+    assert_eq!(entries(&conn), queued, "a claim writes nothing");
+
     // Delivered: it leaves the claims' and the unfinished indexes; its order's last values
     // are one row.
-    let now = Utc::now();
-    let claimed =
-        deliveries::claim(&conn, millis(now), WEBHOOKS as usize, millis(now), &[]).expect("claim");
-    assert_eq!(claimed.len(), accepted.len());
     for content in &accepted {
         let sent = LastSent {
             state: Some("Completed".to_owned()),
             ..LastSent::default()
         };
         book::record_sent(&conn, content.order_id, &sent, millis(now)).expect("sent");
-        deliveries::finish(&conn, content.id, &[], Finish::Delivered, now).expect("finish");
+        deliveries::finish(&conn, &claims, content.id, &[], Finish::Delivered, now)
+            .expect("finish");
     }
     let delivered = entries(&conn);
     let expected = budget(&[

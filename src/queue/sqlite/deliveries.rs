@@ -17,6 +17,7 @@ use crate::queue::{
 };
 
 use super::bodies;
+use super::claims::Claims;
 use super::error::json_error;
 use super::keys::Keys;
 use super::parked::park_paused;
@@ -178,14 +179,15 @@ pub(super) const SCHEDULE_NEXT: &str = "
       AND state = 'pending' AND mode = 'queued' AND next_attempt_at IS NULL";
 
 /// A delivery is claimable when it is the earliest open one of its order and no delivery of
-/// the order is in flight (a retried dead one re-enters the line ahead of later ones). A
-/// paused tenant's due deliveries are parked by then, out of the index.
-/// `INDEXED BY` pins the partial index of due deliveries: without statistics the planner
-/// picks a full index and a claim scans every finished delivery (70 ms instead of 0.1 ms at
-/// 100k rows), and SQLite refuses the statement if a change makes the index unusable.
+/// the order is in flight (a retried dead one re-enters the line ahead of later ones). A held
+/// claim (`claims.rs`) is its order's earliest open delivery, so it keeps the order's later
+/// ones out; the caller skips it. A paused tenant's due deliveries are parked by then, out of
+/// the index. `INDEXED BY` pins the partial index of due deliveries: without statistics the
+/// planner picks a full index and a claim scans every finished delivery (70 ms instead of
+/// 0.1 ms at 100k rows), and SQLite refuses the statement if a change makes the index unusable.
 pub(super) const CLAIMABLE: &str = "
     SELECT d.seq, d.id, d.vendor, d.tenant, d.order_id, d.event_id, d.update_json,
-           d.state_default, d.traceparent, d.created_at, d.attempts, d.patched
+           d.state_default, d.traceparent, d.created_at, d.attempts, d.patched, d.state
     FROM deliveries d INDEXED BY deliveries_due
     WHERE d.state IN ('pending', 'retrying') AND d.mode = 'queued' AND d.parked = 0
       AND d.next_attempt_at <= ?1
@@ -196,61 +198,53 @@ pub(super) const CLAIMABLE: &str = "
     ORDER BY d.next_attempt_at, d.seq
     LIMIT ?2";
 
-pub(super) fn claim(
+/// Up to `limit` claimable deliveries not held already, with their keys and their rows'
+/// states, for the caller to hold once the batch has committed: a batch may run twice, and
+/// holding is not undone by its rollback. Nothing is written but parked flags.
+pub(super) fn claimable(
     conn: &Connection,
+    claims: &Claims,
     now: i64,
     limit: usize,
-    lease_until: i64,
     paused: &[String],
-) -> Result<Vec<Claimed>, StoreError> {
+) -> Result<Vec<(i64, DeliveryState, Claimed)>, StoreError> {
     park_paused(conn, now, paused)?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Held claims head the index's due range: read past them.
+    let read = i64::try_from(limit + claims.count()).unwrap_or(i64::MAX);
     let mapped = |row: &rusqlite::Row<'_>| {
         let claimed = Claimed {
             content: rows::content(row, 1)?,
             attempts: row.get(10)?,
             patched: row.get(11)?,
         };
-        Ok((row.get::<_, i64>(0)?, claimed))
+        Ok((row.get::<_, i64>(0)?, rows::state(row, 12)?, claimed))
     };
-    let found = conn
-        .prepare_cached(CLAIMABLE)?
-        .query_map(params![now, limit], mapped)?
-        .collect::<Result<Vec<(i64, Claimed)>, _>>()?;
-    let mut lease = conn.prepare_cached(
-        "UPDATE deliveries SET state = 'in_flight', lease_until = ?2, updated_at = ?3
-         WHERE seq = ?1",
-    )?;
-    for (seq, _) in &found {
-        lease.execute(params![seq, lease_until, now])?;
+    let mut statement = conn.prepare_cached(CLAIMABLE)?;
+    let mut found = Vec::new();
+    for row in statement.query_map(params![now, read], mapped)? {
+        let row = row?;
+        if !claims.is_held(row.2.content.id) {
+            found.push(row);
+        }
+        if found.len() == limit {
+            break;
+        }
     }
-    Ok(found.into_iter().map(|(_, claimed)| claimed).collect())
+    Ok(found)
 }
 
-pub(super) fn renew(conn: &Connection, id: Uuid, lease_until: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1 AND state = 'in_flight'",
-    )?
-    .execute(params![id, lease_until])?;
-    Ok(())
-}
-
-/// Makes queued in-flight deliveries whose lease ends before `lease_before` due at `now`.
-/// The interrupted attempt spent nothing: `retrying` only when earlier attempts were spent.
-pub(super) fn requeue_in_flight(
-    conn: &Connection,
-    now: i64,
-    lease_before: i64,
-) -> Result<u64, StoreError> {
+/// Makes queued deliveries left `in_flight` due at `now`: claims are held in memory, so only a
+/// database written by an earlier flowgate, which wrote its claims, has any. The interrupted
+/// attempt spent nothing: `retrying` only when earlier attempts were spent.
+pub(super) fn requeue_in_flight(conn: &Connection, now: i64) -> Result<u64, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE deliveries
-         SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,
-             next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
-         WHERE state <> 'delivered' AND state = 'in_flight' AND mode = 'queued'
-           AND (lease_until IS NULL OR lease_until < ?2)",
+             SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,
+                 next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
+             WHERE state <> 'delivered' AND state = 'in_flight' AND mode = 'queued'",
         )?
-        .execute(params![now, lease_before])?;
+        .execute(params![now])?;
     Ok(u64::try_from(changed).unwrap_or(u64::MAX))
 }
 
@@ -262,10 +256,12 @@ pub(super) fn give_back_key(conn: &Connection, seq: i64) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Records the turn's calls, then ends the turn, but only of a delivery still `in_flight`: one
-/// cancelled (dead) meanwhile stays dead. An unknown id (deleted meanwhile) records nothing.
+/// Records the turn's calls, then ends the turn, but only of a delivery still in its turn: a
+/// queued one held and still open (one cancelled meanwhile stays dead), a sync one still
+/// `in_flight`. An unknown id (deleted meanwhile) records nothing.
 pub(super) fn finish(
     conn: &Connection,
+    claims: &Claims,
     id: Uuid,
     attempts: &[Attempt],
     finish: Finish,
@@ -275,7 +271,11 @@ pub(super) fn finish(
         return Ok(());
     };
     let calls = rows::calls_json(attempts)?;
-    if delivery.state != DeliveryState::InFlight {
+    let in_turn = match delivery.queued {
+        true => delivery.state.is_open() && claims.is_held(id),
+        false => delivery.state == DeliveryState::InFlight,
+    };
+    if !in_turn {
         if calls.is_some() {
             conn.prepare_cached(&format!(
                 "UPDATE deliveries SET {APPEND_CALLS} WHERE seq = ?1"

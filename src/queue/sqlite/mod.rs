@@ -13,6 +13,7 @@ mod book;
 #[cfg(test)]
 mod budget;
 mod checkpoint;
+mod claims;
 mod deliveries;
 mod error;
 mod keys;
@@ -41,6 +42,7 @@ use crate::order::{Binding, LastSent, StoreError, StoreErrorKind};
 use crate::queue::fault::StoreFault;
 
 use checkpoint::Checkpointer;
+use claims::Claims;
 use error::io_error;
 use keys::Keys;
 use lock::DatabaseLock;
@@ -74,6 +76,8 @@ struct Inner {
     file: Arc<StoreFault>,
     /// The deliveries' keys, given out by the writer.
     keys: Arc<Keys>,
+    /// The deliveries this process's workers hold (`claims.rs`).
+    claims: Arc<Claims>,
     /// Whether the writer's last batch committed.
     writes: Arc<StoreFault>,
     /// Whether the writer's batch now running hangs (`watch.rs`).
@@ -133,6 +137,7 @@ impl SqliteStore {
                 _watch: FileWatch::start(path, watched)?,
                 file,
                 keys: Arc::new(Keys::starting_after(last)),
+                claims: Arc::new(Claims::default()),
                 writes,
                 stall,
                 read_slots: Semaphore::new(READERS),

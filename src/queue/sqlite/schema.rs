@@ -336,7 +336,7 @@ pub(super) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), Sto
 fn recover(conn: &mut Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
     let now = millis(now);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let requeued = requeue_in_flight(&tx, now, i64::MAX)?;
+    let requeued = requeue_in_flight(&tx, now)?;
     let interrupted = tx.execute(
         "UPDATE deliveries SET state = 'dead', error = 'interrupted', next_attempt_at = NULL,
              lease_until = NULL, dedup_key = NULL, updated_at = ?1

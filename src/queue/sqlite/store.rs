@@ -13,11 +13,12 @@ use uuid::Uuid;
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
     AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
-    DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
-    QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
-    Retention, Retried, StoreUpkeep, TenantDepth,
+    DeliveryQueue, DeliveryRecord, DeliveryState, Enqueued, Existing, Finish, ListFilter,
+    NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage,
+    RejectionStore, Retention, Retried, StoreUpkeep, TenantDepth,
 };
 
+use super::claims::Held;
 use super::rejections::Listing;
 use super::rows::millis;
 use super::{SqliteStore, admin, bodies, book, deliveries, rejections, upkeep};
@@ -61,8 +62,13 @@ impl DeliveryQueue for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<Option<Existing>, StoreError> {
         let (vendor, event_id) = (vendor.to_owned(), event_id.to_owned());
-        self.read(move |conn| deliveries::find(conn, &vendor, &event_id, millis(since)))
-            .await
+        let mut found = self
+            .read(move |conn| deliveries::find(conn, &vendor, &event_id, millis(since)))
+            .await?;
+        if let Some(existing) = found.as_mut().filter(|e| self.inner.claims.is_held(e.id)) {
+            existing.state = DeliveryState::InFlight;
+        }
+        Ok(found)
     }
 
     async fn enqueue(
@@ -85,14 +91,25 @@ impl DeliveryQueue for SqliteStore {
         paused: &[String],
     ) -> Result<Vec<Claimed>, StoreError> {
         let (now, lease_until, paused) = (millis(now), millis(lease_until), paused.to_vec());
-        self.write(move |conn| deliveries::claim(conn, now, limit, lease_until, &paused))
-            .await
+        let claims = self.inner.claims.clone();
+        let found = self
+            .write(move |conn| deliveries::claimable(conn, &claims, now, limit, &paused))
+            .await?;
+        let held = found.into_iter().filter(|(seq, state, claimed)| {
+            let held = Held {
+                seq: *seq,
+                tenant: claimed.content.tenant.clone(),
+                state: *state,
+                lease_until,
+            };
+            self.inner.claims.hold(claimed.content.id, held)
+        });
+        Ok(held.map(|(_, _, claimed)| claimed).collect())
     }
 
     async fn renew(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
-        let lease_until = millis(lease_until);
-        self.write(move |conn| deliveries::renew(conn, id, lease_until))
-            .await
+        self.inner.claims.renew(id, millis(lease_until));
+        Ok(())
     }
 
     async fn finish(
@@ -104,13 +121,15 @@ impl DeliveryQueue for SqliteStore {
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         let values = sent.clone();
+        let claims = self.inner.claims.clone();
         self.write(move |conn| {
             if let Some((order, sent)) = &values {
                 book::record_sent(conn, *order, sent, millis(now))?;
             }
-            deliveries::finish(conn, id, &attempts, finish.clone(), now)
+            deliveries::finish(conn, &claims, id, &attempts, finish.clone(), now)
         })
         .await?;
+        self.inner.claims.release(id);
         if let Some((order, sent)) = sent {
             self.inner.sent.written(order, sent);
         }
@@ -118,21 +137,30 @@ impl DeliveryQueue for SqliteStore {
     }
 
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let now = millis(now);
-        self.write(move |conn| deliveries::requeue_in_flight(conn, now, now))
-            .await
+        Ok(self.inner.claims.release_expired(millis(now)))
     }
 }
 
 #[async_trait]
 impl DeliveryAdmin for SqliteStore {
     async fn list(&self, filter: &ListFilter) -> Result<Page, StoreError> {
+        let claims = &self.inner.claims;
+        let (wanted, held) = (filter.state, claims.seqs());
         let filter = filter.clone();
-        self.read(move |conn| admin::list(conn, &filter)).await
+        let mut page = self
+            .read(move |conn| admin::list(conn, &filter, &held))
+            .await?;
+        page.deliveries.iter_mut().for_each(|d| claims.overlay(d));
+        // A held delivery's row says pending or retrying; it is listed as in flight.
+        page.deliveries
+            .retain(|d| wanted.is_none_or(|state| d.state == state));
+        Ok(page)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.read(move |conn| admin::get(conn, id)).await
+        let mut found = self.read(move |conn| admin::get(conn, id)).await?;
+        found.iter_mut().for_each(|d| self.inner.claims.overlay(d));
+        Ok(found)
     }
 
     async fn retry(
@@ -166,8 +194,11 @@ impl DeliveryAdmin for SqliteStore {
     }
 
     async fn order_deliveries(&self, order: Uuid) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.read(move |conn| admin::order_deliveries(conn, order))
-            .await
+        let mut found = self
+            .read(move |conn| admin::order_deliveries(conn, order))
+            .await?;
+        found.iter_mut().for_each(|d| self.inner.claims.overlay(d));
+        Ok(found)
     }
 }
 
@@ -193,11 +224,14 @@ impl StoreUpkeep for SqliteStore {
     }
 
     async fn depth(&self) -> Result<QueueDepth, StoreError> {
-        self.read(upkeep::depth).await
+        let claims = self.inner.claims.clone();
+        self.read(move |conn| upkeep::depth(conn, &claims)).await
     }
 
     async fn depth_by_tenant(&self) -> Result<BTreeMap<String, TenantDepth>, StoreError> {
-        self.read(upkeep::depth_by_tenant).await
+        let mut depths = self.read(upkeep::depth_by_tenant).await?;
+        self.inner.claims.adjust_tenants(&mut depths);
+        Ok(depths)
     }
 
     /// The file watch first: commits into a file that is gone would succeed, and be lost.

@@ -10,7 +10,8 @@ use rusqlite::{Connection, params};
 use crate::order::StoreError;
 use crate::queue::{DeliveryState, QueueDepth, Retention, TenantDepth};
 
-use super::rows::{before, time};
+use super::claims::Claims;
+use super::rows::{before, time, uuid};
 use super::{bodies, keys, rejections};
 
 /// Rows one purge statement deletes at most; the purge repeats while a chunk was full.
@@ -97,7 +98,8 @@ fn delete_chunk(conn: &Connection, sql: &str, cutoff: i64) -> Result<u64, StoreE
 
 /// Counts per open state and dead. "Oldest" is the `created_at` of the earliest committed
 /// delivery in that state: found through the unfinished deliveries' (state, seq) index.
-pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
+/// Held claims (`claims.rs`) count as in flight, not in their rows' states.
+pub(super) fn depth(conn: &Connection, claims: &Claims) -> Result<QueueDepth, StoreError> {
     let mut depth = QueueDepth::default();
     let mut counts = conn.prepare_cached(
         "SELECT state, COUNT(*) FROM deliveries INDEXED BY deliveries_unfinished
@@ -117,8 +119,9 @@ pub(super) fn depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
             DeliveryState::Delivered => {}
         }
     }
-    depth.oldest_pending = oldest(conn, DeliveryState::Pending)?;
-    depth.oldest_retrying = oldest(conn, DeliveryState::Retrying)?;
+    depth.oldest_pending = oldest(conn, claims, DeliveryState::Pending)?;
+    depth.oldest_retrying = oldest(conn, claims, DeliveryState::Retrying)?;
+    claims.adjust_depth(&mut depth);
     Ok(depth)
 }
 
@@ -144,17 +147,22 @@ pub(super) fn depth_by_tenant(
     Ok(depths)
 }
 
+/// The earliest delivery in `state` that is not held: held ones are in flight.
 fn oldest(
     conn: &Connection,
+    claims: &Claims,
     state: DeliveryState,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-    use rusqlite::OptionalExtension;
-    let found = conn
-        .prepare_cached(
-            "SELECT created_at FROM deliveries INDEXED BY deliveries_unfinished
-             WHERE state <> 'delivered' AND state = ?1 ORDER BY seq LIMIT 1",
-        )?
-        .query_row([state.as_str()], |row| time(row, 0))
-        .optional()?;
-    Ok(found)
+    let mut statement = conn.prepare_cached(
+        "SELECT id, created_at FROM deliveries INDEXED BY deliveries_unfinished
+         WHERE state <> 'delivered' AND state = ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let read = i64::try_from(claims.count() + 1).unwrap_or(i64::MAX);
+    let mut rows = statement.query(params![state.as_str(), read])?;
+    while let Some(row) = rows.next()? {
+        if !claims.is_held(uuid(row, 0)?) {
+            return Ok(Some(time(row, 1)?));
+        }
+    }
+    Ok(None)
 }

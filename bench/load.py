@@ -1,134 +1,23 @@
 #!/usr/bin/env python3
 """The parts of bench/load.sh that are easier in Python than in shell.
 
-  bodies DIR                      the signed webhooks, as wrk Lua scripts (post, forged, hot,
-                                  invalid), as lines of [signature, body] (SET.jsonl), and one
-                                  probe body of each set (SET.json, SET.sig)
-  post URL SET COUNT STATUS       send COUNT requests of the set SET ("-" for GETs) one after
-                                  another on one connection; exit 1 unless each answers STATUS
   totals FILE                     the instructions a callgrind dump counted
-  ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200 and the
-                                  RSS (MiB) WAIT seconds later, then stop it
-  report RESULTS STARTS MODE      print the table, the TLS runs' CPU, what keeping a rejection
-                                  costs and, unless MODE is smoke, the targets; exit 1 when a run
-                                  is not sane (no requests, the wrong status class, rejections
-                                  kept or not as its scenario says)
+  ready BINARY CONFIG ADMIN WAIT  start the gateway, print the ms from exec to /readyz 200, then
+                                  WAIT seconds later its RSS and peak RSS (MiB) and the
+                                  deliveries its queue holds, then stop it
+  report RESULTS STARTS MODE TICKS BACKLOG
+                                  print the table, the TLS runs' CPU, what keeping a rejection
+                                  costs, the backlog and, unless MODE is smoke, the targets; exit
+                                  1 when a run is not sane (no requests, the wrong status class,
+                                  duplicates, rejections kept or not as its scenario says)
 """
 
-import hashlib
-import http.client
-import hmac
-import json
-import random
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-import uuid
-
-SECRET = b"bench-secret"  # the vendors' secret in the generated configuration
-ORDERS = 10_000
-
-PHOTOGRAPHERS = ["Ann Berg", "Jonas Lind", "Mira Holm", "Erik Sand", "Lea Dahl", "Nils Ek"]
-PACKAGES = [
-    ("Photo package S", 12),
-    ("Photo package M", 24),
-    ("Photo package L", 40),
-    ("Drone and photo package", 30),
-]
-STATES = [
-    ("InProcess", "Shoot booked with {who} for {date}; the broker will be asked to confirm access to the property"),
-    ("InProcess", "Photos taken by {who}; {n} images are being retouched and will be delivered within 24 hours"),
-    ("Completed", "Photos delivered to the broker: {n} images in high resolution and 2 floor plans, ready for the listing"),
-]
-
-
-def envelope(rng: random.Random, n: int, order: uuid.UUID) -> str:
-    """One canonical envelope with every field a vendor usually sends, about 600 bytes."""
-    who = rng.choice(PHOTOGRAPHERS)
-    package, images = rng.choice(PACKAGES)
-    date = f"2026-11-{rng.randint(10, 28):02d}"
-    state, status = STATES[n % len(STATES)]
-    body = {
-        "id": f"evt-{n:06d}-{rng.getrandbits(48):012x}",
-        "orderId": str(order),
-        "state": state,
-        "status": status.format(who=who, date=date, n=images),
-        "title": f"{package}, {images} images, 2 floor plans",
-        "actionText": "Open the gallery",
-        "metadata": [
-            {"key": "Photographer", "value": who},
-            {"key": "Shoot date", "value": date},
-            {"key": "Images", "value": f"{images} (high resolution), 2 floor plans"},
-            {"key": "Gallery", "value": f"https://photo.example/galleries/{order}"},
-            {"key": "Vendor reference", "value": f"PH-2026-{n:06d}"},
-        ],
-    }
-    return json.dumps(body, separators=(",", ":"))
-
-
-# What a vendor that renamed its states sends: values the canonical schema's enum refuses.
-RENAMED_STATES = {"InProcess": "InProgress", "Completed": "Done"}
-
-
-def schema_invalid(body: str) -> str:
-    """The same envelope with its state renamed: authenticated, then refused 422 by the schema."""
-    document = json.loads(body)
-    document["state"] = RENAMED_STATES[document["state"]]
-    return json.dumps(document, separators=(",", ":"))
-
-
-def signature(body: str, forged: bool) -> str:
-    mac = "0" * 64 if forged else hmac.new(SECRET, body.encode(), hashlib.sha256).hexdigest()
-    return f"sha256={mac}"
-
-
-def write_set(work: str, name: str, bodies: list, forged: bool) -> None:
-    """A wrk script replaying `bodies` in turn; each thread starts at its own offset, so the
-    two threads do not post the same order at the same moment."""
-    signed = [(signature(body, forged), body) for body in bodies]
-    with open(f"{work}/{name}.lua", "w") as out:
-        out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
-        out.write("local bodies, signatures = {}, {}\n")
-        for i, (sig, body) in enumerate(signed, 1):
-            out.write(f"bodies[{i}] = {json.dumps(body)}\n")
-            out.write(f'signatures[{i}] = "{sig}"\n')
-        out.write(
-            f"local count, threads, n = {len(bodies)}, 0, 0\n"
-            "function setup(thread)\n"
-            '  thread:set("offset", threads * 5003 % count)\n'
-            "  threads = threads + 1\n"
-            "end\n"
-            "function init(args) n = offset or 0 end\n"
-            "function request()\n"
-            "  n = n % count + 1\n"
-            '  wrk.headers["X-Hub-Signature-256"] = signatures[n]\n'
-            "  return wrk.format(nil, nil, nil, bodies[n])\n"
-            "end\n"
-        )
-    with open(f"{work}/{name}.jsonl", "w") as out:
-        for pair in signed:
-            out.write(json.dumps(pair) + "\n")
-    with open(f"{work}/{name}.json", "w") as out:
-        out.write(signed[0][1])
-    with open(f"{work}/{name}.sig", "w") as out:
-        out.write(signed[0][0])
-
-
-def bodies(work: str) -> None:
-    rng = random.Random(2026)
-    orders = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(ORDERS)]
-    distinct = [envelope(rng, n, order) for n, order in enumerate(orders)]
-    hot = [envelope(rng, n, orders[0]) for n in range(ORDERS)]
-    write_set(work, "post", distinct, forged=False)
-    write_set(work, "forged", distinct, forged=True)
-    write_set(work, "hot", hot, forged=False)
-    write_set(work, "invalid", [schema_invalid(body) for body in distinct], forged=False)
-    sizes = [len(body) for body in distinct + hot]
-    print(f"bodies: {ORDERS} orders, {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
-
 
 def vm(pid: int, key: str) -> float:
     """A /proc/PID/status size in MiB."""
@@ -139,13 +28,27 @@ def vm(pid: int, key: str) -> float:
     return 0.0
 
 
+def get(host: str, port: int, path: str) -> bytes:
+    """One GET on a connection of its own: the whole answer, head and body."""
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        return s.makefile("rb").read()
+
+
 def answers_ready(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=1) as s:
-            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-            return s.makefile("rb").readline().split()[1:2] == [b"200"]
+        return get(host, port, "/readyz").split(b"\r\n", 1)[0].split()[1:2] == [b"200"]
     except OSError:
         return False
+
+
+def queued(host: str, port: int) -> int:
+    """The deliveries the gateway's queue holds (pending, in flight, retrying), from /metrics."""
+    total = 0.0
+    for line in get(host, port, "/metrics").decode().splitlines():
+        if line.startswith("flowgate_queue_depth{") and 'state="dead"' not in line:
+            total += float(line.split()[-1])
+    return int(total)
 
 
 def ready(binary: str, config: str, admin: str, wait: str) -> None:
@@ -155,40 +58,19 @@ def ready(binary: str, config: str, admin: str, wait: str) -> None:
         gateway = subprocess.Popen([binary, "--config", config, "serve"], stdout=log, stderr=log)
         try:
             while not answers_ready(host, int(port)):
-                if gateway.poll() is not None or time.monotonic() - started > 10:
+                if gateway.poll() is not None or time.monotonic() - started > 120:
                     sys.exit(f"the gateway never became ready; see {config}.log")
                 time.sleep(0.001)
             elapsed = (time.monotonic() - started) * 1000
             time.sleep(float(wait))
-            print(f"{elapsed:.1f} {vm(gateway.pid, 'VmRSS'):.1f}")
+            rss, peak = vm(gateway.pid, "VmRSS"), vm(gateway.pid, "VmHWM")
+            print(f"{elapsed:.1f} {rss:.1f} {peak:.1f} {queued(host, int(port))}")
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(timeout=30)
 
 
 # === instructions ===
-
-def post(url: str, set_path: str, count: str, status: str) -> None:
-    """Requests one at a time, so the server's count of instructions is all theirs."""
-    host, _, path = url.removeprefix("http://").partition("/")
-    name, port = host.rsplit(":", 1)
-    signed = []
-    if set_path != "-":
-        with open(set_path) as lines:
-            signed = [json.loads(line) for line in lines]
-    connection = http.client.HTTPConnection(name, int(port), timeout=60)
-    for n in range(int(count)):
-        if signed:
-            sig, body = signed[n % len(signed)]
-            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sig}
-            connection.request("POST", "/" + path, body=body.encode(), headers=headers)
-        else:
-            connection.request("GET", "/" + path)
-        answer = connection.getresponse()
-        answer.read()
-        if str(answer.status) != status:
-            sys.exit(f"request {n} to {url} answered {answer.status}, expected {status}")
-
 
 def totals(dump: str) -> None:
     """callgrind writes `totals: <Ir>` (or `summary:`) into each dump."""
@@ -224,14 +106,16 @@ def ms(text: str) -> float:
 
 
 def read_runs(path: str) -> list:
-    keys = "round name rps p50 p99 requests bad errors rss expect probe delivered failed cpu flow_cpu kept".split()
+    keys = ("round name rps p50 p99 requests bad errors rss expect probe delivered failed cpu flow_cpu kept "
+            "drained_cpu drain_ms dups").split()
     runs = []
     with open(path) as lines:
         for line in lines:
             run = dict(zip(keys, line.split()))
             run["rps"] = float(run["rps"])
             run["p50"], run["p99"] = ms(run["p50"]), ms(run["p99"])
-            for key in ("requests", "bad", "errors", "delivered", "failed", "cpu", "flow_cpu", "kept"):
+            for key in ("requests", "bad", "errors", "delivered", "failed", "cpu", "flow_cpu", "kept",
+                        "drained_cpu", "drain_ms", "dups"):
                 run[key] = int(run[key])
             runs.append(run)
     return runs
@@ -245,6 +129,10 @@ def insane(run: dict) -> str:
         return f"{run['errors']} socket errors"
     if run["failed"]:
         return f"{run['failed']} Flow calls or deliveries failed"
+    if run["dups"]:
+        return f"{run['dups']} answered as duplicates: event ids repeated"
+    if run["drain_ms"] < 0:
+        return "its backlog did not drain"
     if run["name"] not in (*BASELINES, *KEEPING, "ping", "rejected", "tls", "tls-new") and not run["delivered"]:
         return "nothing was delivered to Flow"
     if run["name"] == "invalid-kept" and run["kept"] < run["requests"]:
@@ -274,6 +162,11 @@ def cpu_per_request(run: dict, tick_us: float) -> tuple:
     return run["cpu"] * tick_us / n, run["flow_cpu"] * tick_us / n
 
 
+def drained_per_request(run: dict, tick_us: float) -> float:
+    """The server's CPU µs per request from the run's start until its backlog drained."""
+    return run["drained_cpu"] * tick_us / max(run["requests"], 1)
+
+
 def table(runs: list, tick_us: float) -> None:
     base = {(r["round"], r["name"]): r for r in runs if r["name"] in BASELINES}
     print("| round | scenario | req/s | p50 | p99 | non-2xx | × nginx | × proxy | p99 × nginx "
@@ -289,10 +182,12 @@ def table(runs: list, tick_us: float) -> None:
         rss = f"{float(r['rss']):.0f} MiB" if gateway else "–"
         delivered = thousands(r["delivered"]) if gateway else "–"
         server, flow = cpu_per_request(r, tick_us)
+        drained = f" ({drained_per_request(r, tick_us):.0f} drained)" if r["drained_cpu"] else ""
         print(
             f"| {r['round']} | {r['name']} | {thousands(r['rps'])} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {bad} "
             f"| {ratio(r['rps'], nginx['rps'] if nginx else 0)} | {ratio(r['rps'], proxy['rps'] if proxy else 0)} "
-            f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {server:.0f} + {flow:.0f} µs | {rss} | {delivered} |"
+            f"| {ratio(r['p99'], nginx['p99'] if nginx else 0)} | {server:.0f}{drained} + {flow:.0f} µs | {rss} "
+            f"| {delivered} |"
         )
 
 
@@ -366,42 +261,107 @@ def keeping_table(runs: list, tick_us: float) -> None:
     )
 
 
-def per_round(runs: list, name: str, value) -> list:
-    nginx = {r["round"]: r for r in runs if r["name"] == "nginx"}
-    return [value(r, nginx[r["round"]]) for r in runs if r["name"] == name and r["round"] in nginx]
+def read_backlog(path: str) -> dict:
+    keys = ("target requests accepted rps p50 p99 bad errors cpu rss db db_all stop_ms ready_ms rss_after "
+            "hwm_after pending probe").split()
+    with open(path) as lines:
+        fields = lines.read().split()
+    if not fields:
+        return {}
+    run = dict(zip(keys, fields))
+    for key in ("target", "requests", "accepted", "bad", "errors", "cpu", "stop_ms", "pending"):
+        run[key] = int(run[key])
+    for key in ("rps", "rss", "db", "db_all", "ready_ms", "rss_after", "hwm_after"):
+        run[key] = float(run[key])
+    run["p50"], run["p99"] = ms(run["p50"]), ms(run["p99"])
+    return run
 
 
-def judged(label: str, values: list, met, shown) -> None:
-    if not values:
-        print(f"| {label} | not run | – |")
+def backlog_insane(run: dict, mode: str) -> str:
+    """Why the backlog run means nothing, or '' when it is sane."""
+    if run["requests"] <= 0:
+        return "no requests answered"
+    if run["bad"] or run["errors"]:
+        return f"{run['bad']} non-2xx answers, {run['errors']} socket errors"
+    if run["probe"] != "202":
+        return f"a probe answered {run['probe']}, expected 202"
+    if run["pending"] < run["accepted"]:
+        return f"{run['accepted']} accepted, {run['pending']} in the queue after the restart"
+    if mode == "smoke" and run["requests"] < run["target"]:
+        return f"{run['requests']} of {run['target']} webhooks sent before the time cap"
+    return ""
+
+
+def backlog_table(run: dict, tick_us: float) -> None:
+    if not run:
         return
-    middle = statistics.median(values)
-    spread = f" ({shown(min(values))} to {shown(max(values))})" if len(values) > 1 else ""
-    print(f"| {label} | {shown(middle)}{spread} | {'met' if met(middle) else '**not met**'} |")
+    capped = "" if run["requests"] >= run["target"] else f" (time cap: {thousands(run['target'])} asked)"
+    print("\n| backlog | accepted | ingest req/s | p50 | p99 | CPU/req | peak RSS | database (with WAL) | stop "
+          "| ready with it pending | RSS then (peak) | queued then |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {thousands(run['requests'])} webhooks{capped} | {thousands(run['accepted'])} | {thousands(run['rps'])} "
+        f"| {run['p50']:.2f} ms | {run['p99']:.2f} ms | {run['cpu'] * tick_us / max(run['requests'], 1):.0f} µs "
+        f"| {run['rss']:.0f} MiB | {run['db']:.0f} ({run['db_all']:.0f}) MiB | {run['stop_ms']} ms | {run['ready_ms']:.0f} ms "
+        f"| {run['rss_after']:.0f} ({run['hwm_after']:.0f}) MiB | {thousands(run['pending'])} |"
+    )
 
 
-def times(value: float) -> str:
-    return f"{value:.2f}×"
+def per_round(runs: list, name: str, value) -> list:
+    """(the scenario's value, nginx's) in each round that ran both."""
+    nginx = {r["round"]: r for r in runs if r["name"] == "nginx"}
+    return [(value(r), value(nginx[r["round"]])) for r in runs if r["name"] == name and r["round"] in nginx]
 
 
-def targets(runs: list, starts: list) -> None:
-    """The performance goals, judged on the median over rounds of each ratio to nginx."""
-    rps = lambda r, n: r["rps"] / n["rps"]  # noqa: E731
-    p99 = lambda r, n: r["p99"] / n["p99"]  # noqa: E731
-    peaks = [float(r["rss"]) for r in runs if r["rss"] != "-"]
-    ready_ms = [statistics.median(s[0] for s in starts)] if starts else []
-    print("\n| target | measured | status |\n|---|---|---|")
-    judged("queued `full` req/s ≥ 1.0× nginx", per_round(runs, "full", rps), lambda v: v >= 1.0, times)
-    judged("queued `full` p99 ≤ 2× nginx's p99", per_round(runs, "full", p99), lambda v: v <= 2.0, times)
-    judged("sync req/s ≥ 0.8× nginx", per_round(runs, "sync", rps), lambda v: v >= 0.8, times)
-    judged("rejected req/s ≥ 2× nginx", per_round(runs, "rejected", rps), lambda v: v >= 2.0, times)
-    judged("peak RSS < 64 MiB (largest of all runs)", [max(peaks)] if peaks else [],
-           lambda v: v < 64, lambda v: f"{v:.0f} MiB")
-    judged("ready < 200 ms (median start-up)", ready_ms, lambda v: v < 200, lambda v: f"{v:.0f} ms")
+def judged(label: str, pairs: list, limit: float, shown) -> None:
+    """One target: the measured value, nginx's and their ratio (each the median over rounds, with
+    its range), judged on the median ratio (≤ limit); with no nginx value (None), on the value
+    itself (< limit)."""
+    if not pairs:
+        print(f"| {label} | not run | – | – | – |")
+        return
+    values = [v for v, _ in pairs]
+    if pairs[0][1] is None:
+        middle, base, ratios = statistics.median(values), "–", "–"
+        met = middle < limit
+    else:
+        quotients = [v / b if b > 0 else float("inf") for v, b in pairs]
+        met = statistics.median(quotients) <= limit
+        base = spread([b for _, b in pairs], shown)
+        ratios = spread(quotients, lambda x: f"{x:.2f}×")
+    print(f"| {label} | {spread(values, shown)} | {base} | {ratios} | {'met' if met else '**not met**'} |")
 
 
-def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
+def targets(runs: list, starts: list, backlog: dict, tick_us: float) -> None:
+    """The performance goals: CPU per request against nginx's processes' in the same round."""
+    cpu = lambda r: cpu_per_request(r, tick_us)[0]  # noqa: E731
+    drained = lambda r: drained_per_request(r, tick_us) if r["name"] == "full" else cpu(r)  # noqa: E731
+    us = lambda v: f"{v:.1f} µs"  # noqa: E731
+    peaks = [(float(r["rss"]), r["name"]) for r in runs if r["rss"] != "-"]
+    if backlog:
+        peaks += [(backlog["rss"], "backlog"), (backlog["hwm_after"], "backlog, restarted")]
+    print("\n| target | measured | nginx | ratio | status |\n|---|---:|---:|---:|---|")
+    judged("`paced` CPU/request ≤ 2× nginx's", per_round(runs, "paced", cpu), 2.0, us)
+    judged("`full` CPU/request until its backlog drained ≤ 3× nginx's", per_round(runs, "full", drained), 3.0, us)
+    judged("`sync` CPU/request ≤ 3× nginx's", per_round(runs, "sync", cpu), 3.0, us)
+    judged("`rejected` CPU/request ≤ 0.6× nginx's", per_round(runs, "rejected", cpu), 0.6, us)
+    judged("queued ingest (`full`) p99 ≤ 3× nginx's p99", per_round(runs, "full", lambda r: r["p99"]), 3.0,
+           lambda v: f"{v:.2f} ms")
+    if peaks:
+        top, where = max(peaks)
+        judged(f"peak RSS < 64 MiB in every run (largest: {where})", [(top, None)], 64, lambda v: f"{v:.0f} MiB")
+    else:
+        judged("peak RSS < 64 MiB in every run", [], 64, str)
+    judged("ready < 200 ms (median start-up, fresh database)",
+           [(statistics.median(s[0] for s in starts), None)] if starts else [], 200, lambda v: f"{v:.0f} ms")
+    pending = f"{thousands(backlog['pending'])} pending" if backlog else "the backlog pending"
+    judged(f"ready < 200 ms with {pending}", [(backlog["ready_ms"], None)] if backlog else [], 200,
+           lambda v: f"{v:.0f} ms")
+
+
+def report(results: str, starts_path: str, mode: str, clock_ticks: str, backlog_path: str) -> None:
     runs = read_runs(results)
+    backlog = read_backlog(backlog_path)
     with open(starts_path) as lines:
         starts = [tuple(map(float, line.split())) for line in lines if line.strip()]
     print()
@@ -409,6 +369,7 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
     table(runs, tick_us)
     tls_table(runs, tick_us)
     keeping_table(runs, tick_us)
+    backlog_table(backlog, tick_us)
     if starts:
         ready_ms = [s[0] for s in starts]
         print(
@@ -417,8 +378,10 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
             f"median {statistics.median(s[1] for s in starts):.1f} MiB."
         )
     failures = [f"{r['round']} {r['name']}: {why}" for r in runs if (why := insane(r))]
+    if backlog and (why := backlog_insane(backlog, mode)):
+        failures.append(f"backlog: {why}")
     if mode != "smoke":
-        targets(runs, starts)
+        targets(runs, starts, backlog, tick_us)
     for failure in failures:
         print(f"not sane: {failure}", file=sys.stderr)
     if failures or not starts:
@@ -427,4 +390,4 @@ def report(results: str, starts_path: str, mode: str, clock_ticks: str) -> None:
 
 if __name__ == "__main__":
     verb, args = sys.argv[1], sys.argv[2:]
-    {"bodies": bodies, "ready": ready, "post": post, "totals": totals, "report": report}[verb](*args)
+    {"ready": ready, "totals": totals, "report": report}[verb](*args)

@@ -4,6 +4,7 @@
 //! entries per webhook cannot grow unnoticed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
@@ -14,7 +15,7 @@ use crate::config::{DeliveryMode, SyncMode};
 use crate::order::{LastSent, OrderUpdate};
 use crate::queue::{DeliveryContent, Enqueued, Finish, NewDelivery};
 
-use super::claims::{Claims, Held};
+use super::claims::{self, Claims, Held};
 use super::keys::Keys;
 use super::rows::millis;
 use super::{book, deliveries, schema};
@@ -124,18 +125,18 @@ fn an_accepted_webhook_is_one_row_and_five_index_entries() {
 
     // A claim writes nothing: it is held in memory.
     let now = Utc::now();
-    let claims = Claims::default();
-    let found =
-        deliveries::claimable(&conn, &claims, millis(now), WEBHOOKS as usize, &[]).expect("claim");
+    let claims = Arc::new(Claims::default());
+    claims::install(&conn, claims.clone()).expect("held()");
+    let found = deliveries::claimable(&conn, millis(now), WEBHOOKS as usize, &[]).expect("claim");
     assert_eq!(found.len(), accepted.len());
     for (seq, state, claimed) in found {
         let held = Held {
-            seq,
+            id: claimed.content.id,
             tenant: claimed.content.tenant,
             state,
             lease_until: millis(now),
         };
-        assert!(claims.hold(claimed.content.id, held));
+        assert!(claims.hold(seq, held));
     }
     assert_eq!(entries(&conn), queued, "a claim writes nothing");
 

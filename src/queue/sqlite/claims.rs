@@ -3,47 +3,62 @@
 //! process remembers that its attempt runs. A claim then writes no row and moves no index
 //! entry, and a process that dies leaves what it held due at once, as an interrupted attempt
 //! must be. Every view of a delivery shows a held one as `in_flight` ([`Claims::overlay`]).
+//! The claims' query asks SQL's `held(seq)` ([`install`]), which it answers from the due
+//! index's entry alone, so stepping over the held ones reads none of their rows.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
 use uuid::Uuid;
 
+use crate::order::StoreError;
 use crate::queue::{DeliveryRecord, DeliveryState, QueueDepth, TenantDepth};
+
+/// Gives `conn` the SQL function `held(seq)`: whether a worker of this process holds the
+/// delivery `seq`.
+pub(super) fn install(conn: &Connection, claims: Arc<Claims>) -> Result<(), StoreError> {
+    conn.create_scalar_function("held", 1, FunctionFlags::SQLITE_UTF8, move |call| {
+        Ok(claims.held().contains_key(&call.get::<i64>(0)?))
+    })?;
+    Ok(())
+}
 
 /// One held claim: what the views need to show it in flight.
 #[derive(Clone, Debug)]
 pub(super) struct Held {
-    pub seq: i64,
+    pub id: Uuid,
     pub tenant: String,
     /// The row's state, `pending` or `retrying`.
     pub state: DeliveryState,
     pub lease_until: i64,
 }
 
-/// The claims of this process's workers, by delivery id: at most the workers' concurrency.
+/// The claims of this process's workers, by delivery key: at most the workers' concurrency,
+/// so lookups by id walk them all.
 #[derive(Debug, Default)]
 pub(super) struct Claims {
-    held: Mutex<HashMap<Uuid, Held>>,
+    held: Mutex<HashMap<i64, Held>>,
 }
 
 impl Claims {
-    fn held(&self) -> MutexGuard<'_, HashMap<Uuid, Held>> {
+    fn held(&self) -> MutexGuard<'_, HashMap<i64, Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Holds `id` unless it is held already; whether it was taken.
-    pub(super) fn hold(&self, id: Uuid, held: Held) -> bool {
+    /// Holds the delivery `seq` unless it is held already; whether it was taken.
+    pub(super) fn hold(&self, seq: i64, held: Held) -> bool {
         let mut all = self.held();
-        if all.contains_key(&id) {
+        if all.contains_key(&seq) {
             return false;
         }
-        all.insert(id, held);
+        all.insert(seq, held);
         true
     }
 
     pub(super) fn is_held(&self, id: Uuid) -> bool {
-        self.held().contains_key(&id)
+        self.held().values().any(|held| held.id == id)
     }
 
     pub(super) fn count(&self) -> usize {
@@ -52,18 +67,18 @@ impl Claims {
 
     /// The keys held, for a listing of what is in flight.
     pub(super) fn seqs(&self) -> Vec<i64> {
-        self.held().values().map(|held| held.seq).collect()
+        self.held().keys().copied().collect()
     }
 
     pub(super) fn renew(&self, id: Uuid, lease_until: i64) {
-        if let Some(held) = self.held().get_mut(&id) {
+        if let Some(held) = self.held().values_mut().find(|held| held.id == id) {
             held.lease_until = lease_until;
         }
     }
 
     /// The turn of `id` ended (or its delivery is gone).
     pub(super) fn release(&self, id: Uuid) {
-        self.held().remove(&id);
+        self.held().retain(|_, held| held.id != id);
     }
 
     /// Lets go of claims whose lease ended before `now` (a worker that stopped without ending
@@ -130,9 +145,9 @@ fn move_in_flight(
 mod tests {
     use super::*;
 
-    fn held(seq: i64, lease_until: i64) -> Held {
+    fn held(id: Uuid, lease_until: i64) -> Held {
         Held {
-            seq,
+            id,
             tenant: "demo".to_owned(),
             state: DeliveryState::Pending,
             lease_until,
@@ -143,9 +158,9 @@ mod tests {
     fn a_claim_is_held_once_until_released_or_expired() {
         let claims = Claims::default();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert!(claims.hold(a, held(1, 100)));
-        assert!(!claims.hold(a, held(1, 100)), "held already");
-        assert!(claims.hold(b, held(2, 100)));
+        assert!(claims.hold(1, held(a, 100)));
+        assert!(!claims.hold(1, held(a, 100)), "held already");
+        assert!(claims.hold(2, held(b, 100)));
         claims.renew(b, 300);
         assert_eq!(claims.release_expired(200), 1);
         assert!(!claims.is_held(a) && claims.is_held(b));

@@ -121,6 +121,8 @@ impl SqliteStore {
             prepared.query_row("SELECT COALESCE(MAX(seq), 0) FROM deliveries", [], |row| {
                 row.get(0)
             })?;
+        let claims = Arc::new(Claims::default());
+        claims::install(&prepared, claims.clone())?;
         let writes = Arc::new(StoreFault::new("writes"));
         let writer = Writer::start(prepared, writes.clone())?;
         let watched = Watched {
@@ -137,7 +139,7 @@ impl SqliteStore {
                 _watch: FileWatch::start(path, watched)?,
                 file,
                 keys: Arc::new(Keys::starting_after(last)),
-                claims: Arc::new(Claims::default()),
+                claims,
                 writes,
                 stall,
                 read_slots: Semaphore::new(READERS),

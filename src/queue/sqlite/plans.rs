@@ -3,11 +3,13 @@
 //! does not order; each one found by counting instructions had cost a delivered webhook 1 to
 //! 9 % of its count (BENCHMARKS.md).
 
+use std::sync::Arc;
+
 use rusqlite::Connection;
 
 use crate::config::SyncMode;
 
-use super::{deliveries, rejections, schema};
+use super::{claims, deliveries, rejections, schema};
 
 /// The opcodes of `sql`'s program that open a temporary table. Unbound parameters are NULL,
 /// which leaves the program as it is.
@@ -33,6 +35,7 @@ fn temporary_tables(conn: &Connection, sql: &str) -> Vec<String> {
 fn a_turns_statements_open_no_temporary_table() {
     let dir = tempfile::tempdir().expect("temp dir");
     let conn = schema::prepare(&dir.path().join("plans.db"), SyncMode::Normal).expect("open");
+    claims::install(&conn, Arc::default()).expect("held()");
     let statements = [
         ("insert", deliveries::INSERT),
         ("claim", deliveries::CLAIMABLE),

@@ -91,18 +91,17 @@ impl DeliveryQueue for SqliteStore {
         paused: &[String],
     ) -> Result<Vec<Claimed>, StoreError> {
         let (now, lease_until, paused) = (millis(now), millis(lease_until), paused.to_vec());
-        let claims = self.inner.claims.clone();
         let found = self
-            .write(move |conn| deliveries::claimable(conn, &claims, now, limit, &paused))
+            .write(move |conn| deliveries::claimable(conn, now, limit, &paused))
             .await?;
         let held = found.into_iter().filter(|(seq, state, claimed)| {
             let held = Held {
-                seq: *seq,
+                id: claimed.content.id,
                 tenant: claimed.content.tenant.clone(),
                 state: *state,
                 lease_until,
             };
-            self.inner.claims.hold(claimed.content.id, held)
+            self.inner.claims.hold(*seq, held)
         });
         Ok(held.map(|(_, _, claimed)| claimed).collect())
     }

@@ -30,13 +30,13 @@ impl ClientAddrs {
         }
     }
 
-    /// `request` with its [`ClientAddr`], when the connection's peer is known.
-    pub fn mark<B>(&self, mut request: Request<B>) -> Request<B> {
+    /// Puts the [`ClientAddr`] of `request` in its extensions, when the connection's peer is
+    /// known.
+    pub fn mark_in_place<B>(&self, request: &mut Request<B>) {
         if let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() {
             let client = self.client_of(peer.ip(), request.headers());
             request.extensions_mut().insert(ClientAddr(client));
         }
-        request
     }
 
     /// The client behind `peer`: walks `X-Forwarded-For` from the right while each hop is a

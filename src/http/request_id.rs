@@ -36,8 +36,10 @@ impl RequestId {
     }
 
     fn fresh() -> Self {
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        Self(HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown")))
+        // Formatted on the stack: the header value is the only copy made.
+        let mut text = [0; uuid::fmt::Simple::LENGTH];
+        let id = uuid::Uuid::now_v7().simple().encode_lower(&mut text);
+        Self(HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown")))
     }
 
     pub fn as_str(&self) -> &str {

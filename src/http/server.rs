@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use ppp::{HeaderResult, PartialResult, v1, v2};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -67,24 +69,45 @@ impl Accept {
     }
 }
 
+/// What answers a listener's requests: an axum [`Router`] (the admin listener), or routes that
+/// answer through a shared reference (the public listener's, `ingress`), so a request clones no
+/// router.
+pub trait Serve: Send + Sync + 'static {
+    fn serve(&self, request: http::Request<Body>) -> BoxFuture<'static, Response>;
+}
+
+impl Serve for Router {
+    fn serve(&self, request: http::Request<Body>) -> BoxFuture<'static, Response> {
+        let answer = self.clone().oneshot(request);
+        Box::pin(async move {
+            match answer.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
 /// A listener's routes. A reload replaces them; each request runs to its end on the routes it
 /// started with, so a connection kept alive across a reload serves its next request on the new
 /// ones. Reading them costs an atomic load, not a lock.
 #[derive(Clone)]
-pub struct Routes(Arc<ArcSwap<Router>>);
+pub struct Routes(Arc<ArcSwap<Box<dyn Serve>>>);
 
 impl Routes {
-    pub fn new(router: Router) -> Routes {
-        Routes(Arc::new(ArcSwap::from_pointee(router)))
+    pub fn new(routes: impl Serve) -> Routes {
+        let routes: Box<dyn Serve> = Box::new(routes);
+        Routes(Arc::new(ArcSwap::from_pointee(routes)))
     }
 
     /// The routes for requests that start from now on.
-    pub fn replace(&self, router: Router) {
-        self.0.store(Arc::new(router));
+    pub fn replace(&self, routes: impl Serve) {
+        let routes: Box<dyn Serve> = Box::new(routes);
+        self.0.store(Arc::new(routes));
     }
 
-    fn current(&self) -> Router {
-        Router::clone(&self.0.load())
+    fn serve(&self, request: http::Request<Body>) -> BoxFuture<'static, Response> {
+        self.0.load().serve(request)
     }
 }
 
@@ -218,19 +241,17 @@ where
     let routes = served.routes;
     let activity = Activity::default();
     let counted = activity.clone();
-    let service = TowerToHyperService::new(tower::service_fn(
-        move |mut request: http::Request<Incoming>| {
-            // The peer, for the client address (`client_addr.rs`).
-            request.extensions_mut().insert(Peer(peer));
-            let running = counted.begin();
-            let answer = routes.current().oneshot(request);
-            async move {
-                let answered = answer.await;
-                drop(running);
-                answered
-            }
-        },
-    ));
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        // The peer, for the client address (`client_addr.rs`).
+        request.extensions_mut().insert(Peer(peer));
+        let running = counted.begin();
+        let answer = routes.serve(request.map(Body::new));
+        async move {
+            let answered = answer.await;
+            drop(running);
+            Ok::<_, std::convert::Infallible>(answered)
+        }
+    });
     let (io, watcher) = (TokioIo::new(io), served.watcher);
     match protocol {
         Protocol::Http2 => {

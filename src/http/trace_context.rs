@@ -50,13 +50,6 @@ impl TraceContext {
     }
 }
 
-/// Sets the request's [`TraceContext`] in its extensions, for the span and the delivery.
-pub fn set_trace_context<B>(mut request: Request<B>) -> Request<B> {
-    let context = TraceContext::from_headers(request.headers());
-    request.extensions_mut().insert(context);
-    request
-}
-
 /// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
 fn is_traceparent(value: &str) -> bool {
     let parts: Vec<&str> = value.split('-').collect();

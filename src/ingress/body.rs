@@ -1,18 +1,16 @@
 //! Reads a webhook's body whole, enforcing `server.max_body_bytes` while streaming (whatever
 //! Content-Length says) and `server.max_buffered_bytes` across all bodies held at once.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use futures_util::future::BoxFuture;
 use http::header;
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
-use tower::{Layer, Service};
+use tower::Layer;
 
+use super::stage::Link;
 use super::webhook::{BufferPermit, Received, Routed};
 use crate::problem::Problem;
 use crate::validate::BodyError;
@@ -42,7 +40,6 @@ impl<S> Layer<S> for ReadBodyLayer {
     }
 }
 
-#[derive(Clone)]
 pub struct ReadBody<S> {
     inner: S,
     max_body: u64,
@@ -51,37 +48,21 @@ pub struct ReadBody<S> {
 
 // === impl ReadBody ===
 
-impl<S> Service<Routed> for ReadBody<S>
-where
-    S: Service<Received, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, routed: Routed) -> Self::Future {
-        // The clone that was driven to ready is the one that is called.
-        let inner = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, inner);
-        let (max_body, budget) = (self.max_body, self.budget.clone());
-        Box::pin(async move {
-            match read(routed, max_body, budget).await {
-                Ok(received) => inner.call(received).await,
-                Err(error) => Ok(Problem::from(error).into_response()),
-            }
-        })
+impl<S: Link<Received>> Link<Routed> for ReadBody<S> {
+    async fn answer(&self, routed: Routed) -> Response {
+        match read(routed, self.max_body, &self.budget).await {
+            // Boxed: the stages after the body are made only once it is read, so the state held
+            // (and moved) while a body streams in stays small.
+            Ok(received) => Box::pin(self.inner.answer(received)).await,
+            Err(error) => Problem::from(error).into_response(),
+        }
     }
 }
 
 async fn read(
     routed: Routed,
     max_body: u64,
-    budget: Arc<Semaphore>,
+    budget: &Arc<Semaphore>,
 ) -> Result<Received, BodyError> {
     let Routed {
         vendor,

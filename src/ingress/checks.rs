@@ -11,39 +11,26 @@ use std::time::SystemTime;
 use governor::clock::{Clock, DefaultClock};
 use http::header;
 
+use super::Stage;
 use super::webhook::{Inbound, Parsed, Received, Routed, Unique, Valid, Verified};
-use super::{Stage, Vendors};
 use crate::http::client_addr::ClientAddr;
 use crate::validate::{
     Drift, MediaTypeError, ParseError, SchemaViolations, is_json_media_type, parse_json,
 };
 use crate::verify::signature::SignatureError;
-use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor, is_vendor_name};
+use crate::verify::{IpNotAllowed, RateLimited, UnknownVendor};
 
-/// Stage: find the vendor → 404 `unknown-vendor`.
-#[derive(Clone)]
-pub struct LookupVendor {
-    vendors: Arc<Vendors>,
-}
-
-impl LookupVendor {
-    pub fn new(vendors: Arc<Vendors>) -> Self {
-        Self { vendors }
-    }
-}
+/// Stage: the vendor the path names (looked up once, with the route: `Vendors::lookup`) → 404
+/// `unknown-vendor`.
+#[derive(Clone, Copy, Default)]
+pub struct LookupVendor;
 
 impl Stage<Inbound> for LookupVendor {
     type Out = Routed;
     type Error = UnknownVendor;
 
     fn run(&self, inbound: Inbound) -> Result<Routed, UnknownVendor> {
-        if !is_vendor_name(&inbound.vendor) {
-            return Err(UnknownVendor::Malformed);
-        }
-        let vendor = self
-            .vendors
-            .get(&inbound.vendor)
-            .ok_or(UnknownVendor::Named(inbound.vendor))?;
+        let vendor = inbound.vendor?;
         let (parts, body) = inbound.request.into_parts();
         Ok(Routed {
             vendor,

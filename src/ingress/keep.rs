@@ -5,20 +5,18 @@
 //! store's group commit; a store that cannot keep it still lets the refusal be answered. A
 //! `store.rejection_retention` of 0s keeps none: the layer is left out of the stack.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::response::Response;
 use chrono::Utc;
-use futures_util::future::BoxFuture;
 use http::HeaderValue;
-use tower::{Layer, Service};
+use tower::Layer;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::stage::Link;
 use super::webhook::Verified;
 use super::{Vendor, dedup};
 use crate::http::RequestId;
@@ -53,7 +51,6 @@ impl<S> Layer<S> for KeepRejectionsLayer {
     }
 }
 
-#[derive(Clone)]
 pub struct KeepRejections<S> {
     inner: S,
     store: Arc<dyn RejectionStore>,
@@ -61,30 +58,16 @@ pub struct KeepRejections<S> {
 
 // === impl KeepRejections ===
 
-impl<S> Service<Verified> for KeepRejections<S>
-where
-    S: Service<Verified, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, webhook: Verified) -> Self::Future {
+impl<S: Link<Verified>> Link<Verified> for KeepRejections<S> {
+    async fn answer(&self, webhook: Verified) -> Response {
         let received = Received::of(&webhook);
-        let answer = self.inner.call(webhook);
-        let store = self.store.clone();
-        Box::pin(async move {
-            let response = answer.await?;
-            if let Some(problem) = response.extensions().get::<Problem>() {
-                received.keep_if_refused(problem, &*store).await;
-            }
-            Ok(response)
-        })
+        // Boxed, as after an async stage (`stage.rs`): a webhook refused before this link never
+        // makes the state of the stages after it.
+        let response = Box::pin(self.inner.answer(webhook)).await;
+        if let Some(problem) = response.extensions().get::<Problem>() {
+            received.keep_if_refused(problem, &*self.store).await;
+        }
+        response
     }
 }
 

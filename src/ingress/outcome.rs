@@ -4,24 +4,19 @@
 //! webhook. The answer says its outcome in its extensions (a [`Problem`] or an [`Outcome`]), and
 //! what the pipeline learned on the way (order, tenant, delivery) as [`OutcomeFields`].
 
-use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::response::Response;
-use futures_util::future::BoxFuture;
-use http::{Method, Request};
-use percent_encoding::percent_decode_str;
 use tokio::time::Instant;
-use tower::{Layer, Service};
+use tracing::Level;
 use uuid::Uuid;
 
 use crate::flow::TenantFlow;
 use crate::http::RequestId;
 use crate::http::client_addr::ClientAddr;
-use crate::metrics::{Metrics, Outcome, VendorMetrics};
+use crate::metrics::{Outcome, VendorMetrics};
 use crate::problem::{Logged, Problem};
 
 /// What the pipeline learned about one webhook, for its outcome line: every answer of the
@@ -62,99 +57,34 @@ impl OutcomeFields {
     }
 }
 
-/// Counts and logs the outcome of every `POST /webhooks/{vendor}`; other requests pass untouched.
-#[derive(Clone)]
-pub struct RecordOutcomeLayer {
-    metrics: Metrics,
-}
-
-impl RecordOutcomeLayer {
-    pub fn new(metrics: Metrics) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> Layer<S> for RecordOutcomeLayer {
-    type Service = RecordOutcome<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RecordOutcome {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct RecordOutcome<S> {
-    inner: S,
-    metrics: Metrics,
-}
-
-// === impl RecordOutcome ===
-
-impl<S, B> Service<Request<Body>> for RecordOutcome<S>
-where
-    S: Service<Request<Body>, Response = http::Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let Some(counted) = webhook_vendor(&request).map(|vendor| self.metrics.vendor(&vendor))
-        else {
-            let response = self.inner.call(request);
-            return Box::pin(async move { Ok(response.await?.map(Body::new)) });
-        };
-        let request_id = request.extensions().get::<RequestId>().cloned();
-        let client = request.extensions().get::<ClientAddr>().copied();
-        let started = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = response.await?.map(Body::new);
-            let took = started.elapsed();
-            let outcome = outcome_of(&response);
-            counted.received(outcome, took);
-            let answer = Answer {
-                request_id: request_id.as_ref().map_or("", RequestId::as_str),
-                client,
-                vendor: &counted,
-                outcome,
-                took,
-            };
-            answer.log(&response);
-            // This line said it all; the problem is rendered without a second one.
-            response.extensions_mut().insert(Logged);
-            Ok(response)
-        })
-    }
-}
-
-/// The vendor named by a webhook's path: `POST /webhooks/{vendor}`, nothing else; its segment
-/// percent-decoded, as the router decodes it for the pipeline, so a webhook is counted under
-/// the vendor that processed it.
-fn webhook_vendor<B>(request: &Request<B>) -> Option<Cow<'_, str>> {
-    if request.method() != Method::POST {
-        return None;
-    }
-    let vendor = request.uri().path().strip_prefix("/webhooks/")?;
-    if vendor.is_empty() || vendor.contains('/') {
-        return None;
-    }
-    // A segment that does not decode to UTF-8 names no vendor: the router refuses it too.
-    Some(
-        percent_decode_str(vendor)
-            .decode_utf8()
-            .unwrap_or(Cow::Borrowed("")),
-    )
+/// Counts and logs the outcome of a `POST /webhooks/{vendor}` (`counted`: its vendor's series,
+/// resolved with the route) as `answer` answers it; other requests (`None`) pass untouched.
+/// `answer` makes its future here, so it is held once, not as an argument and again as awaited.
+pub async fn recorded<Fut: Future<Output = Response>>(
+    counted: Option<VendorMetrics>,
+    request_id: &RequestId,
+    client: Option<ClientAddr>,
+    answer: impl FnOnce() -> Fut,
+) -> Response {
+    let Some(counted) = counted else {
+        return answer().await;
+    };
+    let started = Instant::now();
+    let mut response = answer().await;
+    let took = started.elapsed();
+    let outcome = outcome_of(&response);
+    counted.received(outcome, took);
+    let answer = Answer {
+        request_id: request_id.as_str(),
+        client,
+        vendor: &counted,
+        outcome,
+        took,
+    };
+    answer.log(&response);
+    // This line said it all; the problem is rendered without a second one.
+    response.extensions_mut().insert(Logged);
+    response
 }
 
 /// What the answer says it is: a success names its outcome, a problem its code.
@@ -181,6 +111,16 @@ impl Answer<'_> {
     /// Structured fields first, then a short sentence: never a body, secret or token. Our own
     /// failures are warnings; the caller's are routine.
     fn log(&self, response: &Response) {
+        let server_error = response.status().is_server_error();
+        let logged = if server_error {
+            tracing::enabled!(Level::WARN)
+        } else {
+            tracing::enabled!(Level::INFO)
+        };
+        // Nothing is gathered for a line no one reads.
+        if !logged {
+            return;
+        }
         let found = response.extensions().get::<OutcomeFields>();
         let problem = response.extensions().get::<Problem>();
         let (request_id, vendor) = (self.request_id, self.vendor.name());
@@ -216,7 +156,7 @@ impl Answer<'_> {
                 )
             };
         }
-        if response.status().is_server_error() {
+        if server_error {
             answered!(warn);
         } else {
             answered!(info);

@@ -1,18 +1,37 @@
 //! A pipeline stage that either turns one typed webhook into the next (`Routed` → `Received` →
 //! `Verified` → …) or answers with a [`Problem`], which carries what its input knew for the
 //! outcome line. Typed hand-offs mean a later stage cannot be reached with input an earlier one
-//! did not check.
+//! did not check. The stages are chained as [`Link`]s, which answer through a shared reference.
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use futures_util::future::{BoxFuture, Either, Ready, ready};
-use tower::{Layer, Service};
+use tower::Layer;
 
 use super::webhook::Known;
 use crate::problem::Problem;
+
+/// One link of the webhook pipeline: a stage with the rest of the chain inside it. Links keep
+/// no state per request and are always ready, so they answer through a shared reference: a
+/// webhook neither clones the chain nor boxes a future at each link, as tower services would.
+pub trait Link<In>: Send + Sync + 'static {
+    fn answer(&self, input: In) -> impl Future<Output = Response> + Send;
+}
+
+/// The chain with an optional layer (`ServiceBuilder::option_layer`): with it or without it.
+impl<A, B, In> Link<In> for tower::util::Either<A, B>
+where
+    A: Link<In>,
+    B: Link<In>,
+    In: Send,
+{
+    async fn answer(&self, input: In) -> Response {
+        match self {
+            tower::util::Either::Left(with) => with.answer(input).await,
+            tower::util::Either::Right(without) => without.answer(input).await,
+        }
+    }
+}
 
 /// One synchronous check of the webhook pipeline. Its error says what is wrong; `problem.rs`
 /// decides how that is answered.
@@ -22,7 +41,7 @@ pub trait Stage<In>: Clone {
     fn run(&self, input: In) -> Result<Self::Out, Self::Error>;
 }
 
-/// Wraps a [`Stage`] as a tower layer.
+/// Wraps a [`Stage`] as a layer of the pipeline.
 #[derive(Clone)]
 pub struct StageLayer<T> {
     stage: T,
@@ -45,7 +64,6 @@ impl<T: Clone, S> Layer<S> for StageLayer<T> {
     }
 }
 
-#[derive(Clone)]
 pub struct StageService<T, S> {
     stage: T,
     inner: S,
@@ -53,25 +71,19 @@ pub struct StageService<T, S> {
 
 // === impl StageService ===
 
-impl<T, S, In> Service<In> for StageService<T, S>
+impl<T, S, In> Link<In> for StageService<T, S>
 where
-    In: Known,
-    T: Stage<In>,
-    S: Service<T::Out, Response = Response, Error = Infallible>,
+    In: Known + Send,
+    T: Stage<In> + Send + Sync + 'static,
+    T::Out: Send,
+    T::Error: Send,
+    S: Link<T::Out>,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, input: In) -> Self::Future {
+    async fn answer(&self, input: In) -> Response {
         let known = input.outcome_fields();
         match self.stage.run(input) {
-            Ok(next) => Either::Left(self.inner.call(next)),
-            Err(error) => Either::Right(ready(Ok(known.mark(error.into().into_response())))),
+            Ok(next) => self.inner.answer(next).await,
+            Err(error) => known.mark(error.into().into_response()),
         }
     }
 }
@@ -85,7 +97,7 @@ pub trait AsyncStage<In>: Clone + Send + Sync + 'static {
     fn run(&self, input: In) -> impl Future<Output = Result<Self::Out, Self::Error>> + Send;
 }
 
-/// Wraps an [`AsyncStage`] as a tower layer.
+/// Wraps an [`AsyncStage`] as a layer of the pipeline.
 #[derive(Clone)]
 pub struct AsyncStageLayer<T> {
     stage: T,
@@ -108,7 +120,6 @@ impl<T: Clone, S> Layer<S> for AsyncStageLayer<T> {
     }
 }
 
-#[derive(Clone)]
 pub struct AsyncStageService<T, S> {
     stage: T,
     inner: S,
@@ -116,32 +127,19 @@ pub struct AsyncStageService<T, S> {
 
 // === impl AsyncStageService ===
 
-impl<T, S, In> Service<In> for AsyncStageService<T, S>
+impl<T, S, In> Link<In> for AsyncStageService<T, S>
 where
-    In: Known + Send + 'static,
+    In: Known + Send,
     T: AsyncStage<In>,
-    S: Service<T::Out, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Link<T::Out>,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, input: In) -> Self::Future {
-        let stage = self.stage.clone();
-        // The clone is not ready yet; the readied service goes with this call (tower's pattern).
-        let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
+    async fn answer(&self, input: In) -> Response {
         let known = input.outcome_fields();
-        Box::pin(async move {
-            match stage.run(input).await {
-                Ok(next) => inner.call(next).await,
-                Err(answer) => Ok(known.mark(answer.into_response())),
-            }
-        })
+        match self.stage.run(input).await {
+            // Boxed: the rest of the chain is made only when reached, so a webhook refused
+            // earlier never makes (nor moves) the state of the stages it did not reach.
+            Ok(next) => Box::pin(self.inner.answer(next)).await,
+            Err(answer) => known.mark(answer.into_response()),
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::metrics::{Metrics, VendorMetrics};
 use crate::route::VendorRouting;
 use crate::validate::{self, DeclaredFields, VendorSchemas};
 use crate::verify::signature::Verifier;
+use crate::verify::{UnknownVendor, is_vendor_name};
 
 /// One vendor, ready to take webhooks.
 pub struct Vendor {
@@ -105,6 +106,16 @@ impl Vendors {
 
     pub fn get(&self, name: &str) -> Option<Arc<Vendor>> {
         self.by_name.get(name).cloned()
+    }
+
+    /// The vendor a webhook's path names: 404 `unknown-vendor` for a name no vendor could have
+    /// (not repeated: it is the caller's) or none has.
+    pub fn lookup(&self, name: &str) -> Result<Arc<Vendor>, UnknownVendor> {
+        if !is_vendor_name(name) {
+            return Err(UnknownVendor::Malformed);
+        }
+        self.get(name)
+            .ok_or_else(|| UnknownVendor::Named(name.to_owned()))
     }
 
     /// The vendors that differ from those of `previous`: added, removed, or built from other

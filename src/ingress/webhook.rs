@@ -17,12 +17,14 @@ use super::outcome::OutcomeFields;
 use crate::flow::TenantFlow;
 use crate::map::Mapped;
 use crate::order::Binding;
+use crate::verify::UnknownVendor;
 use crate::verify::flow_token::VerifiedToken;
 use crate::verify::signature::Authenticated;
 
-/// A request for `/webhooks/{vendor}`, before anything is known about it.
+/// A request for `/webhooks/{vendor}`, before anything is known about it but its vendor's
+/// look-up.
 pub struct Inbound {
-    pub vendor: String,
+    pub vendor: Result<Arc<Vendor>, UnknownVendor>,
     pub request: Request<Body>,
 }
 

@@ -135,6 +135,11 @@ impl Metrics {
             .clone()
     }
 
+    /// The handles of `unknown`: webhooks for a path that names no vendor.
+    pub fn unknown_vendor(&self) -> VendorMetrics {
+        self.registry.unknown_vendor.clone()
+    }
+
     /// The handles of tenant `name`; detached (counting nowhere) when it is not configured,
     /// since only configured tenants are ever called.
     pub fn tenant(&self, name: &str) -> TenantMetrics {

@@ -364,7 +364,7 @@ impl Problem {
     /// saying what the gateway would answer) it has no `request_id`.
     pub fn document<'a>(&'a self, request_id: Option<&'a str>) -> ProblemDocument<'a> {
         ProblemDocument {
-            kind: format!("urn:flowgate:problem:{}", self.code.as_str()),
+            kind: ProblemType(self.code),
             title: self.code.title(),
             status: self.code.status().as_u16(),
             detail: &self.detail,
@@ -411,7 +411,7 @@ impl Problem {
 #[derive(Debug, Serialize)]
 pub struct ProblemDocument<'a> {
     #[serde(rename = "type")]
-    kind: String,
+    kind: ProblemType,
     title: &'a str,
     status: u16,
     detail: &'a str,
@@ -424,6 +424,18 @@ pub struct ProblemDocument<'a> {
     flow_status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flow_body: Option<&'a str>,
+}
+
+/// A problem's `type`, `urn:flowgate:problem:<code>`: written straight into the document, never
+/// built as a string of its own.
+#[derive(Debug)]
+struct ProblemType(Code);
+
+impl Serialize for ProblemType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let code = self.0.as_str();
+        serializer.collect_str(&format_args!("urn:flowgate:problem:{code}"))
+    }
 }
 
 /// A problem's `errors`: the payload's violations, or the configuration's keys.

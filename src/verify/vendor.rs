@@ -13,6 +13,9 @@ pub enum UnknownVendor {
     Named(String),
     #[error("The path names no vendor: a vendor name is 1 to 64 letters, digits, `_`, `.` or `-`.")]
     Malformed,
+    /// The path's segment does not percent-decode to UTF-8.
+    #[error("The vendor name in the path is not valid.")]
+    Undecodable,
 }
 
 /// Whether `name` can be a vendor's name: `[A-Za-z0-9_.-]{1,64}` (contract section 2).

@@ -29,13 +29,15 @@ pub(super) fn park_paused(
     if paused.is_empty() {
         return Ok(());
     }
-    // Only deliveries due by now are in the claims' way; later ones are parked once due. The
-    // walk covers what no claim has taken yet, which parking keeps short.
+    // Only deliveries due by now are in the claims' way; later ones are parked once due, and
+    // one held in flight ends its turn first. The walk covers what no claim has taken yet,
+    // which parking keeps short.
     let paused = serde_json::to_string(paused).map_err(json_error)?;
     conn.prepare_cached(
         "UPDATE deliveries INDEXED BY deliveries_due SET parked = 1
          WHERE state IN ('pending', 'retrying') AND mode = 'queued' AND parked = 0
-           AND next_attempt_at <= ?1 AND tenant IN (SELECT value FROM json_each(?2))",
+           AND next_attempt_at <= ?1 AND NOT held(seq)
+           AND tenant IN (SELECT value FROM json_each(?2))",
     )?
     .execute(params![now, paused])?;
     Ok(())

@@ -1,5 +1,6 @@
-//! The delivery path: commit a delivery with its dedup key, claim the due ones (one per order,
-//! in commit order), end each turn. Every function runs inside the caller's transaction.
+//! The delivery path: commit a delivery with its dedup key, find the claimable ones (one per
+//! order, in commit order; the store holds them, `claims.rs`), end each turn. Every function
+//! runs inside the caller's transaction.
 //!
 //! "An open delivery of the order" is written `state > 'delivered'`: the open states (pending,
 //! in_flight, retrying) are exactly those that sort after it (a test in `tests/store/sqlite.rs`
@@ -23,10 +24,12 @@ use super::keys::Keys;
 use super::parked::park_paused;
 use super::rows::{self, Brief, millis};
 
-/// The delivery `(vendor, event_id)` names, its `seq` and when its key was committed. The key
-/// is a hash: a row found under it is still compared on vendor and event id.
-fn dedup_key(
+/// The delivery `(vendor, event_id)` names under its dedup `key`, its `seq` and when its key
+/// was committed. The key is a hash: a row found under it is still compared on vendor and
+/// event id.
+fn keyed(
     conn: &Connection,
+    key: [u8; 16],
     vendor: &str,
     event_id: &str,
 ) -> Result<Option<(Existing, i64, i64)>, StoreError> {
@@ -35,7 +38,7 @@ fn dedup_key(
          WHERE dedup_key = ?1",
     )?;
     let found = statement
-        .query_row([queue::dedup_key(vendor, event_id)], |row| {
+        .query_row([key], |row| {
             let existing = Existing {
                 id: rows::uuid(row, 0)?,
                 state: rows::state(row, 1)?,
@@ -54,7 +57,7 @@ pub(super) fn find(
     event_id: &str,
     since: i64,
 ) -> Result<Option<Existing>, StoreError> {
-    let found = dedup_key(conn, vendor, event_id)?;
+    let found = keyed(conn, queue::dedup_key(vendor, event_id), vendor, event_id)?;
     Ok(found
         .filter(|(_, at, _)| *at >= since)
         .map(|(existing, _, _)| existing))
@@ -89,8 +92,8 @@ pub(super) fn enqueue(
     since: i64,
 ) -> Result<Enqueued, StoreError> {
     let content = &delivery.content;
-    if delivery.dedup
-        && let Some((existing, at, seq)) = dedup_key(conn, &content.vendor, &content.event_id)?
+    if let Some(key) = encoded.dedup_key
+        && let Some((existing, at, seq)) = keyed(conn, key, &content.vendor, &content.event_id)?
     {
         if at >= since {
             return Ok(Enqueued::Taken(existing));

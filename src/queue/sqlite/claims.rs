@@ -90,15 +90,20 @@ impl Claims {
         (before - all.len()) as u64
     }
 
-    /// Shows held deliveries as in flight.
-    pub(super) fn overlay(&self, record: &mut DeliveryRecord) {
-        if matches!(
-            record.state,
-            DeliveryState::Pending | DeliveryState::Retrying
-        ) && self.is_held(record.id)
-        {
-            record.state = DeliveryState::InFlight;
+    /// The state a delivery whose row says `state` is shown in: `in_flight` while it is held
+    /// and its row still open (a finished one may be held until its turn's end is released).
+    pub(super) fn shown(&self, id: Uuid, state: DeliveryState) -> DeliveryState {
+        match state {
+            DeliveryState::Pending | DeliveryState::Retrying if self.is_held(id) => {
+                DeliveryState::InFlight
+            }
+            state => state,
         }
+    }
+
+    /// Shows a held delivery as in flight.
+    pub(super) fn overlay(&self, record: &mut DeliveryRecord) {
+        record.state = self.shown(record.id, record.state);
     }
 
     /// The depth as the rows count it, with the held deliveries moved to `in_flight`.

@@ -211,7 +211,7 @@ pub(super) fn claimable(
     paused: &[String],
 ) -> Result<Vec<(i64, DeliveryState, Claimed)>, StoreError> {
     park_paused(conn, now, paused)?;
-    let read = i64::try_from(limit).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mapped = |row: &rusqlite::Row<'_>| {
         let claimed = Claimed {
             content: rows::content(row, 1)?,
@@ -220,11 +220,10 @@ pub(super) fn claimable(
         };
         Ok((row.get::<_, i64>(0)?, rows::state(row, 12)?, claimed))
     };
-    let mut statement = conn.prepare_cached(CLAIMABLE)?;
-    let mut found = Vec::with_capacity(limit);
-    for row in statement.query_map(params![now, read], mapped)? {
-        found.push(row?);
-    }
+    let found = conn
+        .prepare_cached(CLAIMABLE)?
+        .query_map(params![now, limit], mapped)?
+        .collect::<Result<_, _>>()?;
     Ok(found)
 }
 
@@ -266,9 +265,10 @@ pub(super) fn finish(
         return Ok(());
     };
     let calls = rows::calls_json(attempts)?;
-    let in_turn = match delivery.queued {
-        true => delivery.state.is_open() && claims.is_held(id),
-        false => delivery.state == DeliveryState::InFlight,
+    let in_turn = if delivery.queued {
+        delivery.state.is_open() && claims.is_held(id)
+    } else {
+        delivery.state == DeliveryState::InFlight
     };
     if !in_turn {
         if calls.is_some() {

@@ -13,9 +13,9 @@ use uuid::Uuid;
 use crate::order::{Binding, LastSent, OrderBook, StoreError};
 use crate::queue::{
     AcceptedBodies, AcceptedFilter, AcceptedWebhook, Attempt, Claimed, Deleted, DeliveryAdmin,
-    DeliveryQueue, DeliveryRecord, DeliveryState, Enqueued, Existing, Finish, ListFilter,
-    NewDelivery, Page, QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage,
-    RejectionStore, Retention, Retried, StoreUpkeep, TenantDepth,
+    DeliveryQueue, DeliveryRecord, Enqueued, Existing, Finish, ListFilter, NewDelivery, Page,
+    QueueDepth, RedriveFilter, Rejection, RejectionFilter, RejectionPage, RejectionStore,
+    Retention, Retried, StoreUpkeep, TenantDepth,
 };
 
 use super::claims::Held;
@@ -65,8 +65,8 @@ impl DeliveryQueue for SqliteStore {
         let mut found = self
             .read(move |conn| deliveries::find(conn, &vendor, &event_id, millis(since)))
             .await?;
-        if let Some(existing) = found.as_mut().filter(|e| self.inner.claims.is_held(e.id)) {
-            existing.state = DeliveryState::InFlight;
+        if let Some(existing) = found.as_mut() {
+            existing.state = self.inner.claims.shown(existing.id, existing.state);
         }
         Ok(found)
     }
